@@ -1,0 +1,34 @@
+/**
+ * Typed, serializable errors: `{ error: { name, message, data? } }` on the wire.
+ * The server's one error handler maps `status` to HTTP.
+ */
+export class OmoiError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly status: number,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+  toJSON() {
+    return {
+      error: { name: this.name, message: this.message, ...(this.data ? { data: this.data } : {}) },
+    };
+  }
+}
+
+export const badRequest = (message: string, data?: Record<string, unknown>) =>
+  new OmoiError("BadRequest", message, 400, data);
+export const notFound = (what: string, id: string) =>
+  new OmoiError("NotFound", `${what} '${id}' not found`, 404, { id });
+export const conflict = (message: string, data?: Record<string, unknown>) =>
+  new OmoiError("Conflict", message, 409, data);
+export const unauthorized = (
+  message = "missing or invalid token: send 'Authorization: Bearer <OMOI_API_TOKEN>'",
+) => new OmoiError("Unauthorized", message, 401);
+
+/** The error body shape clients can expect from every 4xx/5xx response. */
+export interface ErrorBody {
+  error: { name: string; message: string; data?: Record<string, unknown> };
+}

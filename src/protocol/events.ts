@@ -1,0 +1,235 @@
+import { z } from "zod";
+import { defineEvent } from "./event.ts";
+import { MessageType } from "./message.ts";
+
+/*
+ * Every event type Omoi knows, defined once. Payloads are loose objects: the listed
+ * fields are checked, extra fields are kept, so producers can add detail without a
+ * protocol change.
+ */
+
+const loose = <S extends z.ZodRawShape>(shape: S) => z.looseObject(shape);
+const usage = loose({
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+  cache_read_input_tokens: z.number().optional(),
+  cache_creation_input_tokens: z.number().optional(),
+});
+
+// sandbox lifecycle
+export const SandboxCreated = defineEvent(
+  "sandbox.created",
+  loose({ provider: z.string().optional(), kind: z.string().optional() }),
+  "A sandbox was registered.",
+);
+export const SandboxStarting = defineEvent(
+  "sandbox.starting",
+  loose({ provider: z.string().optional() }),
+  "The provider is starting the sandbox and its worker.",
+);
+export const SandboxReady = defineEvent(
+  "sandbox.ready",
+  loose({ workspace: z.string().optional() }),
+  "The sandbox is up and its worker connected.",
+);
+export const SandboxCompleted = defineEvent(
+  "sandbox.completed",
+  loose({ reason: z.string().optional() }),
+  "The sandbox closed normally.",
+);
+export const SandboxFailed = defineEvent(
+  "sandbox.failed",
+  loose({ error: z.string().optional() }),
+  "The sandbox ended in failure.",
+);
+export const SandboxTerminated = defineEvent(
+  "sandbox.terminated",
+  loose({ reason: z.string().optional() }),
+  "The sandbox was stopped and all its processes killed.",
+);
+
+// task lifecycle
+export const TaskCreated = defineEvent(
+  "task.created",
+  loose({ title: z.string().optional(), priority: z.string().optional() }),
+  "A task was queued.",
+);
+export const TaskAssigned = defineEvent(
+  "task.assigned",
+  loose({ sandbox_id: z.string().optional(), attempt: z.number().optional() }),
+  "A task got a sandbox.",
+);
+export const TaskStarted = defineEvent(
+  "task.started",
+  loose({ sandbox_id: z.string().optional() }),
+  "The task's agent started work.",
+);
+export const TaskCompleted = defineEvent(
+  "task.completed",
+  loose({ result: z.string().optional() }),
+  "The task finished successfully.",
+);
+export const TaskFailed = defineEvent(
+  "task.failed",
+  loose({ error: z.string().optional(), will_retry: z.boolean().optional() }),
+  "The task failed.",
+);
+export const TaskCancelled = defineEvent(
+  "task.cancelled",
+  loose({ reason: z.string().optional() }),
+  "The task was cancelled.",
+);
+
+// messages a person sends
+export const MessageQueued = defineEvent(
+  "message.queued",
+  loose({
+    message_id: z.string(),
+    message_type: MessageType,
+    content: z.string(),
+    delivery: z.enum(["steer", "queue"]).optional(),
+  }),
+  "A person's message was stored and is on its way to the agent.",
+);
+
+// agent
+export const AgentStarted = defineEvent(
+  "agent.started",
+  loose({
+    session_id: z.string().optional(),
+    model: z.string().optional(),
+    cwd: z.string().optional(),
+    tools: z.array(z.string()).optional(),
+    scripted_model: z.boolean().optional(),
+  }),
+  "The agent session is up.",
+);
+export const AgentThinking = defineEvent(
+  "agent.thinking",
+  loose({ content: z.string().optional() }),
+  "The agent's reasoning.",
+);
+export const AgentMessage = defineEvent(
+  "agent.message",
+  loose({ content: z.string().optional(), message_id: z.string().optional() }),
+  "A complete assistant text message.",
+);
+export const AgentMessageDelta = defineEvent(
+  "agent.message_delta",
+  loose({ delta: z.string(), message_id: z.string().optional(), index: z.number().optional() }),
+  "Partial assistant text as it streams.",
+);
+export const AgentToolUse = defineEvent(
+  "agent.tool_use",
+  loose({ tool: z.string(), tool_use_id: z.string().optional(), input: z.unknown().optional() }),
+  "The agent called a tool.",
+);
+export const AgentToolResult = defineEvent(
+  "agent.tool_result",
+  loose({
+    tool_use_id: z.string().optional(),
+    output: z.unknown().optional(),
+    is_error: z.boolean().optional(),
+  }),
+  "A tool call's result.",
+);
+export const AgentFileEdited = defineEvent(
+  "agent.file_edited",
+  loose({ path: z.string(), diff: z.string() }),
+  "A file in the workspace changed; `diff` is unified.",
+);
+export const AgentTodoUpdated = defineEvent(
+  "agent.todo_updated",
+  loose({
+    todos: z.array(
+      loose({ content: z.string(), status: z.string(), activeForm: z.string().optional() }),
+    ),
+  }),
+  "The agent's todo list.",
+);
+export const AgentMessageInjected = defineEvent(
+  "agent.message_injected",
+  loose({ message_id: z.string(), message_type: MessageType, content: z.string() }),
+  "A person's message reached the agent session.",
+);
+export const AgentTurnCompleted = defineEvent(
+  "agent.turn_completed",
+  loose({
+    num_turns: z.number().optional(),
+    usage: usage.optional(),
+    cost_usd: z.number().optional(),
+    duration_ms: z.number().optional(),
+    result: z.string().optional(),
+    is_error: z.boolean().optional(),
+    subtype: z.string().optional(),
+  }),
+  "The agent finished a turn.",
+);
+export const AgentWaiting = defineEvent(
+  "agent.waiting",
+  loose({ reason: z.string().optional() }),
+  "The agent is idle, waiting for a message.",
+);
+export const AgentInterrupted = defineEvent(
+  "agent.interrupted",
+  loose({ message_id: z.string().optional() }),
+  "The current turn was interrupted; the session lives on.",
+);
+export const AgentHeartbeat = defineEvent(
+  "agent.heartbeat",
+  loose({ state: z.string().optional() }),
+  "The worker is alive.",
+);
+export const AgentError = defineEvent(
+  "agent.error",
+  loose({ error: z.string(), code: z.string().optional(), retryable: z.boolean().optional() }),
+  "Something went wrong; the message says what.",
+);
+export const AgentCompleted = defineEvent(
+  "agent.completed",
+  loose({
+    result: z.string().optional(),
+    num_turns: z.number().optional(),
+    cost_usd: z.number().optional(),
+    usage: usage.optional(),
+    reason: z.string().optional(),
+  }),
+  "The agent session ended normally.",
+);
+export const AgentFailed = defineEvent(
+  "agent.failed",
+  loose({ error: z.string(), reason: z.string().optional() }),
+  "The agent session ended in failure.",
+);
+
+export const ALL_EVENT_TYPES = [
+  SandboxCreated,
+  SandboxStarting,
+  SandboxReady,
+  SandboxCompleted,
+  SandboxFailed,
+  SandboxTerminated,
+  TaskCreated,
+  TaskAssigned,
+  TaskStarted,
+  TaskCompleted,
+  TaskFailed,
+  TaskCancelled,
+  MessageQueued,
+  AgentStarted,
+  AgentThinking,
+  AgentMessage,
+  AgentMessageDelta,
+  AgentToolUse,
+  AgentToolResult,
+  AgentFileEdited,
+  AgentTodoUpdated,
+  AgentMessageInjected,
+  AgentTurnCompleted,
+  AgentWaiting,
+  AgentInterrupted,
+  AgentHeartbeat,
+  AgentError,
+  AgentCompleted,
+  AgentFailed,
+].map((definition) => definition.type);

@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { EntityId } from "./ids.ts";
+
+/*
+ * The viewer WebSocket (`/ws/events`, `/api/v1/ws/events`).
+ *
+ * Query string: `entity_types`, `entity_ids`, `event_types` (comma lists; an event type may
+ * end in `.*` to match a prefix), `since` (a seq; with exactly one entity id), `cursors`
+ * (`stream:seq,stream:seq`). Client frames below replace the filters at any time.
+ */
+
+export const EntityType = z.enum(["sandbox", "task"]);
+
+const commaList = <S extends z.ZodType<unknown, string>>(item: S) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).max(1000));
+
+export const EventTypePattern = z
+  .string()
+  .regex(/^[a-z_]+(\.[a-z_*]+)?(\.\*)?$|^\*$/, "must look like 'agent.tool_use' or 'agent.*'");
+
+export const ViewerFilters = z.object({
+  entity_types: z.array(EntityType).max(2).optional(),
+  entity_ids: z.array(EntityId).max(1000).optional(),
+  event_types: z.array(EventTypePattern).max(200).optional(),
+});
+export type ViewerFilters = z.infer<typeof ViewerFilters>;
+
+/** Per-stream cursors: the last seq the viewer has seen in each stream. */
+export const Cursors = z.record(EntityId, z.number().int().nonnegative());
+export type Cursors = z.infer<typeof Cursors>;
+
+export const ViewerQuery = z.object({
+  entity_types: commaList(EntityType).optional(),
+  entity_ids: commaList(EntityId).optional(),
+  event_types: commaList(EventTypePattern).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  cursors: z
+    .string()
+    .transform((value, context) => {
+      const cursors: Record<string, number> = {};
+      for (const part of value.split(",").filter(Boolean)) {
+        const [stream, seq] = part.split(":");
+        const parsedSeq = Number(seq);
+        if (
+          !stream ||
+          !/^[A-Za-z0-9_-]{1,64}$/.test(stream) ||
+          !Number.isInteger(parsedSeq) ||
+          parsedSeq < 0
+        ) {
+          context.addIssue({ code: "custom", message: `bad cursor '${part}': use stream:seq` });
+          return z.NEVER;
+        }
+        cursors[stream] = parsedSeq;
+      }
+      return cursors;
+    })
+    .optional(),
+  token: z.string().optional(),
+});
+
+export const ViewerClientFrame = z.discriminatedUnion("type", [
+  ViewerFilters.extend({
+    type: z.literal("subscribe"),
+    since: z.number().int().nonnegative().optional(),
+    cursors: Cursors.optional(),
+  }),
+  z.object({ type: z.literal("ping"), id: z.string().max(100).optional() }),
+]);
+export type ViewerClientFrame = z.infer<typeof ViewerClientFrame>;
+
+/** Frames the server sends, besides `EventFrame`s (`type: "event"`). */
+export type ViewerServerFrame =
+  | { type: "subscribed"; filters: ViewerFilters; cursors: Cursors }
+  | { type: "replayed"; cursors: Cursors }
+  | { type: "pong"; id?: string; server_time: number }
+  | { type: "error"; error: { name: string; message: string } }
+  | { type: "lagged"; message: string; cursors: Cursors };
+
+/** Close codes the viewer socket uses. */
+export const ViewerCloseCode = {
+  badRequest: 4400,
+  unauthorized: 4401,
+  lagged: 4408,
+  shuttingDown: 1001,
+} as const;

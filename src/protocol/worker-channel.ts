@@ -1,0 +1,100 @@
+import { z } from "zod";
+import { NewEvent } from "./event.ts";
+import { EntityId } from "./ids.ts";
+import type { MessageFrame } from "./message.ts";
+
+/*
+ * The worker channel: one WebSocket per worker at `/api/v1/worker/channel`.
+ *
+ *   worker → server  hello {protocol, sandbox_id, token, last_acked_seq}
+ *   server → worker  welcome {protocol, last_seq, messages: pending}
+ *   worker → server  events {batch_id, events}         → server: ack {batch_id, ids, last_seq}
+ *   server → worker  message {message}                 → worker: delivered {message_ids}
+ *   server → worker  stop {reason}                     (the sandbox is being stopped)
+ *   either           ping / pong
+ *
+ * Events are kept by the worker until acknowledged and resent after reconnect; their ids
+ * make the resend idempotent. Messages stay pending on the server until the worker says
+ * `delivered`; they are pushed again after a reconnect, and the worker drops ids it has seen.
+ */
+
+export const WORKER_CHANNEL_PATH = "/api/v1/worker/channel";
+
+export const WorkerHello = z.object({
+  type: z.literal("hello"),
+  protocol: z.number().int(),
+  sandbox_id: EntityId,
+  token: z.string().min(1).max(500),
+  last_acked_seq: z.number().int().nonnegative().optional(),
+  worker_pid: z.number().int().optional(),
+  /** Set on reconnect, so the server can tell a resume from a first start. */
+  resume: z.boolean().optional(),
+});
+
+export const WorkerClientFrame = z.discriminatedUnion("type", [
+  WorkerHello,
+  z.object({
+    type: z.literal("events"),
+    batch_id: z.string().min(1).max(100),
+    events: z.array(NewEvent).min(1).max(1000),
+  }),
+  z.object({
+    type: z.literal("delivered"),
+    message_ids: z.array(z.string().min(1)).min(1).max(1000),
+  }),
+  z.object({ type: z.literal("ping"), id: z.string().max(100).optional() }),
+  z.object({ type: z.literal("pong"), id: z.string().max(100).optional() }),
+]);
+export type WorkerClientFrame = z.infer<typeof WorkerClientFrame>;
+
+export type WorkerServerFrame =
+  | {
+      type: "welcome";
+      protocol: number;
+      sandbox_id: string;
+      last_seq: number;
+      messages: MessageFrame[];
+    }
+  | { type: "ack"; batch_id: string; ids: string[]; last_seq: number }
+  | { type: "nack"; batch_id: string; error: { name: string; message: string } }
+  | { type: "message"; message: MessageFrame }
+  | { type: "stop"; reason: string }
+  | { type: "ping"; id?: string }
+  | { type: "pong"; id?: string }
+  | { type: "error"; error: { name: string; message: string } };
+
+export const WorkerServerFrameSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("welcome"),
+    protocol: z.number(),
+    sandbox_id: z.string(),
+    last_seq: z.number(),
+    messages: z.array(z.looseObject({ id: z.string() })),
+  }),
+  z.object({
+    type: z.literal("ack"),
+    batch_id: z.string(),
+    ids: z.array(z.string()),
+    last_seq: z.number(),
+  }),
+  z.object({
+    type: z.literal("nack"),
+    batch_id: z.string(),
+    error: z.object({ name: z.string(), message: z.string() }),
+  }),
+  z.object({ type: z.literal("message"), message: z.looseObject({ id: z.string() }) }),
+  z.object({ type: z.literal("stop"), reason: z.string() }),
+  z.object({ type: z.literal("ping"), id: z.string().optional() }),
+  z.object({ type: z.literal("pong"), id: z.string().optional() }),
+  z.object({
+    type: z.literal("error"),
+    error: z.object({ name: z.string(), message: z.string() }),
+  }),
+]);
+
+export const WorkerCloseCode = {
+  badHello: 4400,
+  unauthorized: 4401,
+  replaced: 4409,
+  stopped: 4410,
+} as const;
