@@ -202,6 +202,12 @@ export const AgentFailed = defineEvent(
   "The agent session ended in failure.",
 );
 
+export const AgentSystem = defineEvent(
+  "agent.system",
+  loose({ subtype: z.string().optional(), data: z.unknown().optional() }),
+  "Any other note from the agent runtime (status, compaction, hooks…), kept as it came.",
+);
+
 export const ALL_EVENT_TYPES = [
   SandboxCreated,
   SandboxStarting,
@@ -232,4 +238,5 @@ export const ALL_EVENT_TYPES = [
   AgentError,
   AgentCompleted,
   AgentFailed,
+  AgentSystem,
 ].map((definition) => definition.type);
