@@ -1,0 +1,87 @@
+import type { z } from "zod";
+import type { EventDefinition, EventSource } from "../protocol/event.ts";
+import { validateEventPayload } from "../protocol/event.ts";
+import { newEventId } from "../protocol/ids.ts";
+// Loads the registry, so `validateEventPayload` knows every event type.
+import "../protocol/events.ts";
+
+/** An event before it gets its envelope: what the mapping and the session produce. */
+export interface AgentEvent {
+  event_type: string;
+  payload: Record<string, unknown>;
+}
+
+/** An event with its envelope, as the worker sends it (`NewEvent` on the wire). */
+export interface OutgoingEvent {
+  id: string;
+  event_type: string;
+  source: EventSource;
+  payload: Record<string, unknown>;
+  emitted_at: number;
+  task_id?: string | null;
+}
+
+/** Builds an event whose payload is type-checked against its registry definition. */
+export function agentEvent<D extends EventDefinition>(
+  definition: D,
+  payload: z.input<D["payload"]>,
+): AgentEvent {
+  return { event_type: definition.type, payload: payload as Record<string, unknown> };
+}
+
+/** Longest string kept in a payload; longer ones are cut and marked, so one event stays small. */
+export const MAX_STRING_CHARS = 48_000;
+/** Below the server's 256 KiB limit, leaving room for the envelope. */
+const MAX_PAYLOAD_CHARS = 200_000;
+
+/** Cuts long strings so a payload fits the server's limit; marks the payload when it did. */
+export function clampPayload(payload: Record<string, unknown>): Record<string, unknown> {
+  const text = JSON.stringify(payload);
+  if (text.length <= MAX_PAYLOAD_CHARS) return payload;
+  const cut = clampValue(payload) as Record<string, unknown>;
+  if (JSON.stringify(cut).length <= MAX_PAYLOAD_CHARS) return { ...cut, truncated: true };
+  return { truncated: true, preview: text.slice(0, MAX_PAYLOAD_CHARS / 2) };
+}
+
+function clampValue(value: unknown): unknown {
+  if (typeof value === "string") {
+    if (value.length <= MAX_STRING_CHARS) return value;
+    return `${value.slice(0, MAX_STRING_CHARS)}\n…[${value.length - MAX_STRING_CHARS} characters cut]`;
+  }
+  if (Array.isArray(value)) return value.map(clampValue);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [key, clampValue(inner)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Gives an event its envelope. A payload the registry rejects is still sent, as
+ * `agent.system` carrying the original, so a mapping bug never loses what happened.
+ */
+export function envelope(
+  event: AgentEvent,
+  source: EventSource,
+  taskId: string | null,
+  now = Date.now(),
+): OutgoingEvent {
+  const payload = clampPayload(event.payload);
+  const checked = validateEventPayload(event.event_type, payload);
+  const base = {
+    id: newEventId(),
+    source,
+    emitted_at: now,
+    ...(taskId ? { task_id: taskId } : {}),
+  };
+  if (checked.ok) return { ...base, event_type: event.event_type, payload };
+  return {
+    ...base,
+    event_type: "agent.system",
+    payload: clampPayload({
+      subtype: "invalid_event",
+      data: { event_type: event.event_type, payload, error: checked.error },
+    }),
+  };
+}
