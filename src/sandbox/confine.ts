@@ -1,0 +1,208 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Options, SpawnOptions } from "@anthropic-ai/claude-agent-sdk";
+import { SandboxManager, type SandboxRuntimeConfig } from "@anthropic-ai/sandbox-runtime";
+import { GroupProcess } from "./group-process.ts";
+import { type ModelGateway, startModelGateway } from "./model-gateway.ts";
+import { agentStatePaths, buildSandboxEnv, mergeSpawnEnv } from "./sandbox-env.ts";
+import { shellJoin, shellQuote } from "./shell-quote.ts";
+
+export interface ConfineOptions {
+  sandboxId: string;
+  /** The only project folder the agent may write. */
+  workspace: string;
+  /** Per-sandbox folder; the agent gets `<stateDir>/agent` (HOME, TMPDIR, CLAUDE_CONFIG_DIR), nothing else of it. */
+  stateDir: string;
+  /** The real model endpoint; only the worker's gateway talks to it. */
+  modelBaseUrl: string;
+  /** ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN (kept outside) and model names (passed in). */
+  modelEnv: Record<string, string>;
+  /** Paths the agent must not read: server data dir, other workspaces, … */
+  denyRead: string[];
+  /** Receives the CLI's stderr; without it, stderr goes to the worker's own stderr. */
+  onStderr?: (text: string) => void;
+}
+
+export interface Confinement {
+  spawnClaudeCodeProcess: NonNullable<Options["spawnClaudeCodeProcess"]>;
+  /** Pass as `Options.env`: the complete environment of the agent. */
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+/** Secrets of the host user that srt would otherwise leave readable (it binds `/` read-only). */
+const HOME_SECRETS = [
+  ".ssh",
+  ".aws",
+  ".azure",
+  ".kube",
+  ".docker",
+  ".gnupg",
+  ".claude",
+  ".claude.json",
+  ".config",
+  ".npm",
+  ".npmrc",
+  ".yarnrc",
+  ".netrc",
+  ".pgpass",
+  ".git-credentials",
+  ".bash_history",
+];
+
+/** The launcher the sandbox runs: it drops what srt sets that would break or leak, then execs the CLI. */
+function launcherScript(tmpDir: string): string {
+  return [
+    // srt exempts loopback from its proxy; inside the sandbox the direct route does not exist.
+    "unset NO_PROXY no_proxy",
+    // srt points TMPDIR at a shared /tmp/claude; the agent gets its own.
+    `export TMPDIR=${shellQuote(tmpDir)}`,
+    `omoi_exec=$${LAUNCH_VARIABLE}`,
+    `unset ${LAUNCH_VARIABLE}`,
+    'eval "exec $omoi_exec"',
+  ].join("; ");
+}
+const LAUNCH_VARIABLE = "OMOI_SANDBOX_EXEC";
+
+let activeSandbox: string | null = null;
+
+/**
+ * Sets up @anthropic-ai/sandbox-runtime for one sandbox and returns the spawner the Claude
+ * Agent SDK uses to start its CLI inside it. srt keeps process-wide state, so a process
+ * holds at most one confinement at a time (one worker per sandbox).
+ */
+export async function confine(options: ConfineOptions): Promise<Confinement> {
+  if (activeSandbox !== null) {
+    throw new Error(
+      `this process already confines sandbox ${activeSandbox}; dispose it first (srt is process-wide)`,
+    );
+  }
+  activeSandbox = options.sandboxId;
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const paths = agentStatePaths(path.resolve(options.stateDir));
+    const workspace = path.resolve(options.workspace);
+    await Promise.all(
+      [workspace, paths.home, paths.tmp, paths.claudeConfig].map((dir) =>
+        mkdir(dir, { recursive: true }),
+      ),
+    );
+
+    const gateway: ModelGateway = await startModelGateway({
+      upstreamBaseUrl: options.modelBaseUrl,
+      apiKey: options.modelEnv.ANTHROPIC_API_KEY,
+      authToken: options.modelEnv.ANTHROPIC_AUTH_TOKEN,
+    });
+    cleanups.push(() => gateway.close());
+
+    const config: SandboxRuntimeConfig = {
+      network: {
+        // host AND port: a bare 127.0.0.1 would open every loopback service.
+        allowedDomains: [`127.0.0.1:${gateway.port}`],
+        deniedDomains: [],
+      },
+      filesystem: {
+        denyRead: denyReadList(options, paths.root),
+        allowWrite: [workspace, paths.root],
+        denyWrite: [],
+      },
+    };
+    await SandboxManager.initialize(config);
+    cleanups.push(() => SandboxManager.reset());
+
+    // Wrapped once: the SDK's spawner is synchronous, srt's wrapping is not. The command
+    // line to run reaches the launcher through one environment variable.
+    const wrapped = await SandboxManager.wrapWithSandbox(
+      launcherScript(paths.tmp),
+      undefined,
+      undefined,
+      undefined,
+      { commandId: `omoi-${options.sandboxId}` },
+    );
+
+    const env = buildSandboxEnv({
+      paths,
+      gatewayUrl: gateway.url,
+      accessToken: gateway.accessToken,
+      modelEnv: options.modelEnv,
+    });
+    const running = new Set<GroupProcess>();
+
+    const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): GroupProcess => {
+      const childEnv = mergeSpawnEnv(env, spawnOptions.env);
+      childEnv[LAUNCH_VARIABLE] = shellJoin([spawnOptions.command, ...spawnOptions.args]);
+      const child = spawn("/bin/sh", ["-c", wrapped], {
+        cwd: spawnOptions.cwd ?? workspace,
+        env: childEnv,
+        detached: true,
+        stdio: ["pipe", "pipe", options.onStderr ? "pipe" : "inherit"],
+      });
+      if (options.onStderr) {
+        const onStderr = options.onStderr;
+        child.stderr?.setEncoding("utf8").on("data", (text: string) => onStderr(text));
+      }
+      const process_ = new GroupProcess(child);
+      running.add(process_);
+      child.once("exit", () => running.delete(process_));
+      const abort = () => process_.kill("SIGKILL");
+      if (spawnOptions.signal.aborted) abort();
+      else spawnOptions.signal.addEventListener("abort", abort, { once: true });
+      child.once("exit", () => spawnOptions.signal.removeEventListener("abort", abort));
+      return process_;
+    };
+
+    let disposed = false;
+    return {
+      spawnClaudeCodeProcess,
+      env,
+      dispose: async () => {
+        if (disposed) return;
+        disposed = true;
+        await Promise.all([...running].map(killAndWait));
+        await runCleanups(cleanups);
+        activeSandbox = null;
+      },
+    };
+  } catch (error) {
+    await runCleanups(cleanups);
+    activeSandbox = null;
+    throw error;
+  }
+}
+
+function denyReadList(options: ConfineOptions, agentRoot: string): string[] {
+  const home = os.homedir();
+  const homeSecrets = HOME_SECRETS.map((name) => path.join(home, name)).filter((entry) =>
+    existsSync(entry),
+  );
+  return [
+    ...options.denyRead.map((entry) => path.resolve(entry)),
+    // The worker's own files (worker.log…) sit beside the agent's state; only `agent/` is bound back.
+    path.dirname(agentRoot),
+    // srt's default writable /tmp/claude is shared by every sandbox on the host; denying it
+    // turns it into a private, empty tmpfs.
+    "/tmp/claude",
+    ...homeSecrets,
+  ];
+}
+
+async function killAndWait(process_: GroupProcess): Promise<void> {
+  if (process_.exitCode !== null || process_.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => process_.once("exit", () => resolve()));
+  process_.kill("SIGKILL");
+  await exited;
+}
+
+async function runCleanups(cleanups: Array<() => Promise<void>>): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // Teardown goes on: a failed gateway close must not leave srt initialized.
+    }
+  }
+  cleanups.length = 0;
+}
