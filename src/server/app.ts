@@ -1,0 +1,113 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import fastifyWebsocket from "@fastify/websocket";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
+import { badRequest, unauthorized } from "../protocol/error.ts";
+import { safeJsonParse } from "../protocol/json.ts";
+import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
+import type { ServerContext } from "./context.ts";
+import { installErrorHandler } from "./http-errors.ts";
+import type { Logger } from "./logger.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { sandboxRoutes } from "./routes/sandboxes.ts";
+import { taskRoutes } from "./routes/tasks.ts";
+
+const WEB_DIST = path.resolve(fileURLToPath(new URL("../../web/dist", import.meta.url)));
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith("Bearer ")) return header.slice(7);
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.token === "string" ? query.token : undefined;
+}
+
+/** The Fastify app: REST routes, the viewer and worker WebSockets, and the web UI. */
+export async function buildApp(context: ServerContext, logger: Logger): Promise<FastifyInstance> {
+  const { config } = context;
+  const app = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitBytes,
+    maxParamLength: 200,
+  });
+
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === "") return done(null, undefined);
+    const parsed = safeJsonParse(text);
+    if (!parsed.ok) return done(badRequest(parsed.error), undefined);
+    done(null, parsed.value);
+  });
+  installErrorHandler(app, config.bodyLimitBytes);
+
+  // Any origin may call the API (the standalone sample page opens from file://); when a
+  // token is configured it still has to present it.
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("access-control-allow-origin", "*");
+    if (request.method === "OPTIONS") {
+      reply
+        .header("access-control-allow-methods", "GET,POST,DELETE,OPTIONS")
+        .header("access-control-allow-headers", "content-type,authorization")
+        .header("access-control-max-age", "600")
+        .status(204)
+        .send();
+      return reply;
+    }
+    if (!config.apiToken) return;
+    const url = request.url;
+    const guarded =
+      (url.startsWith("/api/") || url.startsWith("/ws/")) &&
+      !url.startsWith("/api/v1/health") &&
+      !url.startsWith(WORKER_CHANNEL_PATH);
+    if (guarded && bearer(request) !== config.apiToken) throw unauthorized();
+  });
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
+
+  app.register(async (scope) => {
+    const viewer = (socket: import("ws").WebSocket, request: FastifyRequest) =>
+      context.viewers.attach(socket, request.query);
+    scope.get("/ws/events", { websocket: true }, viewer);
+    scope.get("/api/v1/ws/events", { websocket: true }, viewer);
+    scope.get(WORKER_CHANNEL_PATH, { websocket: true }, (socket) => context.workers.attach(socket));
+  });
+
+  healthRoutes(app, context);
+  eventRoutes(app, context);
+  messageRoutes(app, context);
+  taskRoutes(app, context);
+  sandboxRoutes(app, context);
+
+  const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));
+  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
+  app.setNotFoundHandler((request, reply) => {
+    const isApi = request.url.startsWith("/api/") || request.url.startsWith("/ws/");
+    if (!isApi && request.method === "GET" && hasWeb) return reply.sendFile("index.html");
+    if (!isApi && request.method === "GET") {
+      return reply
+        .type("text/plain")
+        .send("The Omoi web app is not built. Run `npm run build:web`, then reload.\n");
+    }
+    return reply.status(404).send({
+      error: {
+        name: "NotFound",
+        message: `no route ${request.method} ${request.url.split("?")[0]}`,
+      },
+    });
+  });
+
+  app.addHook("onClose", async () => {
+    context.viewers.close();
+    context.workers.close();
+  });
+  return app;
+}

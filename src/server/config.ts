@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { formatIssues } from "../protocol/json.ts";
+
+/** Everything the server reads from its environment, validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** When set, every /api route and WebSocket needs `Authorization: Bearer <token>`. */
+  apiToken: string | undefined;
+  /** Signs per-sandbox worker tokens; shared by all replicas (OMOI_SECRET). */
+  secret: string;
+  maxSandboxes: number;
+  /** How long a sandbox stays open for follow-ups after its task completes. */
+  idleWindowMs: number;
+  /** A running sandbox silent for this long is declared dead. */
+  heartbeatTimeoutMs: number;
+  /** Where workers connect back to; defaults to the server's own address. */
+  publicUrl: string | undefined;
+  /** An id for this replica; sandboxes it supervises carry it as `owner`. */
+  replicaId: string;
+  model: {
+    /** Anthropic-compatible endpoint; unset with no key → the scripted demo model. */
+    baseUrl: string | undefined;
+    apiKey: string | undefined;
+    authToken: string | undefined;
+    name: string | undefined;
+    scenario: string;
+  };
+  bodyLimitBytes: number;
+  logLevel: string;
+  /** Start the orchestrator and run agents (off for pure API/ingest replicas). */
+  runAgents: boolean;
+}
+
+const EnvSchema = z.object({
+  OMOI_PORT: z.coerce.number().int().min(0).max(65535).default(18000),
+  OMOI_HOST: z.string().min(1).default("127.0.0.1"),
+  OMOI_DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: z.string().min(1).optional(),
+  REDIS_URL: z.string().min(1).optional(),
+  OMOI_API_TOKEN: z.string().min(8, "OMOI_API_TOKEN must be at least 8 characters").optional(),
+  OMOI_SECRET: z.string().min(16, "OMOI_SECRET must be at least 16 characters").optional(),
+  OMOI_MAX_SANDBOXES: z.coerce.number().int().min(1).max(1000).optional(),
+  OMOI_IDLE_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10 * 60_000),
+  OMOI_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
+  OMOI_PUBLIC_URL: z.url().optional(),
+  OMOI_REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_AUTH_TOKEN: z.string().min(1).optional(),
+  ANTHROPIC_MODEL: z.string().min(1).optional(),
+  OMOI_SCENARIO: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("demo"),
+  OMOI_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  OMOI_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+  OMOI_RUN_AGENTS: z.enum(["0", "1", "true", "false"]).default("1"),
+});
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Default concurrency: a scripted agent costs ~150 MB and a little CPU; leave room for the server. */
+function defaultMaxSandboxes(): number {
+  const byMemory = Math.floor(os.totalmem() / (256 * 1024 * 1024));
+  return Math.max(1, Math.min(byMemory, os.cpus().length * 4, 100));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const blank = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const parsed = EnvSchema.safeParse(blank);
+  if (!parsed.success)
+    throw new ConfigError(`bad configuration: ${formatIssues(parsed.error.issues)}`);
+  const values = parsed.data;
+  const dataDir = path.resolve(values.OMOI_DATA_DIR);
+  return {
+    port: values.OMOI_PORT,
+    host: values.OMOI_HOST,
+    dataDir,
+    databaseUrl: values.DATABASE_URL,
+    redisUrl: values.REDIS_URL,
+    apiToken: values.OMOI_API_TOKEN,
+    secret: values.OMOI_SECRET ?? "",
+    maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),
+    idleWindowMs: values.OMOI_IDLE_WINDOW_MS,
+    heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
+    publicUrl: values.OMOI_PUBLIC_URL,
+    replicaId:
+      values.OMOI_REPLICA_ID ??
+      `${os
+        .hostname()
+        .replace(/[^A-Za-z0-9_-]/g, "")
+        .slice(0, 40)}-${process.pid}`,
+    model: {
+      baseUrl: values.ANTHROPIC_BASE_URL,
+      apiKey: values.ANTHROPIC_API_KEY,
+      authToken: values.ANTHROPIC_AUTH_TOKEN,
+      name: values.ANTHROPIC_MODEL,
+      scenario: values.OMOI_SCENARIO,
+    },
+    bodyLimitBytes: values.OMOI_BODY_LIMIT_BYTES,
+    logLevel: values.OMOI_LOG_LEVEL,
+    runAgents: values.OMOI_RUN_AGENTS === "1" || values.OMOI_RUN_AGENTS === "true",
+  };
+}
+
+/** The scripted model answers when no model credentials are configured. */
+export function usesScriptedModel(config: Config): boolean {
+  return !config.model.apiKey && !config.model.authToken;
+}
+
+/**
+ * Reads OMOI_SECRET, or a secret kept in the data dir (created on first start), so worker
+ * tokens stay valid across restarts. Replicas on several machines must share OMOI_SECRET.
+ */
+export function resolveSecret(config: Config): string {
+  if (config.secret) return config.secret;
+  const file = path.join(config.dataDir, "secret");
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    mkdirSync(config.dataDir, { recursive: true });
+    const secret = randomBytes(32).toString("hex");
+    writeFileSync(file, secret, { mode: 0o600, flag: "wx" });
+    return secret;
+  }
+}

@@ -1,0 +1,91 @@
+import type { Bus } from "../bus/bus.ts";
+import { badRequest, OmoiError } from "../protocol/error.ts";
+import {
+  type EventSource,
+  MAX_EVENT_PAYLOAD_BYTES,
+  type NewEvent,
+  type StoredEvent,
+  validateEventPayload,
+} from "../protocol/event.ts";
+import { newEventId } from "../protocol/ids.ts";
+import type { AppendResult, EventToStore, Store } from "../store/store.ts";
+
+/** Where an event goes: its stream, and the sandbox/task it belongs to. */
+export interface EventTarget {
+  streamId: string;
+  sandboxId: string | null;
+  taskId: string | null;
+}
+
+/**
+ * Store, then publish: the one path every event takes into Omoi. An event is on disk
+ * (with its seq) before any viewer hears of it.
+ */
+export class Ingest {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+  ) {}
+
+  /** Validates producer events against the registry. Throws a 4xx OmoiError naming the problem. */
+  prepare(target: EventTarget, events: NewEvent[], defaultSource: EventSource): EventToStore[] {
+    const now = Date.now();
+    return events.map((event, index) => {
+      const where = events.length > 1 ? `events[${index}]: ` : "";
+      const checked = validateEventPayload(event.event_type, event.payload);
+      if (!checked.ok) throw badRequest(`${where}${checked.error}`, { index });
+      const size = Buffer.byteLength(JSON.stringify(checked.payload));
+      if (size > MAX_EVENT_PAYLOAD_BYTES) {
+        throw new OmoiError(
+          "PayloadTooLarge",
+          `${where}payload is ${size} bytes; the limit is ${MAX_EVENT_PAYLOAD_BYTES} bytes per event`,
+          413,
+          { limit_bytes: MAX_EVENT_PAYLOAD_BYTES, index },
+        );
+      }
+      return {
+        id: event.id ?? newEventId(),
+        stream_id: target.streamId,
+        sandbox_id: target.sandboxId,
+        task_id: event.task_id ?? target.taskId,
+        event_type: event.event_type,
+        source: event.source ?? defaultSource,
+        payload: checked.payload,
+        emitted_at: event.emitted_at ?? now,
+      };
+    });
+  }
+
+  async append(events: EventToStore[]): Promise<AppendResult[]> {
+    if (events.length === 0) return [];
+    const results = await this.store.appendEvents(events);
+    for (const result of results) {
+      if (!result.duplicate) await this.bus.publish(result.event);
+    }
+    return results;
+  }
+
+  /** Emits one system event (lifecycle changes made by the server itself). */
+  async emit(
+    target: EventTarget,
+    eventType: string,
+    payload: Record<string, unknown>,
+    source: EventSource = "system",
+  ): Promise<StoredEvent> {
+    const [prepared] = this.prepare(target, [{ event_type: eventType, payload }], source);
+    const [result] = await this.append([prepared]);
+    return result.event;
+  }
+}
+
+export const sandboxTarget = (sandboxId: string, taskId: string | null): EventTarget => ({
+  streamId: sandboxId,
+  sandboxId,
+  taskId,
+});
+
+export const taskTarget = (taskId: string): EventTarget => ({
+  streamId: taskId,
+  sandboxId: null,
+  taskId,
+});

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { badRequest, notFound } from "../../protocol/error.ts";
+import { NewEvent, SeedEvent } from "../../protocol/event.ts";
+import { EntityId } from "../../protocol/ids.ts";
+import { EventTypePattern } from "../../protocol/viewer.ts";
+import type { ServerContext } from "../context.ts";
+import { parseRequest } from "../http-errors.ts";
+import { sandboxTarget } from "../ingest.ts";
+
+const Params = z.object({ id: EntityId });
+const MAX_BATCH = 1000;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** One event in either shape: the envelope, or the seed's `{event_type, event_data, source}`. */
+function parseEvent(value: unknown, where: string): NewEvent {
+  if (isObject(value) && "event_data" in value) {
+    const seed = parseRequest(SeedEvent.strict(), value, `${where}(seed shape)`);
+    return {
+      id: seed.id,
+      event_type: seed.event_type,
+      payload: seed.event_data,
+      task_id: seed.task_id,
+      source: "agent",
+    };
+  }
+  return parseRequest(NewEvent.strict(), value, where);
+}
+
+/** A body is one event, a JSON array of events, or `{events: [...]}`. */
+function parseEventBody(body: unknown): { events: NewEvent[]; batch: boolean } {
+  const items = Array.isArray(body)
+    ? body
+    : isObject(body) && Array.isArray(body.events)
+      ? body.events
+      : undefined;
+  if (!items) return { events: [parseEvent(body, "event")], batch: false };
+  if (items.length === 0) throw badRequest("a batch needs at least one event");
+  if (items.length > MAX_BATCH)
+    throw badRequest(`a batch holds at most ${MAX_BATCH} events; got ${items.length}`);
+  return { events: items.map((item, index) => parseEvent(item, `events[${index}]`)), batch: true };
+}
+
+const Query = z.object({
+  after_seq: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  event_type: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(",").filter(Boolean) : undefined))
+    .pipe(z.array(EventTypePattern).optional()),
+});
+
+export function eventRoutes(app: FastifyInstance, context: ServerContext) {
+  app.post("/api/v1/sandboxes/:id/events", async (request, reply) => {
+    const { id } = parseRequest(Params, request.params, "sandbox id");
+    const { events, batch } = parseEventBody(request.body);
+    const sandbox = await context.store.getSandbox(id);
+    if (!sandbox) throw notFound("sandbox", id);
+    const prepared = context.ingest.prepare(sandboxTarget(id, sandbox.task_id), events, "agent");
+    const results = await context.ingest.append(prepared);
+    reply.status(201);
+    if (!batch) {
+      const [result] = results;
+      return {
+        status: "stored",
+        id: result.event.id,
+        seq: result.event.seq,
+        stored_at: result.event.stored_at,
+        duplicate: result.duplicate,
+      };
+    }
+    return {
+      status: "stored",
+      events: results.map((result) => ({
+        id: result.event.id,
+        seq: result.event.seq,
+        duplicate: result.duplicate,
+      })),
+    };
+  });
+
+  app.get("/api/v1/sandboxes/:id/events", async (request) => {
+    const { id } = parseRequest(Params, request.params, "sandbox id");
+    const query = parseRequest(Query, request.query, "query");
+    if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
+    const events = await context.store.listEvents(id, {
+      afterSeq: query.after_seq,
+      limit: query.limit + 1,
+      eventTypes: query.event_type,
+    });
+    const page = events.slice(0, query.limit);
+    return {
+      events: page,
+      last_seq: page.length ? page[page.length - 1].seq : query.after_seq,
+      has_more: events.length > query.limit,
+    };
+  });
+}

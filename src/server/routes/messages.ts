@@ -1,0 +1,39 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { notFound } from "../../protocol/error.ts";
+import { EntityId } from "../../protocol/ids.ts";
+import { PostMessageBody, toMessageFrame } from "../../protocol/message.ts";
+import type { ServerContext } from "../context.ts";
+import { parseRequest } from "../http-errors.ts";
+
+const Params = z.object({ id: EntityId });
+const Body = PostMessageBody.refine(
+  (body) => body.message_type === "interrupt" || body.content.trim().length > 0,
+  { message: "content must not be empty", path: ["content"] },
+);
+
+export function messageRoutes(app: FastifyInstance, context: ServerContext) {
+  app.post("/api/v1/sandboxes/:id/messages", async (request, reply) => {
+    const { id } = parseRequest(Params, request.params, "sandbox id");
+    const body = parseRequest(Body, request.body, "message body");
+    const message = await context.control.postMessage(id, body);
+    reply.status(201);
+    return { status: "queued", message_id: message.id, sandbox_id: message.sandbox_id };
+  });
+
+  // The seed worker's poll: returns pending messages and consumes them.
+  app.get("/api/v1/sandboxes/:id/messages", async (request) => {
+    const { id } = parseRequest(Params, request.params, "sandbox id");
+    if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
+    const messages = await context.store.takePendingMessages(id);
+    return messages.map(toMessageFrame);
+  });
+
+  app.post("/api/v1/tasks/:id/messages", async (request, reply) => {
+    const { id } = parseRequest(Params, request.params, "task id");
+    const body = parseRequest(Body, request.body, "message body");
+    const message = await context.control.postTaskMessage(id, body);
+    reply.status(201);
+    return { status: "queued", message_id: message.id, sandbox_id: message.sandbox_id };
+  });
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { notFound } from "../../protocol/error.ts";
+import { EntityId } from "../../protocol/ids.ts";
+import { CreateTaskBody, ListTasksQuery } from "../../protocol/task.ts";
+import type { ServerContext } from "../context.ts";
+import { parseRequest } from "../http-errors.ts";
+
+const Params = z.object({ id: EntityId });
+
+export function taskRoutes(app: FastifyInstance, context: ServerContext) {
+  app.post("/api/v1/tasks", async (request, reply) => {
+    const body = parseRequest(CreateTaskBody.strict(), request.body, "task");
+    const task = await context.control.createTask(body);
+    reply.status(201);
+    return task;
+  });
+
+  app.get("/api/v1/tasks", async (request) => {
+    const query = parseRequest(ListTasksQuery, request.query, "query");
+    return context.store.listTasks({
+      status: query.status,
+      limit: query.limit,
+      offset: query.offset,
+    });
+  });
+
+  app.get("/api/v1/tasks/:id", async (request) => {
+    const { id } = parseRequest(Params, request.params, "task id");
+    const task = await context.store.getTask(id);
+    if (!task) throw notFound("task", id);
+    const sandbox = task.sandbox_id
+      ? ((await context.store.getSandbox(task.sandbox_id)) ?? null)
+      : null;
+    return { ...task, sandbox };
+  });
+
+  app.post("/api/v1/tasks/:id/cancel", async (request) => {
+    const { id } = parseRequest(Params, request.params, "task id");
+    return context.control.cancelTask(id);
+  });
+
+  app.post("/api/v1/tasks/:id/retry", async (request) => {
+    const { id } = parseRequest(Params, request.params, "task id");
+    return context.control.retryTask(id);
+  });
+}

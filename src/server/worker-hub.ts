@@ -1,0 +1,259 @@
+import type { WebSocket } from "ws";
+import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import { OmoiError } from "../protocol/error.ts";
+import type { StoredEvent } from "../protocol/event.ts";
+import { parseWith } from "../protocol/json.ts";
+import { type MessageFrame, toMessageFrame } from "../protocol/message.ts";
+import { PROTOCOL_VERSION } from "../protocol/version.ts";
+import {
+  WorkerClientFrame,
+  WorkerCloseCode,
+  WorkerHello,
+  type WorkerServerFrame,
+} from "../protocol/worker-channel.ts";
+import type { Store } from "../store/store.ts";
+import { type Ingest, sandboxTarget } from "./ingest.ts";
+import type { Logger } from "./logger.ts";
+import { verifyWorkerToken } from "./worker-token.ts";
+
+const HELLO_TIMEOUT_MS = 10_000;
+const HEARTBEAT_WRITE_INTERVAL_MS = 5_000;
+
+interface WorkerConnection {
+  sandboxId: string;
+  taskId: string | null;
+  socket: WebSocket;
+  lastHeartbeatWrite: number;
+}
+
+export interface WorkerHubHooks {
+  /** A worker said hello (first start or reconnect). */
+  onConnected?(sandboxId: string, resume: boolean): void;
+  onDisconnected?(sandboxId: string): void;
+}
+
+/**
+ * The server side of the worker channel: authenticates workers, stores their event
+ * batches (store, then publish, then ack), pushes messages down at once, and keeps
+ * heartbeats.
+ */
+export class WorkerHub {
+  private readonly workers = new Map<string, WorkerConnection>();
+  private unsubscribe: Unsubscribe | undefined;
+  hooks: WorkerHubHooks = {};
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly ingest: Ingest,
+    private readonly secret: string,
+    private readonly logger: Logger,
+  ) {}
+
+  start() {
+    this.unsubscribe = this.bus.subscribe((event) => this.onBusEvent(event));
+  }
+
+  isConnected(sandboxId: string): boolean {
+    return this.workers.has(sandboxId);
+  }
+
+  connectedSandboxes(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Asks a connected worker to end its session. Returns false when it is not connected here. */
+  sendStop(sandboxId: string, reason: string): boolean {
+    const worker = this.workers.get(sandboxId);
+    if (!worker) return false;
+    this.send(worker.socket, { type: "stop", reason });
+    return true;
+  }
+
+  private onBusEvent(event: StoredEvent) {
+    if (event.event_type !== "message.queued" || !event.sandbox_id) return;
+    const worker = this.workers.get(event.sandbox_id);
+    if (!worker) return;
+    const payload = event.payload as {
+      message_id: string;
+      message_type: MessageFrame["message_type"];
+      content: string;
+      delivery?: MessageFrame["delivery"];
+    };
+    this.send(worker.socket, {
+      type: "message",
+      message: {
+        id: payload.message_id,
+        message_id: payload.message_id,
+        sandbox_id: event.sandbox_id,
+        message_type: payload.message_type,
+        delivery: payload.delivery ?? "steer",
+        content: payload.content,
+        created_at: event.emitted_at,
+      },
+    });
+  }
+
+  attach(socket: WebSocket) {
+    let connection: WorkerConnection | undefined;
+    let chain = Promise.resolve();
+    const helloTimer = setTimeout(() => {
+      socket.close(WorkerCloseCode.badHello, "no hello within 10 s");
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
+
+    socket.on("error", () => socket.terminate());
+    socket.on("close", () => {
+      clearTimeout(helloTimer);
+      if (connection && this.workers.get(connection.sandboxId) === connection) {
+        this.workers.delete(connection.sandboxId);
+        this.hooks.onDisconnected?.(connection.sandboxId);
+      }
+    });
+    socket.on("message", (data, isBinary) => {
+      chain = chain
+        .then(async () => {
+          if (isBinary)
+            return this.send(socket, {
+              type: "error",
+              error: { name: "BadFrame", message: "send JSON text frames" },
+            });
+          const text = data.toString();
+          if (!connection) {
+            const hello = parseWith(WorkerHello, text);
+            if (!hello.ok) {
+              socket.close(
+                WorkerCloseCode.badHello,
+                `first frame must be hello: ${hello.error}`.slice(0, 120),
+              );
+              return;
+            }
+            clearTimeout(helloTimer);
+            connection = await this.onHello(socket, hello.value);
+            return;
+          }
+          await this.onFrame(connection, text);
+        })
+        .catch((error) => {
+          this.logger.error({ err: error }, "worker frame failed");
+          socket.close(1011, "internal error");
+        });
+    });
+  }
+
+  private async onHello(
+    socket: WebSocket,
+    hello: { sandbox_id: string; token: string; protocol: number; resume?: boolean },
+  ): Promise<WorkerConnection | undefined> {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      socket.close(
+        WorkerCloseCode.badHello,
+        `protocol ${hello.protocol} not supported; server speaks ${PROTOCOL_VERSION}`,
+      );
+      return undefined;
+    }
+    if (!verifyWorkerToken(this.secret, hello.sandbox_id, hello.token)) {
+      socket.close(WorkerCloseCode.unauthorized, "bad worker token");
+      return undefined;
+    }
+    const sandbox = await this.store.getSandbox(hello.sandbox_id);
+    if (!sandbox) {
+      socket.close(WorkerCloseCode.unauthorized, "unknown sandbox");
+      return undefined;
+    }
+    const previous = this.workers.get(sandbox.id);
+    if (previous) previous.socket.close(WorkerCloseCode.replaced, "replaced by a newer connection");
+    const connection: WorkerConnection = {
+      sandboxId: sandbox.id,
+      taskId: sandbox.task_id,
+      socket,
+      lastHeartbeatWrite: 0,
+    };
+    this.workers.set(sandbox.id, connection);
+    await this.heartbeat(connection);
+    const [lastSeq, pending] = await Promise.all([
+      this.store.lastSeq(sandbox.id),
+      this.store.pendingMessages(sandbox.id),
+    ]);
+    this.send(socket, {
+      type: "welcome",
+      protocol: PROTOCOL_VERSION,
+      sandbox_id: sandbox.id,
+      last_seq: lastSeq,
+      messages: pending.map(toMessageFrame),
+    });
+    this.logger.info({ sandbox_id: sandbox.id, resume: Boolean(hello.resume) }, "worker connected");
+    this.hooks.onConnected?.(sandbox.id, Boolean(hello.resume));
+    return connection;
+  }
+
+  private async onFrame(connection: WorkerConnection, text: string) {
+    const frame = parseWith(WorkerClientFrame, text);
+    if (!frame.ok) {
+      this.send(connection.socket, {
+        type: "error",
+        error: { name: "BadFrame", message: frame.error },
+      });
+      return;
+    }
+    await this.heartbeat(connection);
+    const value = frame.value;
+    switch (value.type) {
+      case "hello":
+        this.send(connection.socket, {
+          type: "error",
+          error: { name: "BadFrame", message: "hello sent twice" },
+        });
+        return;
+      case "ping":
+        this.send(connection.socket, { type: "pong", id: value.id });
+        return;
+      case "pong":
+        return;
+      case "delivered":
+        await this.store.markDelivered(connection.sandboxId, value.message_ids);
+        return;
+      case "events": {
+        try {
+          const prepared = this.ingest.prepare(
+            sandboxTarget(connection.sandboxId, connection.taskId),
+            value.events,
+            "agent",
+          );
+          const results = await this.ingest.append(prepared);
+          this.send(connection.socket, {
+            type: "ack",
+            batch_id: value.batch_id,
+            ids: results.map((result) => result.event.id),
+            last_seq: Math.max(0, ...results.map((result) => result.event.seq)),
+          });
+        } catch (error) {
+          if (!(error instanceof OmoiError)) throw error;
+          this.send(connection.socket, {
+            type: "nack",
+            batch_id: value.batch_id,
+            error: { name: error.name, message: error.message },
+          });
+        }
+        return;
+      }
+    }
+  }
+
+  private async heartbeat(connection: WorkerConnection) {
+    const now = Date.now();
+    if (now - connection.lastHeartbeatWrite < HEARTBEAT_WRITE_INTERVAL_MS) return;
+    connection.lastHeartbeatWrite = now;
+    await this.store.updateSandbox(connection.sandboxId, { last_heartbeat_at: now });
+  }
+
+  private send(socket: WebSocket, frame: WorkerServerFrame) {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  close() {
+    this.unsubscribe?.();
+    for (const worker of this.workers.values()) worker.socket.close(1001, "server shutting down");
+    this.workers.clear();
+  }
+}
