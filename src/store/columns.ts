@@ -1,0 +1,150 @@
+import type { Sandbox } from "../protocol/sandbox.ts";
+import { PRIORITY_RANK, type Task } from "../protocol/task.ts";
+import type { NewSandbox, NewTask, SandboxPatch, TaskPatch } from "./store.ts";
+
+/*
+ * Column values for inserts and patches, shared by both adapters. Patches are turned into
+ * `[column, value]` pairs from a fixed list of column names, so no caller-supplied key ever
+ * reaches SQL text.
+ */
+
+export type SqlValue = string | number | null;
+export type Columns = [column: string, value: SqlValue][];
+
+const TASK_PATCH_COLUMNS = [
+  "title",
+  "prompt",
+  "phase_id",
+  "priority",
+  "runtime",
+  "model",
+  "max_turns",
+  "max_budget_usd",
+  "depends_on",
+  "status",
+  "attempts",
+  "max_retries",
+  "sandbox_id",
+  "session_id",
+  "workspace",
+  "result",
+  "error",
+  "num_turns",
+  "input_tokens",
+  "output_tokens",
+  "cost_usd",
+  "updated_at",
+  "started_at",
+  "completed_at",
+] as const satisfies readonly (keyof TaskPatch)[];
+
+const SANDBOX_PATCH_COLUMNS = [
+  "task_id",
+  "kind",
+  "status",
+  "provider",
+  "prompt",
+  "model",
+  "max_turns",
+  "max_budget_usd",
+  "workspace",
+  "session_id",
+  "owner",
+  "worker_pid",
+  "error",
+  "updated_at",
+  "started_at",
+  "ended_at",
+  "last_heartbeat_at",
+] as const satisfies readonly (keyof SandboxPatch)[];
+
+function toSqlValue(value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "number" || typeof value === "string") return value;
+  // Arrays and objects (depends_on) go in as JSON text; Postgres casts text to jsonb.
+  return JSON.stringify(value);
+}
+
+export function newTaskColumns(task: NewTask, now: number): Columns {
+  const full: Task = {
+    ...task,
+    model: task.model ?? null,
+    max_turns: task.max_turns ?? null,
+    max_budget_usd: task.max_budget_usd ?? null,
+    depends_on: task.depends_on ?? [],
+    status: "pending",
+    attempts: 0,
+    sandbox_id: null,
+    session_id: null,
+    workspace: null,
+    result: null,
+    error: null,
+    num_turns: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cost_usd: 0,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    completed_at: null,
+  };
+  return [
+    ["id", full.id],
+    ["created_at", now],
+    ...TASK_PATCH_COLUMNS.map((column): [string, SqlValue] => [column, toSqlValue(full[column])]),
+    ["priority_rank", PRIORITY_RANK[full.priority]],
+  ];
+}
+
+/** The patch's columns plus `updated_at` (now, unless the patch sets it). */
+export function taskPatchColumns(patch: TaskPatch, now: number): Columns {
+  const columns: Columns = [];
+  for (const column of TASK_PATCH_COLUMNS) {
+    const value = patch[column];
+    if (value === undefined) continue;
+    columns.push([column, toSqlValue(value)]);
+  }
+  if (patch.priority !== undefined) columns.push(["priority_rank", PRIORITY_RANK[patch.priority]]);
+  if (patch.updated_at === undefined) columns.push(["updated_at", now]);
+  return columns;
+}
+
+export function newSandboxColumns(sandbox: NewSandbox, now: number): Columns {
+  const full: Sandbox = {
+    prompt: null,
+    model: null,
+    max_turns: null,
+    max_budget_usd: null,
+    workspace: null,
+    session_id: null,
+    owner: null,
+    ...sandbox,
+    status: sandbox.status ?? "pending",
+    worker_pid: null,
+    error: null,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    ended_at: null,
+    last_heartbeat_at: null,
+  };
+  return [
+    ["id", full.id],
+    ["created_at", now],
+    ...SANDBOX_PATCH_COLUMNS.map((column): [string, SqlValue] => [
+      column,
+      toSqlValue(full[column]),
+    ]),
+  ];
+}
+
+export function sandboxPatchColumns(patch: SandboxPatch, now: number): Columns {
+  const columns: Columns = [];
+  for (const column of SANDBOX_PATCH_COLUMNS) {
+    const value = patch[column];
+    if (value === undefined) continue;
+    columns.push([column, toSqlValue(value)]);
+  }
+  if (patch.updated_at === undefined) columns.push(["updated_at", now]);
+  return columns;
+}

@@ -1,0 +1,428 @@
+import pg from "pg";
+import { conflict } from "../protocol/error.ts";
+import type { StoredEvent } from "../protocol/event.ts";
+import type { StoredMessage } from "../protocol/message.ts";
+import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
+import type { Task, TaskStatus } from "../protocol/task.ts";
+import {
+  type Columns,
+  newSandboxColumns,
+  newTaskColumns,
+  type SqlValue,
+  sandboxPatchColumns,
+  taskPatchColumns,
+} from "./columns.ts";
+import { filtersTypes, toEventQuery } from "./event-query.ts";
+import { AppendRace, appendInTransaction } from "./postgres-events.ts";
+import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
+import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
+import type {
+  AppendResult,
+  EventToStore,
+  ListEventsOptions,
+  NewMessage,
+  NewSandbox,
+  NewTask,
+  SandboxPatch,
+  Store,
+  TaskPatch,
+} from "./store.ts";
+
+export interface PostgresStoreOptions {
+  /** Schema holding Omoi's tables (created by migrate()); tests use one each to stay apart. */
+  schema?: string;
+  /** Most connections the pool opens (pg's default is 10). */
+  poolSize?: number;
+}
+
+/** How often an append is retried after losing a race or a deadlock. */
+const APPEND_ATTEMPTS = 20;
+/** Postgres error codes worth retrying a transaction on: serialization failure, deadlock. */
+const RETRYABLE_CODES = new Set(["40001", "40P01"]);
+const UNIQUE_VIOLATION = "23505";
+
+// int8 (bigint: timestamps, seqs, counts) is read as a JS number rather than a string.
+// Every value Omoi stores fits in 2^53.
+const parseTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The scaled-out store, shared by every server replica. Seq assignment, message delivery
+ * and task claiming are safe across connections and across replicas.
+ */
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+  private readonly pool: pg.Pool;
+  private readonly schema: string | undefined;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
+      throw new Error(
+        `invalid Postgres schema name '${options.schema}': use lowercase letters, digits and '_'`,
+      );
+    }
+    this.schema = options.schema;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize,
+      types: parseTypes,
+      // Set at connection start-up, so every pooled connection resolves names in our schema.
+      options: options.schema ? `-c search_path=${options.schema}` : undefined,
+    });
+    // An idle connection that drops is replaced on next use; without a listener pg would throw.
+    this.pool.on("error", () => {});
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    const lockKey = `omoi:migrate:${this.schema ?? "public"}`;
+    try {
+      // Replicas starting together take turns; the second finds everything applied.
+      await client.query("SELECT pg_advisory_lock(hashtext($1))", [lockKey]);
+      try {
+        if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)",
+        );
+        const applied = await client.query<{ version: number }>(
+          "SELECT version FROM schema_migrations",
+        );
+        const done = new Set(applied.rows.map((row) => row.version));
+        for (const migration of POSTGRES_MIGRATIONS) {
+          if (done.has(migration.version)) continue;
+          await client.query("BEGIN");
+          try {
+            await client.query(migration.sql);
+            await client.query(
+              "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+              [migration.version, migration.name, Date.now()],
+            );
+            await client.query("COMMIT");
+          } catch (error) {
+            await client.query("ROLLBACK");
+            throw error;
+          }
+        }
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(hashtext($1))", [lockKey]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // events
+
+  async appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
+    if (events.length === 0) return [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((client) => appendInTransaction(client, events, Date.now()));
+      } catch (error) {
+        const retryable = error instanceof AppendRace || RETRYABLE_CODES.has(errorCode(error));
+        if (!retryable || attempt >= APPEND_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async listEvents(streamId: string, options?: ListEventsOptions): Promise<StoredEvent[]> {
+    const query = toEventQuery(options);
+    if (query.limit === 0) return [];
+    const typeFilter = filtersTypes(query)
+      ? " AND (event_type = ANY($4::text[]) OR event_type ^@ ANY($5::text[]))"
+      : "";
+    const values: unknown[] = [streamId, query.afterSeq, query.limit];
+    if (typeFilter) values.push(query.exact, query.prefixes);
+    const result = await this.pool.query<Row>(
+      `SELECT * FROM events WHERE stream_id = $1 AND seq > $2${typeFilter} ORDER BY seq LIMIT $3`,
+      values,
+    );
+    return result.rows.map(rowToEvent);
+  }
+
+  async listTaskStreams(taskId: string): Promise<string[]> {
+    const result = await this.pool.query<{ stream_id: string }>(
+      `SELECT stream_id FROM events WHERE task_id = $1 OR stream_id = $1
+       GROUP BY stream_id ORDER BY stream_id = $1 DESC, MIN(stored_at), stream_id`,
+      [taskId],
+    );
+    return result.rows.map((row) => row.stream_id);
+  }
+
+  async lastSeq(streamId: string): Promise<number> {
+    const result = await this.pool.query<{ last_seq: number }>(
+      "SELECT last_seq FROM streams WHERE stream_id = $1",
+      [streamId],
+    );
+    return result.rows[0]?.last_seq ?? 0;
+  }
+
+  // messages
+
+  async insertMessage(message: NewMessage): Promise<StoredMessage> {
+    const row = await this.insertUnique(
+      "message",
+      message.id,
+      `INSERT INTO messages (id, sandbox_id, message_type, delivery, content, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING *`,
+      [
+        message.id,
+        message.sandbox_id,
+        message.message_type,
+        message.delivery,
+        message.content,
+        Date.now(),
+      ],
+    );
+    return rowToMessage(row);
+  }
+
+  async getMessage(id: string): Promise<StoredMessage | undefined> {
+    const result = await this.pool.query<Row>("SELECT * FROM messages WHERE id = $1", [id]);
+    return result.rows[0] ? rowToMessage(result.rows[0]) : undefined;
+  }
+
+  async pendingMessages(sandboxId: string): Promise<StoredMessage[]> {
+    const result = await this.pool.query<Row>(
+      "SELECT * FROM messages WHERE sandbox_id = $1 AND status = 'pending' ORDER BY created_at, position",
+      [sandboxId],
+    );
+    return result.rows.map(rowToMessage);
+  }
+
+  async takePendingMessages(sandboxId: string): Promise<StoredMessage[]> {
+    // A concurrent caller blocks on the row locks, then re-checks `status` and skips the rows
+    // this statement delivered: each message is returned once.
+    const result = await this.pool.query<Row>(
+      `UPDATE messages SET status = 'delivered', delivered_at = $2
+       WHERE sandbox_id = $1 AND status = 'pending' RETURNING *`,
+      [sandboxId, Date.now()],
+    );
+    return result.rows
+      .sort(
+        (a, b) =>
+          Number(a.created_at) - Number(b.created_at) || Number(a.position) - Number(b.position),
+      )
+      .map(rowToMessage);
+  }
+
+  async markDelivered(sandboxId: string, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const result = await this.pool.query<{ id: string }>(
+      `UPDATE messages SET status = 'delivered', delivered_at = $3
+       WHERE sandbox_id = $1 AND status = 'pending' AND id = ANY($2::text[]) RETURNING id`,
+      [sandboxId, ids, Date.now()],
+    );
+    return result.rows.map((row) => row.id);
+  }
+
+  async listMessages(sandboxId: string): Promise<StoredMessage[]> {
+    const result = await this.pool.query<Row>(
+      "SELECT * FROM messages WHERE sandbox_id = $1 ORDER BY created_at, position",
+      [sandboxId],
+    );
+    return result.rows.map(rowToMessage);
+  }
+
+  // tasks
+
+  async createTask(task: NewTask): Promise<Task> {
+    const [sql, values] = insertSql("tasks", newTaskColumns(task, Date.now()));
+    return rowToTask(await this.insertUnique("task", task.id, sql, values));
+  }
+
+  async getTask(id: string): Promise<Task | undefined> {
+    const result = await this.pool.query<Row>("SELECT * FROM tasks WHERE id = $1", [id]);
+    return result.rows[0] ? rowToTask(result.rows[0]) : undefined;
+  }
+
+  async listTasks(options: {
+    status?: TaskStatus[];
+    limit: number;
+    offset: number;
+  }): Promise<{ tasks: Task[]; total: number }> {
+    const where = options.status ? " WHERE status = ANY($1::text[])" : "";
+    const filter = options.status ? [options.status] : [];
+    const total = await this.pool.query<{ total: number }>(
+      `SELECT count(*) AS total FROM tasks${where}`,
+      filter,
+    );
+    const next = filter.length + 1;
+    const rows = await this.pool.query<Row>(
+      `SELECT * FROM tasks${where} ORDER BY created_at DESC, position DESC LIMIT $${next} OFFSET $${next + 1}`,
+      [...filter, options.limit, options.offset],
+    );
+    return { tasks: rows.rows.map(rowToTask), total: total.rows[0]?.total ?? 0 };
+  }
+
+  async updateTask(
+    id: string,
+    patch: TaskPatch,
+    expected?: TaskStatus[],
+  ): Promise<Task | undefined> {
+    const row = await this.update("tasks", id, taskPatchColumns(patch, Date.now()), expected);
+    return row ? rowToTask(row) : undefined;
+  }
+
+  async claimNextTask(): Promise<Task | undefined> {
+    // SKIP LOCKED: a replica passes over the row another replica is claiming right now, and
+    // the outer `status = 'pending'` re-check drops a row claimed since our snapshot.
+    const result = await this.pool.query<Row>(
+      `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, updated_at = $1
+       WHERE status = 'pending' AND id = (
+         SELECT t.id FROM tasks t
+         WHERE t.status = 'pending'
+           AND NOT EXISTS (
+             SELECT 1 FROM jsonb_array_elements_text(t.depends_on) AS dependency(id)
+             WHERE NOT EXISTS (
+               SELECT 1 FROM tasks d WHERE d.id = dependency.id AND d.status = 'completed'))
+         ORDER BY t.priority_rank, t.created_at, t.position
+         LIMIT 1
+         FOR UPDATE OF t SKIP LOCKED)
+       RETURNING *`,
+      [Date.now()],
+    );
+    return result.rows[0] ? rowToTask(result.rows[0]) : undefined;
+  }
+
+  // sandboxes
+
+  async createSandbox(sandbox: NewSandbox): Promise<Sandbox> {
+    const [sql, values] = insertSql("sandboxes", newSandboxColumns(sandbox, Date.now()));
+    return rowToSandbox(await this.insertUnique("sandbox", sandbox.id, sql, values));
+  }
+
+  async getSandbox(id: string): Promise<Sandbox | undefined> {
+    const result = await this.pool.query<Row>("SELECT * FROM sandboxes WHERE id = $1", [id]);
+    return result.rows[0] ? rowToSandbox(result.rows[0]) : undefined;
+  }
+
+  async listSandboxes(options: {
+    status?: SandboxStatus[];
+    taskId?: string;
+    owner?: string;
+    limit: number;
+    offset: number;
+  }): Promise<{ sandboxes: Sandbox[]; total: number }> {
+    const conditions: string[] = [];
+    const values: unknown[] = [];
+    if (options.status) {
+      values.push(options.status);
+      conditions.push(`status = ANY($${values.length}::text[])`);
+    }
+    if (options.taskId !== undefined) {
+      values.push(options.taskId);
+      conditions.push(`task_id = $${values.length}`);
+    }
+    if (options.owner !== undefined) {
+      values.push(options.owner);
+      conditions.push(`owner = $${values.length}`);
+    }
+    const where = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
+    const total = await this.pool.query<{ total: number }>(
+      `SELECT count(*) AS total FROM sandboxes${where}`,
+      values,
+    );
+    const next = values.length + 1;
+    const rows = await this.pool.query<Row>(
+      `SELECT * FROM sandboxes${where} ORDER BY created_at DESC, position DESC LIMIT $${next} OFFSET $${next + 1}`,
+      [...values, options.limit, options.offset],
+    );
+    return { sandboxes: rows.rows.map(rowToSandbox), total: total.rows[0]?.total ?? 0 };
+  }
+
+  async updateSandbox(
+    id: string,
+    patch: SandboxPatch,
+    expected?: SandboxStatus[],
+  ): Promise<Sandbox | undefined> {
+    const row = await this.update(
+      "sandboxes",
+      id,
+      sandboxPatchColumns(patch, Date.now()),
+      expected,
+    );
+    return row ? rowToSandbox(row) : undefined;
+  }
+
+  // helpers
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: Error) => {
+        // A connection that cannot even roll back is dropped from the pool, not reused.
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Compare-and-set update: applies only when the status is one of `expected`. */
+  private async update(
+    table: "tasks" | "sandboxes",
+    id: string,
+    columns: Columns,
+    expected: string[] | undefined,
+  ): Promise<Row | undefined> {
+    const values: unknown[] = columns.map(([, value]) => value);
+    const assignments = columns.map(([column], index) => `${column} = $${index + 1}`).join(", ");
+    values.push(id);
+    let sql = `UPDATE ${table} SET ${assignments} WHERE id = $${values.length}`;
+    if (expected) {
+      values.push(expected);
+      sql += ` AND status = ANY($${values.length}::text[])`;
+    }
+    const result = await this.pool.query<Row>(`${sql} RETURNING *`, values);
+    return result.rows[0];
+  }
+
+  private async insertUnique(
+    what: string,
+    id: string,
+    sql: string,
+    values: unknown[],
+  ): Promise<Row> {
+    try {
+      const result = await this.pool.query<Row>(sql, values);
+      return result.rows[0];
+    } catch (error) {
+      if (errorCode(error) === UNIQUE_VIOLATION) {
+        throw conflict(`${what} '${id}' already exists`, { id });
+      }
+      throw error;
+    }
+  }
+}
+
+function insertSql(table: string, columns: Columns): [string, SqlValue[]] {
+  const names = columns.map(([column]) => column).join(", ");
+  const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
+  return [
+    `INSERT INTO ${table} (${names}) VALUES (${placeholders}) RETURNING *`,
+    columns.map(([, value]) => value),
+  ];
+}
+
+function errorCode(error: unknown): string {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    return String(error.code);
+  }
+  return "";
+}
