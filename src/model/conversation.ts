@@ -34,13 +34,27 @@ function isPersonText(block: ContentBlock): block is ContentBlock & { text: stri
   return !syntheticText.some((pattern) => pattern.test(text));
 }
 
+/**
+ * Claude Code folds a message sent mid-turn into the next tool-result message, wrapped as
+ * "The user sent a new message while you were working:\n<text>\n\nThis is how Claude Code
+ * surfaces messages …". This returns the person's own words.
+ */
+const queuedWrapper =
+  /^\s*The user sent (?:a new message|the following message)[^\n:]*:\n([\s\S]*?)(?:\n\nThis is how Claude Code surfaces[\s\S]*)?$/;
+
+export function unwrapQueued(text: string): string {
+  const match = queuedWrapper.exec(text);
+  return match ? match[1].trim() : text;
+}
+
 /** The person-written text of a user message, or undefined when it has none. */
 export function personText(message: RequestMessage): string | undefined {
   if (message.role !== "user") return undefined;
   if (typeof message.content === "string") {
-    return isPersonText({ type: "text", text: message.content }) ? message.content : undefined;
+    const text = message.content;
+    return isPersonText({ type: "text", text }) ? unwrapQueued(text) : undefined;
   }
-  const texts = message.content.filter(isPersonText).map((block) => block.text);
+  const texts = message.content.filter(isPersonText).map((block) => unwrapQueued(block.text));
   return texts.length ? texts.join("\n") : undefined;
 }
 

@@ -77,6 +77,7 @@ export async function handleMessages(
       scenario: plan.scenario,
       source: plan.source,
       step: plan.step,
+      answering: plan.answering.slice(0, 200),
       stream: request.stream === true,
     },
     "scripted response",

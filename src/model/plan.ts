@@ -15,6 +15,8 @@ export interface Plan {
   /** `steps` = the scenario's main script, `rule` = an answer to a later message, `finished` = past the end. */
   source: "steps" | "rule" | "finished";
   step: number;
+  /** The person text this response answers (the prompt or a later message). */
+  answering: string;
   blocks: PlannedBlock[];
   stopReason: "end_turn" | "tool_use";
   fail: Failure | undefined;
@@ -139,6 +141,7 @@ export function planResponse(request: MessagesRequest, options: PlanOptions): Pl
       scenario: script.name,
       source: "finished",
       step: index,
+      answering: values.message,
       blocks,
       stopReason: "end_turn",
       fail: undefined,
@@ -154,6 +157,7 @@ export function planResponse(request: MessagesRequest, options: PlanOptions): Pl
     scenario: script.name,
     source: script.source,
     step: index,
+    answering: values.message,
     blocks,
     stopReason,
     fail: step.fail,

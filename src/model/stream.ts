@@ -101,6 +101,8 @@ export async function streamPlan(
   if (plan.fail?.drop) {
     send("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
     send("content_block_delta", { index: 0, delta: { type: "text_delta", text: "I was abou" } });
+    // Let what was written reach the client first, so it sees a stream that breaks off.
+    await new Promise<void>((resolve) => res.write("", () => resolve()));
     res.destroy();
     return;
   }
