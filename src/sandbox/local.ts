@@ -1,0 +1,162 @@
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { parseWith } from "../protocol/json.ts";
+import { checkSandboxRuntime } from "./preflight.ts";
+import { isAlive, killProcessTree, readProcessStat } from "./process-tree.ts";
+import type {
+  SandboxCapabilities,
+  SandboxHandle,
+  SandboxProcessStatus,
+  SandboxProvider,
+  WorkerLaunchSpec,
+} from "./provider.ts";
+import { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker-config.ts";
+
+/** The pino-like logging the provider uses. */
+export interface SandboxLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface LocalSandboxProviderOptions {
+  /** The server's data dir: workspaces/ and sandbox-state/ live under it, and the agent may not read it. */
+  dataDir: string;
+  /** Default: node --import tsx <project>/src/worker/main.ts */
+  workerCommand?: string[];
+  /** More paths the agent must not read, besides the data dir. */
+  denyRead?: string[];
+  logger?: SandboxLogger;
+}
+
+/** What the provider records beside a worker, to tell "our pid" from a reused one later. */
+const WorkerRecord = z.object({ pid: z.number().int().positive(), startTime: z.string() });
+
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Variables a worker inherits from the server; everything else it gets in its config. */
+const WORKER_ENV_PASSTHROUGH = ["PATH", "HOME", "LANG", "TZ", "NODE_ENV", "TMPDIR"];
+
+export function defaultWorkerCommand(): string[] {
+  const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
+  // Resolved here, not by the worker: its cwd is the sandbox's state dir, where `tsx` is unknown.
+  return [process.execPath, "--import", import.meta.resolve("tsx"), workerMain];
+}
+
+/**
+ * Runs each sandbox's worker as a detached process group on this machine; the worker
+ * confines its agent with @anthropic-ai/sandbox-runtime (see confine.ts).
+ */
+export class LocalSandboxProvider implements SandboxProvider {
+  readonly name = "local";
+  readonly capabilities: SandboxCapabilities = {
+    survivesServerRestart: true,
+    persistentWorkspace: true,
+    networkAllowlist: true,
+  };
+  readonly #dataDir: string;
+  readonly #workerCommand: string[] | undefined;
+  readonly #denyRead: string[];
+  readonly #logger: SandboxLogger | undefined;
+
+  constructor(options: LocalSandboxProviderOptions) {
+    this.#dataDir = path.resolve(options.dataDir);
+    this.#workerCommand = options.workerCommand;
+    this.#denyRead = (options.denyRead ?? []).map((entry) => path.resolve(entry));
+    this.#logger = options.logger;
+  }
+
+  async preflight(): Promise<void> {
+    await checkSandboxRuntime();
+  }
+
+  async start(spec: WorkerLaunchSpec): Promise<SandboxHandle> {
+    if (!SAFE_ID.test(spec.sandboxId)) {
+      throw new Error(`sandbox id '${spec.sandboxId}' is not usable as a folder name`);
+    }
+    const workspace = path.resolve(
+      spec.workspace ?? path.join(this.#dataDir, "workspaces", spec.sandboxId),
+    );
+    const stateDir = this.#stateDir(spec.sandboxId);
+    await mkdir(workspace, { recursive: true });
+    await mkdir(stateDir, { recursive: true });
+
+    const config: WorkerConfig = {
+      ...spec,
+      workspace,
+      stateDir,
+      denyRead: [this.#dataDir, ...this.#denyRead],
+    };
+    const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+    for (const name of WORKER_ENV_PASSTHROUGH) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
+    }
+
+    const [command, ...args] = this.#workerCommand ?? defaultWorkerCommand();
+    const log = openSync(path.join(stateDir, "worker.log"), "a");
+    let pid: number;
+    try {
+      const child = spawn(command, args, {
+        cwd: stateDir,
+        env,
+        detached: true,
+        stdio: ["ignore", log, log],
+      });
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once("error", reject);
+        child.once("spawn", () => resolve(child.pid!));
+      });
+      child.unref();
+    } finally {
+      closeSync(log);
+    }
+    const stat = readProcessStat(pid);
+    await writeFile(
+      path.join(stateDir, "worker.json"),
+      JSON.stringify({ pid, startTime: stat?.startTime ?? "" }),
+    );
+    this.#logger?.info(
+      { sandboxId: spec.sandboxId, pid, workspace },
+      "local sandbox: worker started",
+    );
+    return { sandboxId: spec.sandboxId, workspace, pid };
+  }
+
+  async stop(handle: SandboxHandle): Promise<void> {
+    if (handle.pid === null || !(await this.#isOurs(handle))) return;
+    const started = Date.now();
+    await killProcessTree(handle.pid);
+    this.#logger?.info(
+      { sandboxId: handle.sandboxId, pid: handle.pid, durationMs: Date.now() - started },
+      "local sandbox: worker tree stopped",
+    );
+  }
+
+  async status(handle: SandboxHandle): Promise<SandboxProcessStatus> {
+    if (handle.pid === null) return "unknown";
+    if (!isAlive(handle.pid)) return "exited";
+    return (await this.#isOurs(handle)) ? "running" : "exited";
+  }
+
+  #stateDir(sandboxId: string): string {
+    return path.join(this.#dataDir, "sandbox-state", sandboxId);
+  }
+
+  /** False when the pid now belongs to another process (the worker exited and the pid was reused). */
+  async #isOurs(handle: SandboxHandle): Promise<boolean> {
+    if (handle.pid === null || !SAFE_ID.test(handle.sandboxId)) return false;
+    let text: string;
+    try {
+      text = await readFile(path.join(this.#stateDir(handle.sandboxId), "worker.json"), "utf8");
+    } catch {
+      return true; // No record (older layout): trust the handle.
+    }
+    const record = parseWith(WorkerRecord, text);
+    if (!record.ok || record.value.pid !== handle.pid || record.value.startTime === "") return true;
+    return readProcessStat(handle.pid)?.startTime === record.value.startTime;
+  }
+}

@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { parseWith } from "../protocol/json.ts";
+import type { WorkerLaunchSpec } from "./provider.ts";
+
+/** The environment variable the local provider hands a worker its configuration in. */
+export const WORKER_CONFIG_ENV = "OMOI_WORKER_CONFIG";
+
+/**
+ * What a worker is started with: the launch spec, with the provider's decisions filled in
+ * (the workspace is always resolved, plus the state dir and the paths the agent must not read).
+ */
+export const WorkerConfig = z.object({
+  sandboxId: z.string().min(1),
+  taskId: z.string().min(1).nullable(),
+  serverUrl: z.url(),
+  workerToken: z.string().min(1),
+  prompt: z.string().nullable(),
+  model: z.string().min(1).nullable(),
+  maxTurns: z.number().int().positive().nullable(),
+  maxBudgetUsd: z.number().nonnegative().nullable(),
+  resumeSessionId: z.string().min(1).nullable(),
+  /** Absolute; exists. The agent's only writable project folder. */
+  workspace: z.string().min(1),
+  modelBaseUrl: z.url(),
+  modelEnv: z.record(z.string(), z.string()),
+  /** Absolute; exists. Per-sandbox folder for the worker (worker.log) and the agent's state. */
+  stateDir: z.string().min(1),
+  /** Absolute paths the agent must not read (the server data dir…); pass to `confine()`. */
+  denyRead: z.array(z.string().min(1)),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+// A worker config is a launch spec with every provider decision made.
+type Check<T extends WorkerLaunchSpec> = T;
+export type WorkerConfigIsALaunchSpec = Check<WorkerConfig>;
+
+/** Reads and validates the worker's configuration from its environment; throws a readable error. */
+export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const text = env[WORKER_CONFIG_ENV];
+  if (text === undefined) throw new Error(`${WORKER_CONFIG_ENV} is not set`);
+  const parsed = parseWith(WorkerConfig, text);
+  if (!parsed.ok) throw new Error(`${WORKER_CONFIG_ENV} is invalid: ${parsed.error}`);
+  return parsed.value;
+}
