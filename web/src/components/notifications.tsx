@@ -1,0 +1,63 @@
+import { useState } from "react";
+import { api } from "../api/client.ts";
+import { useTaskEvents } from "../live/task-feed.tsx";
+
+const supported = typeof window !== "undefined" && "Notification" in window;
+
+const ENDINGS: Record<string, string> = {
+  "task.completed": "Task completed",
+  "task.failed": "Task failed",
+  "task.cancelled": "Task cancelled",
+};
+
+/** Asks for permission on a click, then notifies when a task ends (live events only). */
+export function NotificationButton() {
+  const [permission, setPermission] = useState<NotificationPermission | "unsupported">(
+    supported ? Notification.permission : "unsupported",
+  );
+
+  useTaskEvents((frame, live) => {
+    const title = ENDINGS[frame.event_type];
+    if (!live || !title || !supported || Notification.permission !== "granted") return;
+    const taskId = frame.task_id ?? frame.stream_id;
+    if (frame.event_type === "task.failed" && frame.payload.will_retry === true) return;
+    api
+      .getTask(taskId)
+      .then((task) => show(title, task.title || task.prompt.slice(0, 80), taskId))
+      .catch(() => show(title, taskId, taskId));
+  });
+
+  if (permission === "unsupported" || permission === "granted") return null;
+  if (permission === "denied") {
+    return (
+      <span className="muted small" title="Allow notifications for this site in the browser settings">
+        Notifications blocked
+      </span>
+    );
+  }
+  return (
+    <button
+      type="button"
+      className="button ghost small"
+      data-testid="enable-notifications"
+      onClick={() => {
+        void Notification.requestPermission().then(setPermission);
+      }}
+    >
+      Notify me when tasks finish
+    </button>
+  );
+}
+
+function show(title: string, body: string, taskId: string): void {
+  try {
+    const notification = new Notification(title, { body, tag: `omoi-${taskId}` });
+    notification.onclick = () => {
+      window.focus();
+      location.hash = `#/tasks/${taskId}`;
+      notification.close();
+    };
+  } catch {
+    // some browsers only allow notifications from a service worker; nothing to do
+  }
+}

@@ -1,0 +1,87 @@
+import type { MessageDelivery, MessageType } from "../api/types.ts";
+
+/** What the conversation shows: each item comes from one or more events. */
+
+export type MessageStatus = "sending" | "queued" | "delivered" | "failed";
+
+export interface UserItem {
+  kind: "user";
+  key: string;
+  messageId: string | null;
+  content: string;
+  messageType: MessageType;
+  delivery: MessageDelivery | null;
+  status: MessageStatus;
+  error: string | null;
+  at: number;
+}
+
+export interface AssistantItem {
+  kind: "assistant";
+  key: string;
+  messageId: string | null;
+  text: string;
+  streaming: boolean;
+}
+
+export interface ThinkingItem {
+  kind: "thinking";
+  key: string;
+  text: string;
+}
+
+export interface ToolItem {
+  kind: "tool";
+  key: string;
+  toolUseId: string | null;
+  tool: string;
+  input: unknown;
+  result: { output: unknown; isError: boolean } | null;
+}
+
+export interface FileEditItem {
+  kind: "file_edit";
+  key: string;
+  path: string;
+  diff: string;
+}
+
+export interface Todo {
+  content: string;
+  status: string;
+  activeForm?: string;
+}
+
+export interface TodosItem {
+  kind: "todos";
+  key: string;
+  todos: Todo[];
+}
+
+export interface ErrorItem {
+  kind: "error";
+  key: string;
+  title: string;
+  message: string;
+}
+
+export type NoteTone = "info" | "success" | "warn" | "danger";
+
+export interface NoteItem {
+  kind: "note";
+  key: string;
+  text: string;
+  tone: NoteTone;
+  eventType: string;
+  at: number;
+}
+
+export type Item =
+  | UserItem
+  | AssistantItem
+  | ThinkingItem
+  | ToolItem
+  | FileEditItem
+  | TodosItem
+  | ErrorItem
+  | NoteItem;

@@ -1,0 +1,511 @@
+import type { EventFrame, MessageDelivery, MessageType } from "../api/types.ts";
+import type { Item, Todo, ToolItem, UserItem } from "./items.ts";
+import { bool, num, type Payload, record, str } from "./payload.ts";
+
+export type AgentActivity = "idle" | "working" | "waiting" | "ended";
+
+export interface SessionStats {
+  openedAt: number;
+  eventsReceived: number;
+  liveEvents: number;
+  latencyTotalMs: number;
+  lastEventAt: number | null;
+  turns: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Latest cumulative cost per stream (the SDK reports a running total per session). */
+  costByStream: Record<string, number>;
+  taskStatus: string | null;
+  sandboxStatus: string | null;
+  activity: AgentActivity;
+  model: string | null;
+}
+
+const TASK_STATUS_BY_EVENT: Record<string, string> = {
+  "task.created": "pending",
+  "task.assigned": "assigned",
+  "task.started": "running",
+  "task.completed": "completed",
+  "task.failed": "failed",
+  "task.cancelled": "cancelled",
+};
+
+const SANDBOX_STATUS_BY_EVENT: Record<string, string> = {
+  "sandbox.created": "pending",
+  "sandbox.starting": "starting",
+  "sandbox.ready": "running",
+  "sandbox.completed": "completed",
+  "sandbox.failed": "failed",
+  "sandbox.terminated": "terminated",
+};
+
+/**
+ * Folds a session's events into conversation items, one event at a time. Changed items
+ * are replaced by new objects so memoized rows re-render only when their item changed.
+ */
+export class SessionModel {
+  items: Item[] = [];
+  version = 0;
+  readonly stats: SessionStats = {
+    openedAt: Date.now(),
+    eventsReceived: 0,
+    liveEvents: 0,
+    latencyTotalMs: 0,
+    lastEventAt: null,
+    turns: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    costByStream: {},
+    taskStatus: null,
+    sandboxStatus: null,
+    activity: "idle",
+    model: null,
+  };
+  private readonly indexByKey = new Map<string, number>();
+  private readonly toolKeyById = new Map<string, string>();
+  private readonly assistantKeyById = new Map<string, string>();
+  private readonly userKeyByMessageId = new Map<string, string>();
+  private readonly deliveredIds = new Set<string>();
+  /** Assistant items receiving deltas right now. */
+  private openStreams: string[] = [];
+  /** Streamed items that no full message has replaced yet, oldest first. */
+  private pendingStreams: string[] = [];
+
+  get totalCost(): number {
+    return Object.values(this.stats.costByStream).reduce((sum, cost) => sum + cost, 0);
+  }
+
+  /** The person's original prompt, shown first. */
+  setPrompt(prompt: string | null, at: number): void {
+    if (!prompt || this.indexByKey.has("prompt")) return;
+    const item: UserItem = {
+      kind: "user",
+      key: "prompt",
+      messageId: null,
+      content: prompt,
+      messageType: "user_message",
+      delivery: null,
+      status: "delivered",
+      error: null,
+      at,
+    };
+    this.items = [item, ...this.items];
+    this.reindex();
+    this.changed();
+  }
+
+  addLocalMessage(
+    localKey: string,
+    content: string,
+    messageType: MessageType,
+    delivery: MessageDelivery,
+  ): void {
+    this.push({
+      kind: "user",
+      key: localKey,
+      messageId: null,
+      content,
+      messageType,
+      delivery,
+      status: "sending",
+      error: null,
+      at: Date.now(),
+    });
+  }
+
+  resolveLocalMessage(localKey: string, messageId: string): void {
+    const local = this.get(localKey);
+    if (!local || local.kind !== "user") return;
+    const existingKey = this.userKeyByMessageId.get(messageId);
+    if (existingKey && existingKey !== localKey) {
+      this.remove(localKey);
+      return;
+    }
+    this.userKeyByMessageId.set(messageId, localKey);
+    this.replace({
+      ...local,
+      messageId,
+      status: this.deliveredIds.has(messageId) ? "delivered" : "queued",
+    });
+  }
+
+  failLocalMessage(localKey: string, error: string): void {
+    const local = this.get(localKey);
+    if (!local || local.kind !== "user") return;
+    this.replace({ ...local, status: "failed", error });
+  }
+
+  apply(frame: EventFrame, live: boolean): void {
+    const stats = this.stats;
+    const now = Date.now();
+    stats.eventsReceived += 1;
+    stats.lastEventAt = now;
+    if (live && typeof frame.emitted_at === "number") {
+      stats.liveEvents += 1;
+      stats.latencyTotalMs += Math.max(0, now - frame.emitted_at);
+    }
+    const key = `${frame.stream_id}:${frame.seq}`;
+    const payload: Payload = frame.payload ?? {};
+    const type = frame.event_type;
+    const taskStatus = TASK_STATUS_BY_EVENT[type];
+    if (taskStatus) stats.taskStatus = taskStatus;
+    const sandboxStatus = SANDBOX_STATUS_BY_EVENT[type];
+    if (sandboxStatus) stats.sandboxStatus = sandboxStatus;
+    if (type !== "agent.message_delta" && type !== "agent.heartbeat") this.closeStreams();
+
+    switch (type) {
+      case "message.queued":
+        this.onQueued(key, payload, frame.emitted_at);
+        break;
+      case "agent.message_injected":
+        this.onInjected(payload);
+        break;
+      case "agent.message_delta":
+        this.onDelta(key, payload);
+        stats.activity = "working";
+        break;
+      case "agent.message":
+        this.onMessage(key, payload);
+        break;
+      case "agent.thinking": {
+        const text = str(payload, "content") ?? "";
+        if (text.trim()) this.push({ kind: "thinking", key, text });
+        stats.activity = "working";
+        break;
+      }
+      case "agent.tool_use":
+        this.onToolUse(key, payload);
+        stats.activity = "working";
+        break;
+      case "agent.tool_result":
+        this.onToolResult(key, payload);
+        break;
+      case "agent.file_edited":
+        this.push({
+          kind: "file_edit",
+          key,
+          path: str(payload, "path") ?? "(unknown file)",
+          diff: str(payload, "diff") ?? "",
+        });
+        break;
+      case "agent.todo_updated":
+        this.push({ kind: "todos", key, todos: readTodos(payload.todos) });
+        break;
+      case "agent.turn_completed":
+        this.onTurnCompleted(key, frame, payload);
+        break;
+      case "agent.started":
+        stats.activity = "working";
+        stats.model = str(payload, "model") ?? stats.model;
+        this.note(key, type, frame, `Agent started${stats.model ? ` · ${stats.model}` : ""}`, "info");
+        break;
+      case "agent.waiting":
+        stats.activity = "waiting";
+        break;
+      case "agent.interrupted":
+        stats.activity = "waiting";
+        this.note(key, type, frame, "Turn interrupted", "warn");
+        break;
+      case "agent.error":
+        this.push({
+          kind: "error",
+          key,
+          title: "Agent error",
+          message: str(payload, "error") ?? "unknown error",
+        });
+        break;
+      case "agent.completed":
+        stats.activity = "ended";
+        this.note(key, type, frame, "Agent session ended", "success");
+        break;
+      case "agent.failed":
+        stats.activity = "ended";
+        this.push({
+          kind: "error",
+          key,
+          title: "Agent failed",
+          message: str(payload, "error") ?? "unknown error",
+        });
+        break;
+      case "agent.heartbeat":
+      case "agent.system":
+        break;
+      default:
+        this.onLifecycle(key, frame, payload);
+    }
+    this.changed();
+  }
+
+  private onLifecycle(key: string, frame: EventFrame, payload: Payload): void {
+    const type = frame.event_type;
+    switch (type) {
+      case "task.created":
+        this.note(key, type, frame, "Task queued", "info");
+        return;
+      case "task.assigned":
+        this.note(key, type, frame, "Sandbox assigned", "info");
+        return;
+      case "task.started":
+        this.note(key, type, frame, "Task started", "info");
+        return;
+      case "task.completed":
+        this.stats.activity = "ended";
+        this.note(key, type, frame, "Task completed", "success");
+        return;
+      case "task.failed": {
+        const retry = bool(payload, "will_retry") ? " (will retry)" : "";
+        this.push({
+          kind: "error",
+          key,
+          title: `Task failed${retry}`,
+          message: str(payload, "error") ?? "no reason given",
+        });
+        return;
+      }
+      case "task.cancelled":
+        this.stats.activity = "ended";
+        this.note(key, type, frame, "Task cancelled", "warn");
+        return;
+      case "sandbox.created":
+      case "sandbox.ready":
+        return;
+      case "sandbox.starting":
+        this.note(key, type, frame, "Starting sandbox…", "info");
+        return;
+      case "sandbox.completed":
+        this.note(key, type, frame, "Sandbox closed", "info");
+        return;
+      case "sandbox.terminated":
+        this.stats.activity = "ended";
+        this.note(key, type, frame, "Sandbox stopped", "warn");
+        return;
+      case "sandbox.failed":
+        this.stats.activity = "ended";
+        this.push({
+          kind: "error",
+          key,
+          title: "Sandbox failed",
+          message: str(payload, "error") ?? "no reason given",
+        });
+        return;
+      default:
+        this.note(key, type, frame, type, "info");
+    }
+  }
+
+  private onQueued(key: string, payload: Payload, at: number): void {
+    const messageId = str(payload, "message_id");
+    const content = str(payload, "content") ?? "";
+    const messageType = (str(payload, "message_type") ?? "user_message") as MessageType;
+    const delivery = (str(payload, "delivery") as MessageDelivery | null) ?? null;
+    if (messageType === "interrupt") {
+      this.note(key, "message.queued", null, "Interrupt requested", "warn", at);
+      return;
+    }
+    const status = messageId && this.deliveredIds.has(messageId) ? "delivered" : "queued";
+    if (messageId) {
+      const existing = this.get(this.userKeyByMessageId.get(messageId) ?? "");
+      if (existing && existing.kind === "user") {
+        this.replace({ ...existing, delivery, status: maxStatus(existing.status, status) });
+        return;
+      }
+      // Our own message, whose POST has not answered yet: adopt it.
+      const pending = this.items.find(
+        (item): item is UserItem =>
+          item.kind === "user" &&
+          item.status === "sending" &&
+          item.messageId === null &&
+          item.content === content,
+      );
+      if (pending) {
+        this.userKeyByMessageId.set(messageId, pending.key);
+        this.replace({ ...pending, messageId, delivery, status });
+        return;
+      }
+      this.userKeyByMessageId.set(messageId, key);
+    }
+    this.push({
+      kind: "user",
+      key,
+      messageId,
+      content,
+      messageType,
+      delivery,
+      status,
+      error: null,
+      at,
+    });
+  }
+
+  private onInjected(payload: Payload): void {
+    const messageId = str(payload, "message_id");
+    if (!messageId) return;
+    this.deliveredIds.add(messageId);
+    const item = this.get(this.userKeyByMessageId.get(messageId) ?? "");
+    if (item && item.kind === "user") this.replace({ ...item, status: "delivered", error: null });
+    this.stats.activity = "working";
+  }
+
+  private onDelta(key: string, payload: Payload): void {
+    const delta = str(payload, "delta") ?? "";
+    const messageId = str(payload, "message_id");
+    const existingKey = messageId ? this.assistantKeyById.get(messageId) : this.openStreams.at(-1);
+    const existing = existingKey ? this.get(existingKey) : undefined;
+    if (existing && existing.kind === "assistant") {
+      if (!this.openStreams.includes(existing.key)) this.openStreams.push(existing.key);
+      this.pendingStreams = this.pendingStreams.filter((pending) => pending !== existing.key);
+      this.replace({ ...existing, text: existing.text + delta, streaming: true });
+      return;
+    }
+    if (messageId) this.assistantKeyById.set(messageId, key);
+    this.openStreams.push(key);
+    this.push({ kind: "assistant", key, messageId, text: delta, streaming: true });
+  }
+
+  private onMessage(key: string, payload: Payload): void {
+    const text = str(payload, "content") ?? "";
+    const messageId = str(payload, "message_id");
+    const targetKey =
+      (messageId ? this.assistantKeyById.get(messageId) : undefined) ?? this.pendingStreams[0];
+    const target = targetKey ? this.get(targetKey) : undefined;
+    if (target && target.kind === "assistant") {
+      this.pendingStreams = this.pendingStreams.filter((pending) => pending !== target.key);
+      this.replace({ ...target, text: text || target.text, streaming: false });
+      return;
+    }
+    if (!text.trim()) return;
+    if (messageId) this.assistantKeyById.set(messageId, key);
+    this.push({ kind: "assistant", key, messageId, text, streaming: false });
+  }
+
+  /** A non-delta event ends the open streams: their bubbles stop blinking. */
+  private closeStreams(): void {
+    if (this.openStreams.length === 0) return;
+    for (const key of this.openStreams) {
+      const item = this.get(key);
+      if (item && item.kind === "assistant" && item.streaming) {
+        this.replace({ ...item, streaming: false });
+      }
+      this.pendingStreams.push(key);
+    }
+    this.openStreams = [];
+  }
+
+  private onToolUse(key: string, payload: Payload): void {
+    const toolUseId = str(payload, "tool_use_id");
+    const item: ToolItem = {
+      kind: "tool",
+      key,
+      toolUseId,
+      tool: str(payload, "tool") ?? "tool",
+      input: payload.input,
+      result: null,
+    };
+    if (toolUseId) this.toolKeyById.set(toolUseId, key);
+    this.push(item);
+  }
+
+  private onToolResult(key: string, payload: Payload): void {
+    const toolUseId = str(payload, "tool_use_id");
+    const result = { output: payload.output, isError: bool(payload, "is_error") };
+    const existing = toolUseId ? this.get(this.toolKeyById.get(toolUseId) ?? "") : undefined;
+    if (existing && existing.kind === "tool") {
+      this.replace({ ...existing, result });
+      return;
+    }
+    this.push({ kind: "tool", key, toolUseId, tool: "result", input: undefined, result });
+  }
+
+  private onTurnCompleted(key: string, frame: EventFrame, payload: Payload): void {
+    const stats = this.stats;
+    const turns = num(payload, "num_turns");
+    if (turns !== null) stats.turns += turns;
+    const usage = record(payload, "usage");
+    if (usage) {
+      stats.inputTokens += (num(usage, "input_tokens") ?? 0) + (num(usage, "cache_read_input_tokens") ?? 0);
+      stats.inputTokens += num(usage, "cache_creation_input_tokens") ?? 0;
+      stats.outputTokens += num(usage, "output_tokens") ?? 0;
+    }
+    const cost = num(payload, "cost_usd");
+    if (cost !== null) stats.costByStream[frame.stream_id] = cost;
+    stats.activity = "waiting";
+    if (bool(payload, "is_error")) {
+      this.push({
+        kind: "error",
+        key,
+        title: `Turn ended with an error${str(payload, "subtype") ? ` (${str(payload, "subtype")})` : ""}`,
+        message: str(payload, "result") ?? "no details",
+      });
+    }
+  }
+
+  private note(
+    key: string,
+    eventType: string,
+    frame: EventFrame | null,
+    text: string,
+    tone: "info" | "success" | "warn" | "danger",
+    at?: number,
+  ): void {
+    this.push({ kind: "note", key, text, tone, eventType, at: at ?? frame?.emitted_at ?? Date.now() });
+  }
+
+  private get(key: string): Item | undefined {
+    const index = this.indexByKey.get(key);
+    return index === undefined ? undefined : this.items[index];
+  }
+
+  private push(item: Item): void {
+    if (this.indexByKey.has(item.key)) return;
+    this.indexByKey.set(item.key, this.items.length);
+    this.items = [...this.items, item];
+  }
+
+  private replace(item: Item): void {
+    const index = this.indexByKey.get(item.key);
+    if (index === undefined) return;
+    const items = this.items.slice();
+    items[index] = item;
+    this.items = items;
+    this.changed();
+  }
+
+  private remove(key: string): void {
+    if (!this.indexByKey.has(key)) return;
+    this.items = this.items.filter((item) => item.key !== key);
+    this.reindex();
+    this.changed();
+  }
+
+  private reindex(): void {
+    this.indexByKey.clear();
+    this.items.forEach((item, index) => this.indexByKey.set(item.key, index));
+  }
+
+  private changed(): void {
+    this.version += 1;
+  }
+}
+
+const STATUS_ORDER = { sending: 0, failed: 0, queued: 1, delivered: 2 } as const;
+
+function maxStatus(a: UserItem["status"], b: UserItem["status"]): UserItem["status"] {
+  return STATUS_ORDER[a] >= STATUS_ORDER[b] ? a : b;
+}
+
+function readTodos(value: unknown): Todo[] {
+  if (!Array.isArray(value)) return [];
+  const todos: Todo[] = [];
+  for (const entry of value) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const todo = entry as Payload;
+    const content = str(todo, "content");
+    if (!content) continue;
+    todos.push({
+      content,
+      status: str(todo, "status") ?? "pending",
+      activeForm: str(todo, "activeForm") ?? undefined,
+    });
+  }
+  return todos;
+}

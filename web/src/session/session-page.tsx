@@ -1,0 +1,175 @@
+import { useLayoutEffect, useRef, useState } from "react";
+import { api, type SessionTarget } from "../api/client.ts";
+import { TERMINAL_SANDBOX_STATUSES, TERMINAL_TASK_STATUSES } from "../api/types.ts";
+import { formatClock } from "../format.ts";
+import { type SessionRecord, useSession } from "./use-session.ts";
+import type { SessionModel } from "./session-model.ts";
+import { Composer } from "./view/composer.tsx";
+import { Conversation } from "./view/conversation.tsx";
+import { type HeaderFigures, SessionHeader } from "./view/session-header.tsx";
+
+function figuresOf(model: SessionModel, record: SessionRecord | null): HeaderFigures {
+  const stats = model.stats;
+  const task = record?.kind === "task" ? record.task : null;
+  const status =
+    record?.kind === "task"
+      ? record.task.status
+      : record?.kind === "sandbox"
+        ? record.sandbox.status
+        : (stats.taskStatus ?? stats.sandboxStatus);
+  return {
+    status,
+    turns: Math.max(stats.turns, task?.num_turns ?? 0),
+    inputTokens: Math.max(stats.inputTokens, task?.input_tokens ?? 0),
+    outputTokens: Math.max(stats.outputTokens, task?.output_tokens ?? 0),
+    costUsd: Math.max(model.totalCost, task?.cost_usd ?? 0),
+    eventsReceived: stats.eventsReceived,
+    averageLatencyMs: stats.liveEvents > 0 ? stats.latencyTotalMs / stats.liveEvents : null,
+    openedAt: stats.openedAt,
+    lastEventAt: stats.lastEventAt,
+  };
+}
+
+/** Stays pinned to the newest item while the reader is at the bottom. */
+function useStickToBottom(dependency: unknown) {
+  const atBottom = useRef(true);
+  useLayoutEffect(() => {
+    const onScroll = () => {
+      const distance = document.documentElement.scrollHeight - window.innerHeight - window.scrollY;
+      atBottom.current = distance < 160;
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
+    return () => window.removeEventListener("scroll", onScroll);
+  }, []);
+  useLayoutEffect(() => {
+    if (atBottom.current) window.scrollTo({ top: document.documentElement.scrollHeight });
+  }, [dependency]);
+}
+
+export function SessionPage({ target }: { target: SessionTarget }) {
+  const session = useSession(target);
+  const { model, record, loadError, connection } = session;
+  const [actionError, setActionError] = useState<string | null>(null);
+  useStickToBottom(model.version);
+
+  if (loadError && !record) {
+    const what = target.kind === "task" ? "task" : "sandbox";
+    return (
+      <div className="page narrow">
+        <div className="alert alert-danger" role="alert" data-testid="session-error">
+          {loadError.status === 404 ? `No ${what} with id ${target.id}.` : `Could not load the ${what}: ${loadError.message}`}{" "}
+          {loadError.status === 404 ? (
+            <a href="#/">Back to tasks</a>
+          ) : (
+            <button type="button" className="link-button" onClick={() => void session.reload()}>
+              Try again
+            </button>
+          )}
+        </div>
+      </div>
+    );
+  }
+
+  const figures = figuresOf(model, record);
+  const status = figures.status ?? "pending";
+  const terminal =
+    target.kind === "task" ? TERMINAL_TASK_STATUSES.includes(status) : TERMINAL_SANDBOX_STATUSES.includes(status);
+  const running = !terminal && (model.stats.activity === "working" || status === "running");
+  const isExternal = record?.kind === "sandbox" && record.sandbox.kind === "external";
+
+  async function act(action: () => Promise<unknown>) {
+    setActionError(null);
+    try {
+      await action();
+      void session.reload();
+    } catch (error) {
+      setActionError(error instanceof Error ? error.message : "the request failed");
+    }
+  }
+
+  const interrupt = () => act(() => api.postMessage(target, { content: "", message_type: "interrupt" }));
+  const stop = () => act(() => (target.kind === "task" ? api.cancelTask(target.id) : api.stopSandbox(target.id)));
+  const retry = () => act(() => api.retryTask(target.id));
+
+  let disabledReason: string | null = null;
+  if (target.kind === "sandbox" && terminal) disabledReason = `This sandbox is ${status}; it cannot take messages.`;
+  if (!record) disabledReason = "Loading…";
+
+  const title =
+    record?.kind === "task" ? record.task.title || record.task.prompt.slice(0, 80) : `Sandbox ${target.id}`;
+
+  return (
+    <div className="page session-page" data-testid="session-page" data-kind={target.kind}>
+      <SessionHeader
+        kindLabel={target.kind === "task" ? "Task" : isExternal ? "External sandbox" : "Sandbox"}
+        title={title}
+        subtitle={<Subtitle record={record} />}
+        figures={figures}
+        connection={connection}
+        onReconnect={session.reconnect}
+        actions={
+          record?.kind === "task" && (status === "failed" || status === "cancelled") ? (
+            <button type="button" className="button small" data-testid="retry-button" onClick={() => void retry()}>
+              Retry
+            </button>
+          ) : null
+        }
+      />
+      <section className="conversation-wrap" aria-label="Conversation">
+        <Conversation items={model.items} activity={terminal ? "ended" : model.stats.activity} loading={!session.replayed} />
+        {record?.kind === "task" && record.task.result && terminal ? (
+          <div className="result-line muted small" data-testid="task-result">
+            Finished {record.task.completed_at ? formatClock(record.task.completed_at) : ""}
+          </div>
+        ) : null}
+      </section>
+      <div className="composer-dock">
+        <Composer
+          disabledReason={disabledReason}
+          running={running}
+          canStop={!terminal && record !== null}
+          stopLabel={target.kind === "task" ? "Cancel task" : "Stop sandbox"}
+          placeholder={
+            terminal ? "Send a follow-up — the agent picks the session back up" : "Message the agent…"
+          }
+          onSend={session.send}
+          onInterrupt={() => void interrupt()}
+          onStop={() => void stop()}
+          actionError={actionError}
+        />
+      </div>
+    </div>
+  );
+}
+
+function Subtitle({ record }: { record: SessionRecord | null }) {
+  if (!record) return <span>Loading…</span>;
+  if (record.kind === "sandbox") {
+    const sandbox = record.sandbox;
+    return (
+      <span>
+        <code>{sandbox.id}</code> · {sandbox.provider}
+        {sandbox.task_id ? (
+          <>
+            {" "}
+            · task <a href={`#/tasks/${sandbox.task_id}`}>{sandbox.task_id}</a>
+          </>
+        ) : null}
+      </span>
+    );
+  }
+  const task = record.task;
+  return (
+    <span>
+      <code>{task.id}</code>
+      {task.model ? ` · ${task.model}` : ""} · {task.priority.toLowerCase()}
+      {task.attempts > 1 ? ` · attempt ${task.attempts}` : ""}
+      {task.sandbox_id ? (
+        <>
+          {" "}
+          · sandbox <a href={`#/sandboxes/${task.sandbox_id}`}>{task.sandbox_id}</a>
+        </>
+      ) : null}
+    </span>
+  );
+}

@@ -1,0 +1,183 @@
+import { type FormEvent, type KeyboardEvent, type ReactNode, useId, useState } from "react";
+import { api } from "../api/client.ts";
+import { type CreateTaskBody, PRIORITIES, type Priority } from "../api/types.ts";
+import { navigate } from "../route.ts";
+
+function optionalNumber(value: string): number | undefined {
+  if (value.trim() === "") return undefined;
+  return Number(value);
+}
+
+export function NewTaskPage() {
+  return (
+    <div className="page narrow">
+      <section className="card" aria-labelledby="new-task-title">
+        <h1 id="new-task-title" className="card-title">
+          New task
+        </h1>
+        <NewTaskForm autoFocus />
+      </section>
+    </div>
+  );
+}
+
+/** Creates a task and opens its session. The server validates; its message is shown as is. */
+export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: boolean; autoFocus?: boolean }) {
+  const id = useId();
+  const [prompt, setPrompt] = useState("");
+  const [title, setTitle] = useState("");
+  const [model, setModel] = useState("");
+  const [budget, setBudget] = useState("");
+  const [maxTurns, setMaxTurns] = useState("");
+  const [priority, setPriority] = useState<Priority>("MEDIUM");
+  const [showOptions, setShowOptions] = useState(!compact);
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(event?: FormEvent) {
+    event?.preventDefault();
+    if (submitting) return;
+    const body: CreateTaskBody = { prompt, priority };
+    if (title.trim()) body.title = title.trim();
+    if (model.trim()) body.model = model.trim();
+    const budgetValue = optionalNumber(budget);
+    if (budgetValue !== undefined) body.max_budget_usd = budgetValue;
+    const turnsValue = optionalNumber(maxTurns);
+    if (turnsValue !== undefined) body.max_turns = turnsValue;
+    setSubmitting(true);
+    setError(null);
+    try {
+      const task = await api.createTask(body);
+      navigate(`#/tasks/${task.id}`);
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : "could not create the task");
+      setSubmitting(false);
+    }
+  }
+
+  function onPromptKey(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Enter" && (event.metaKey || event.ctrlKey)) {
+      event.preventDefault();
+      void submit();
+    }
+  }
+
+  return (
+    <form className="new-task-form" onSubmit={submit} noValidate data-testid="new-task-form">
+      <label className="sr-only" htmlFor={`${id}-prompt`}>
+        Prompt
+      </label>
+      <textarea
+        id={`${id}-prompt`}
+        className="input prompt-input"
+        data-testid="new-task-prompt"
+        placeholder="Describe the task — e.g. “Add a --json flag to the CLI and test it”"
+        value={prompt}
+        rows={compact ? 3 : 6}
+        autoFocus={autoFocus}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
+        onChange={(event) => setPrompt(event.target.value)}
+        onKeyDown={onPromptKey}
+      />
+      {showOptions ? (
+        <div className="form-grid">
+          <Field label="Title" htmlFor={`${id}-title`}>
+            <input
+              id={`${id}-title`}
+              className="input"
+              data-testid="new-task-title"
+              value={title}
+              placeholder="optional"
+              onChange={(event) => setTitle(event.target.value)}
+            />
+          </Field>
+          <Field label="Model" htmlFor={`${id}-model`}>
+            <input
+              id={`${id}-model`}
+              className="input"
+              data-testid="new-task-model"
+              value={model}
+              placeholder="server default"
+              onChange={(event) => setModel(event.target.value)}
+            />
+          </Field>
+          <Field label="Max budget (USD)" htmlFor={`${id}-budget`}>
+            <input
+              id={`${id}-budget`}
+              className="input"
+              data-testid="new-task-budget"
+              type="number"
+              inputMode="decimal"
+              step="0.01"
+              value={budget}
+              placeholder="no limit"
+              onChange={(event) => setBudget(event.target.value)}
+            />
+          </Field>
+          <Field label="Max turns" htmlFor={`${id}-turns`}>
+            <input
+              id={`${id}-turns`}
+              className="input"
+              data-testid="new-task-max-turns"
+              type="number"
+              inputMode="numeric"
+              step="1"
+              value={maxTurns}
+              placeholder="no limit"
+              onChange={(event) => setMaxTurns(event.target.value)}
+            />
+          </Field>
+          <Field label="Priority" htmlFor={`${id}-priority`}>
+            <select
+              id={`${id}-priority`}
+              className="input"
+              data-testid="new-task-priority"
+              value={priority}
+              onChange={(event) => setPriority(event.target.value as Priority)}
+            >
+              {PRIORITIES.map((value) => (
+                <option key={value} value={value}>
+                  {value.toLowerCase()}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
+      ) : null}
+      {error ? (
+        <div id={`${id}-error`} className="alert alert-danger" role="alert" data-testid="new-task-error">
+          {error}
+        </div>
+      ) : null}
+      <div className="form-actions">
+        {compact ? (
+          <button
+            type="button"
+            className="link-button"
+            aria-expanded={showOptions}
+            data-testid="new-task-options"
+            onClick={() => setShowOptions((value) => !value)}
+          >
+            {showOptions ? "Fewer options" : "More options"}
+          </button>
+        ) : (
+          <span />
+        )}
+        <span className="hint muted">Ctrl+Enter to start</span>
+        <button type="submit" className="button primary" data-testid="new-task-submit" disabled={submitting}>
+          {submitting ? "Starting…" : "Start task"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Field({ label, htmlFor, children }: { label: string; htmlFor: string; children: ReactNode }) {
+  return (
+    <div className="field">
+      <label htmlFor={htmlFor}>{label}</label>
+      {children}
+    </div>
+  );
+}
