@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     },
     failure: failure(args.fail),
     logger,
-  }).catch((error: unknown) => fail((error as Error).message));
+  }).catch((error: unknown) => fail((error as Error).message.replace(/^scripted model: /, "")));
   process.stdout.write(`scripted model (not a real model) listening on ${model.url}\n`);
   const stop = (): void => {
     model.close().then(() => process.exit(0));
