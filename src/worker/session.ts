@@ -1,0 +1,311 @@
+import {
+  type HookCallback,
+  type Options,
+  type Query,
+  query,
+  type SDKMessage,
+  type SDKResultMessage,
+} from "@anthropic-ai/claude-agent-sdk";
+import {
+  AgentError,
+  AgentInterrupted,
+  AgentMessageInjected,
+  AgentWaiting,
+} from "../protocol/events.ts";
+import { type AgentEvent, agentEvent } from "./agent-event.ts";
+import {
+  type Failure,
+  failureOfError,
+  failureOfResult,
+  type ModelTrouble,
+  modelFailure,
+} from "./failure.ts";
+import { FILE_EDIT_TOOLS, FileEditTracker } from "./file-edits.ts";
+import { InputQueue, userMessage } from "./input-queue.ts";
+import { log as defaultLog, type Logger } from "./log.ts";
+import { createMappingState, mapSdkMessage } from "./mapping.ts";
+import type { IncomingMessage } from "./transport.ts";
+
+export interface SessionOptions {
+  workspace: string;
+  model: string | null;
+  maxTurns: number | null;
+  maxBudgetUsd: number | null;
+  resumeSessionId: string | null;
+  /** Named in errors ("model endpoint … unreachable"). */
+  modelBaseUrl: string;
+  /** Stream partial text as `agent.message_delta`; default on. */
+  partialMessages?: boolean;
+  /** The agent's complete environment (the SDK does not merge it with the worker's). */
+  env: Record<string, string>;
+  /** Runs the CLI inside the sandbox; absent = unconfined (tests, machines without srt). */
+  spawnClaudeCodeProcess?: Options["spawnClaudeCodeProcess"];
+  /** Whether the model endpoint is Omoi's scripted model, once known. */
+  scriptedModel?: Promise<boolean | undefined>;
+  /** How long `stop()` lets the CLI wind down before killing it. */
+  stopGraceMs?: number;
+  logger?: Logger;
+}
+
+export interface SessionCallbacks {
+  emit(event: AgentEvent): void;
+  /** The SDK has this person's message (or the interrupt it asked for was carried out). */
+  delivered(message: IncomingMessage): void;
+}
+
+export type SessionEnd =
+  | {
+      status: "completed";
+      reason: string;
+      result?: string;
+      num_turns?: number;
+      cost_usd?: number;
+    }
+  | ({ status: "failed" } & Failure);
+
+/**
+ * One Claude Agent SDK session in streaming-input mode, alive across turns until stopped.
+ * Routes a person's messages: `steer` goes to the SDK at once (folded into the running
+ * turn), `queue` waits for the turn's result, `interrupt` stops the turn and keeps the
+ * session. Every SDK message becomes events through `mapSdkMessage`.
+ */
+export class AgentSession {
+  readonly ended: Promise<SessionEnd>;
+  sessionId: string | null = null;
+  private readonly input = new InputQueue();
+  private readonly mapping = createMappingState();
+  private readonly edits: FileEditTracker;
+  private readonly log: Logger;
+  private readonly held: IncomingMessage[] = [];
+  private query: Query | null = null;
+  private resolveEnd!: (end: SessionEnd) => void;
+  private busy = false;
+  private interruptedTurn = false;
+  private stopReason: string | null = null;
+  private failure: Failure | null = null;
+  private trouble: ModelTrouble | null = null;
+  private sawInit = false;
+  private lastResult: SDKResultMessage | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly options: SessionOptions,
+    private readonly callbacks: SessionCallbacks,
+  ) {
+    this.edits = new FileEditTracker(options.workspace);
+    this.log = (options.logger ?? defaultLog).child({ component: "session" });
+    this.ended = new Promise((resolve) => {
+      this.resolveEnd = resolve;
+    });
+  }
+
+  /** Starts the CLI; with a prompt the first turn begins, without one it waits for a message. */
+  start(prompt: string | null): void {
+    if (this.query) throw new Error("session already started");
+    if (prompt !== null) this.pushTurn(prompt);
+    this.query = query({ prompt: this.input, options: this.sdkOptions() });
+    void this.consume(this.query);
+  }
+
+  /** A person's message, already de-duplicated by the transport. */
+  receive(message: IncomingMessage): void {
+    if (this.stopReason !== null || this.failure) {
+      this.log.info({ messageId: message.id }, "message arrived while ending; left for the server");
+      return;
+    }
+    if (message.message_type === "interrupt") {
+      void this.interrupt(message);
+      return;
+    }
+    if (message.delivery === "queue" && this.busy) {
+      this.held.push(message);
+      return;
+    }
+    this.inject(message);
+  }
+
+  /** Stops the current turn; the session lives on and answers the next message. */
+  async interrupt(message?: IncomingMessage): Promise<void> {
+    if (message) this.announceInjected(message);
+    const wasBusy = this.busy;
+    if (wasBusy) this.interruptedTurn = true;
+    try {
+      if (wasBusy) await this.query?.interrupt();
+    } catch (error) {
+      this.log.warn({ err: String(error) }, "interrupt failed");
+    }
+    this.callbacks.emit(
+      agentEvent(AgentInterrupted, {
+        ...(message ? { message_id: message.id } : {}),
+        was_running: wasBusy,
+      }),
+    );
+  }
+
+  /** Ends the session: stops a running turn, lets the CLI exit, kills it after a grace. */
+  stop(reason: string): Promise<SessionEnd> {
+    if (this.stopReason === null) {
+      this.stopReason = reason;
+      this.windDown();
+    }
+    return this.ended;
+  }
+
+  private sdkOptions(): Options {
+    const options = this.options;
+    const snapshot: HookCallback = async (input) => {
+      if (input.hook_event_name === "PreToolUse") {
+        await this.edits.before(input.tool_use_id, input.tool_name, input.tool_input);
+      }
+      return {};
+    };
+    return {
+      cwd: options.workspace,
+      permissionMode: "bypassPermissions",
+      allowDangerouslySkipPermissions: true,
+      settingSources: [],
+      includePartialMessages: options.partialMessages ?? true,
+      env: options.env,
+      ...(options.model ? { model: options.model } : {}),
+      ...(options.maxTurns ? { maxTurns: options.maxTurns } : {}),
+      ...(options.maxBudgetUsd !== null ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
+      ...(options.resumeSessionId ? { resume: options.resumeSessionId } : {}),
+      ...(options.spawnClaudeCodeProcess
+        ? { spawnClaudeCodeProcess: options.spawnClaudeCodeProcess }
+        : {}),
+      // The hook runs before the tool does (the CLI waits for it), so the "before" snapshot
+      // of an edited file is never late, however far behind the message stream is.
+      hooks: { PreToolUse: [{ matcher: [...FILE_EDIT_TOOLS].join("|"), hooks: [snapshot] }] },
+      stderr: (text) => this.log.debug({ stderr: text.trimEnd() }, "cli stderr"),
+    };
+  }
+
+  private pushTurn(content: string, message?: IncomingMessage) {
+    this.busy = true;
+    this.input.push(
+      userMessage(content),
+      message ? () => this.announceInjected(message) : undefined,
+    );
+  }
+
+  private inject(message: IncomingMessage) {
+    this.pushTurn(message.content, message);
+  }
+
+  private announceInjected(message: IncomingMessage) {
+    this.callbacks.emit(
+      agentEvent(AgentMessageInjected, {
+        message_id: message.id,
+        message_type: message.message_type,
+        content: message.content,
+        delivery: message.delivery,
+      }),
+    );
+    this.callbacks.delivered(message);
+  }
+
+  private async consume(running: Query) {
+    try {
+      for await (const message of running) await this.handle(message);
+      this.finish();
+    } catch (error) {
+      if (this.stopReason !== null || this.failure) this.finish();
+      else {
+        this.failure = failureOfError(error, this.sawInit);
+        this.finish();
+      }
+    }
+  }
+
+  private async handle(message: SDKMessage) {
+    if (message.type === "system" && message.subtype === "init") {
+      this.sawInit = true;
+      this.sessionId = message.session_id;
+    }
+    const scriptedModel = await this.options.scriptedModel;
+    const events = mapSdkMessage(message, this.mapping, { scriptedModel });
+    if (message.type === "assistant") {
+      for (const block of message.message.content) {
+        // Fallback when the hook did not run; the first snapshot per tool use wins.
+        if (block.type === "tool_use") await this.edits.before(block.id, block.name, block.input);
+      }
+      if (message.error) this.trouble ??= { status: null, detail: message.error };
+    }
+    for (const event of events) this.callbacks.emit(event);
+    if (message.type === "user" && typeof message.message.content !== "string") {
+      for (const block of message.message.content) {
+        if (block.type !== "tool_result") continue;
+        const edited = await this.edits.after(block.tool_use_id);
+        if (edited) this.callbacks.emit(edited);
+      }
+    }
+    if (message.type === "system" && message.subtype === "api_retry") this.modelRetry(message);
+    if (message.type === "result") this.turnEnded(message);
+  }
+
+  /** The CLI is retrying the model: say so at once, so nobody waits on a silent agent. */
+  private modelRetry(message: Extract<SDKMessage, { subtype: "api_retry" }>) {
+    this.trouble = { status: message.error_status, detail: message.error };
+    const failure = modelFailure(message.error_status, message.error, this.options.modelBaseUrl);
+    this.callbacks.emit(
+      agentEvent(AgentError, {
+        error: `${failure.error} (retry ${message.attempt} of ${message.max_retries})`,
+        code: failure.reason,
+        retryable: true,
+      }),
+    );
+  }
+
+  private turnEnded(result: SDKResultMessage) {
+    this.lastResult = result;
+    const interrupted = this.interruptedTurn;
+    const trouble = this.trouble;
+    this.interruptedTurn = false;
+    this.trouble = null;
+    const failure = interrupted
+      ? null
+      : failureOfResult(result, trouble, this.options.modelBaseUrl);
+    if (failure) {
+      this.callbacks.emit(agentEvent(AgentError, { error: failure.error, code: failure.reason }));
+      this.failure = failure;
+      this.windDown();
+      return;
+    }
+    if ((result.queued_turn_count ?? 0) > 0) return;
+    this.busy = false;
+    if (this.stopReason !== null) return;
+    if (this.held.length > 0) {
+      for (const message of this.held.splice(0)) this.inject(message);
+      return;
+    }
+    this.callbacks.emit(
+      agentEvent(AgentWaiting, { reason: interrupted ? "interrupted" : "turn_completed" }),
+    );
+  }
+
+  /** Closes the input so the CLI exits on its own; kills it if it does not in time. */
+  private windDown() {
+    if (this.busy && this.stopReason !== null && !this.failure)
+      void this.query?.interrupt().catch(() => {});
+    this.input.close();
+    this.killTimer ??= setTimeout(() => {
+      this.log.warn("agent CLI did not exit in time; closing it");
+      this.query?.close();
+    }, this.options.stopGraceMs ?? 5_000);
+  }
+
+  private finish() {
+    if (this.killTimer) clearTimeout(this.killTimer);
+    if (this.failure) {
+      this.resolveEnd({ status: "failed", ...this.failure });
+      return;
+    }
+    const last = this.lastResult;
+    this.resolveEnd({
+      status: "completed",
+      reason: this.stopReason ?? "session ended",
+      ...(last?.subtype === "success" ? { result: last.result } : {}),
+      ...(last ? { num_turns: last.num_turns, cost_usd: last.total_cost_usd } : {}),
+    });
+  }
+}
