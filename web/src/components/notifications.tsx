@@ -19,6 +19,7 @@ export function NotificationButton() {
   useTaskEvents((frame, live) => {
     const title = ENDINGS[frame.event_type];
     if (!live || !title || !supported || Notification.permission !== "granted") return;
+    if (Date.now() - frame.stored_at > 60_000) return; // an old ending replayed, not news
     const taskId = frame.task_id ?? frame.stream_id;
     if (frame.event_type === "task.failed" && frame.payload.will_retry === true) return;
     api

@@ -26,6 +26,11 @@ export interface StreamSubscription {
   eventTypes?: string[];
   /** Replay every stored event (since=0 / cursors at 0) before going live. */
   replay: boolean;
+  /**
+   * Resume from the cursors after a reconnect (default). A live-only feed may turn this off:
+   * with cursors the server replays every stream it has not seen from seq 1.
+   */
+  resume?: boolean;
 }
 
 export interface StreamHandlers {
@@ -126,7 +131,7 @@ export class EventStream {
     if (entityTypes?.length) query.set("entity_types", entityTypes.join(","));
     if (entityIds?.length) query.set("entity_ids", entityIds.join(","));
     if (eventTypes?.length) query.set("event_types", eventTypes.join(","));
-    const cursors = formatCursors(this.cursors);
+    const cursors = this.subscription.resume === false ? "" : formatCursors(this.cursors);
     if (cursors) query.set("cursors", cursors);
     // since=0 asks for the whole history of every stream the filters match; streams we
     // already hold are resumed from their cursor instead.
@@ -157,7 +162,7 @@ export class EventStream {
     socket.onopen = () => {
       this.connectedOnce = true;
       this.lastFrameAt = Date.now();
-      const replaying = this.subscription.replay || Object.keys(this.cursors).length > 0;
+      const replaying = this.subscription.replay || this.resuming();
       this.setState({ phase: replaying ? "replaying" : "live", attempt: 0, retryAt: null, reason: null });
       if (!replaying) this.live = true;
       this.startPings();
@@ -194,7 +199,7 @@ export class EventStream {
         this.handlers.onReplayed?.();
         return;
       case "subscribed":
-        if (!this.subscription.replay && Object.keys(this.cursors).length === 0) {
+        if (!this.subscription.replay && !this.resuming()) {
           this.live = true;
           this.setState({ ...this.state, phase: "live" });
         }
@@ -205,6 +210,10 @@ export class EventStream {
       default:
         return;
     }
+  }
+
+  private resuming(): boolean {
+    return this.subscription.resume !== false && Object.keys(this.cursors).length > 0;
   }
 
   private scheduleReconnect(reason: string, immediate: boolean): void {

@@ -18,7 +18,7 @@ export function TaskFeedProvider({ children }: { children: ReactNode }) {
   const listeners = useRef(new Set<Listener>());
   const { state } = useEventStream(
     "task-feed",
-    { entityTypes: ["task"], eventTypes: ["task.*"], replay: false },
+    { entityTypes: ["task"], eventTypes: ["task.*"], replay: false, resume: false },
     (frame, live) => {
       for (const listener of listeners.current) listener(frame, live);
     },
