@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
+  LogController,
 } from "fastify";
 import { badRequest, unauthorized } from "../protocol/error.ts";
 import { safeJsonParse } from "../protocol/json.ts";
@@ -34,9 +35,9 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   const { config } = context;
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
   });
 
   app.removeContentTypeParser("application/json");

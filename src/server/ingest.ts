@@ -1,3 +1,5 @@
+// Registers every event type before any is validated.
+import "../protocol/events.ts";
 import type { Bus } from "../bus/bus.ts";
 import { badRequest, OmoiError } from "../protocol/error.ts";
 import {

@@ -1,0 +1,831 @@
+import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import { badRequest, conflict, notFound } from "../protocol/error.ts";
+import type { StoredEvent } from "../protocol/event.ts";
+import { newMessageId, newSandboxId, newTaskId } from "../protocol/ids.ts";
+import { type MessageFrame, type PostMessageBody, toMessageFrame } from "../protocol/message.ts";
+import {
+  type CreateSandboxBody,
+  type Sandbox,
+  TERMINAL_SANDBOX_STATUSES,
+} from "../protocol/sandbox.ts";
+import { type CreateTaskBody, type Task, TERMINAL_TASK_STATUSES } from "../protocol/task.ts";
+import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
+import type { Control } from "../server/context.ts";
+import { type Ingest, sandboxTarget, taskTarget } from "../server/ingest.ts";
+import type { Logger } from "../server/logger.ts";
+import type { Store } from "../store/store.ts";
+
+export interface OrchestratorOptions {
+  replicaId: string;
+  maxSandboxes: number;
+  idleWindowMs: number;
+  heartbeatTimeoutMs: number;
+  /** How often process liveness and heartbeats are checked. */
+  livenessIntervalMs: number;
+  /** Grace a worker gets to end its session before its process tree is killed. */
+  stopGraceMs: number;
+  runAgents: boolean;
+}
+
+/** What a worker needs beyond the sandbox row: where to connect, which model to use. */
+export interface LaunchEnvironment {
+  serverUrl(): string;
+  workerToken(sandboxId: string): string;
+  modelBaseUrl: string;
+  modelEnv: Record<string, string>;
+}
+
+export interface WorkerChannel {
+  sendStop(sandboxId: string, reason: string): boolean;
+}
+
+interface ActiveSandbox {
+  sandboxId: string;
+  taskId: string | null;
+  handle: SandboxHandle;
+  idleTimer?: NodeJS.Timeout;
+  stopping?: boolean;
+  /** Liveness counts heartbeats from here on (start, or re-attach after a restart). */
+  watchedSince: number;
+  /** The last turn's outcome, turned into the task's result when the agent goes idle. */
+  lastTurn?: { result?: string; isError: boolean; subtype?: string };
+  /** Cost of the task's earlier sandboxes, so resumed runs keep adding up. */
+  baseCost: number;
+}
+
+const ACTIVE_STATUSES: Sandbox["status"][] = ["pending", "starting", "running", "idle"];
+
+/**
+ * Queues tasks, gives them sandboxes when a slot is free, follows each run's events to
+ * keep stored state honest, and notices dead workers.
+ */
+export class Orchestrator implements Control {
+  private readonly active = new Map<string, ActiveSandbox>();
+  private unsubscribe: Unsubscribe | undefined;
+  private liveness: NodeJS.Timeout | undefined;
+  private scheduling = false;
+  private scheduleAgain = false;
+  private closed = false;
+  /** Events handled one at a time per sandbox, in order. */
+  private readonly eventChains = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly ingest: Ingest,
+    private readonly provider: SandboxProvider,
+    private readonly workers: WorkerChannel,
+    private readonly launch: LaunchEnvironment,
+    private readonly options: OrchestratorOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async start() {
+    this.unsubscribe = this.bus.subscribe((event) => this.onEvent(event));
+    if (!this.options.runAgents) return;
+    await this.recover();
+    this.liveness = setInterval(() => void this.checkLiveness(), this.options.livenessIntervalMs);
+    this.liveness.unref();
+    this.schedule();
+  }
+
+  /**
+   * Stops every sandbox this replica supervises, failing their running tasks with the reason.
+   * (A crash leaves workers running instead; the next start re-attaches to them.)
+   */
+  async stopAll(reason: string) {
+    await Promise.allSettled(
+      [...this.active.values()].map(async (active) => {
+        await this.failTask(active.taskId, active.sandboxId, reason, false);
+        await this.terminate(active.sandboxId, reason, "terminated");
+      }),
+    );
+  }
+
+  async close() {
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.liveness) clearInterval(this.liveness);
+    for (const active of this.active.values()) if (active.idleTimer) clearTimeout(active.idleTimer);
+    await Promise.allSettled(this.eventChains.values());
+  }
+
+  // ── Control: tasks ────────────────────────────────────────────────────────
+
+  async createTask(body: CreateTaskBody): Promise<Task> {
+    for (const dependency of body.depends_on) {
+      if (!(await this.store.getTask(dependency))) {
+        throw badRequest(`depends_on: task '${dependency}' does not exist`);
+      }
+    }
+    const task = await this.store.createTask({
+      id: newTaskId(),
+      title: body.title ?? body.prompt.split("\n")[0].slice(0, 80),
+      prompt: body.prompt,
+      phase_id: body.phase_id,
+      priority: body.priority,
+      runtime: body.runtime,
+      model: body.model ?? null,
+      max_turns: body.max_turns ?? null,
+      max_budget_usd: body.max_budget_usd ?? null,
+      depends_on: body.depends_on,
+      max_retries: body.max_retries,
+    });
+    await this.ingest.emit(taskTarget(task.id), "task.created", {
+      title: task.title,
+      priority: task.priority,
+      depends_on: task.depends_on,
+    });
+    this.schedule();
+    return task;
+  }
+
+  async cancelTask(id: string): Promise<Task> {
+    const task = await this.store.getTask(id);
+    if (!task) throw notFound("task", id);
+    if (TERMINAL_TASK_STATUSES.includes(task.status)) {
+      throw conflict(`task '${id}' is already ${task.status}; nothing to cancel`, {
+        status: task.status,
+      });
+    }
+    const cancelled = await this.store.updateTask(
+      id,
+      { status: "cancelled", completed_at: Date.now(), error: "cancelled by request" },
+      ["pending", "assigned", "running"],
+    );
+    if (!cancelled) return this.cancelTask(id);
+    const target = task.sandbox_id ? sandboxTarget(task.sandbox_id, id) : taskTarget(id);
+    await this.ingest.emit(target, "task.cancelled", { reason: "cancelled by request" });
+    if (task.sandbox_id) await this.terminate(task.sandbox_id, "task cancelled", "terminated");
+    await this.failDependents(id, "cancelled");
+    this.schedule();
+    return (await this.store.getTask(id)) ?? cancelled;
+  }
+
+  async retryTask(id: string): Promise<Task> {
+    const task = await this.store.getTask(id);
+    if (!task) throw notFound("task", id);
+    const retried = await this.store.updateTask(
+      id,
+      { status: "pending", error: null, result: null, completed_at: null, sandbox_id: null },
+      ["failed", "cancelled"],
+    );
+    if (!retried) {
+      throw conflict(
+        `task '${id}' is ${task.status}; only failed or cancelled tasks can be retried`,
+        {
+          status: task.status,
+        },
+      );
+    }
+    await this.ingest.emit(taskTarget(id), "task.created", {
+      title: task.title,
+      priority: task.priority,
+      retry: true,
+    });
+    this.schedule();
+    return retried;
+  }
+
+  // ── Control: sandboxes and messages ───────────────────────────────────────
+
+  async createSandbox(body: CreateSandboxBody): Promise<Sandbox> {
+    const id = body.id ?? newSandboxId();
+    if (await this.store.getSandbox(id)) throw conflict(`sandbox '${id}' already exists`, { id });
+    if (!body.prompt) {
+      const sandbox = await this.store.createSandbox({
+        id,
+        task_id: null,
+        kind: "external",
+        provider: "external",
+        status: "running",
+        owner: this.options.replicaId,
+      });
+      await this.ingest.emit(sandboxTarget(id, null), "sandbox.created", {
+        kind: "external",
+        provider: "external",
+      });
+      return sandbox;
+    }
+    if (!this.options.runAgents)
+      throw conflict("this server does not run agents (OMOI_RUN_AGENTS=0)");
+    const sandbox = await this.store.createSandbox({
+      id,
+      task_id: null,
+      kind: "agent",
+      provider: this.provider.name,
+      prompt: body.prompt,
+      model: body.model ?? null,
+      max_turns: body.max_turns ?? null,
+      max_budget_usd: body.max_budget_usd ?? null,
+      status: "pending",
+      owner: this.options.replicaId,
+    });
+    await this.ingest.emit(sandboxTarget(id, null), "sandbox.created", {
+      kind: "agent",
+      provider: this.provider.name,
+    });
+    await this.startSandbox(sandbox, {
+      prompt: body.prompt,
+      resumeSessionId: null,
+      workspace: null,
+      baseCost: 0,
+    });
+    return (await this.store.getSandbox(id)) ?? sandbox;
+  }
+
+  async terminateSandbox(id: string, reason: string): Promise<Sandbox> {
+    const sandbox = await this.store.getSandbox(id);
+    if (!sandbox) throw notFound("sandbox", id);
+    if (TERMINAL_SANDBOX_STATUSES.includes(sandbox.status)) return sandbox;
+    if (sandbox.task_id) {
+      const task = await this.store.getTask(sandbox.task_id);
+      if (
+        task &&
+        (task.status === "running" || task.status === "assigned") &&
+        task.sandbox_id === id
+      ) {
+        const cancelled = await this.store.updateTask(
+          task.id,
+          { status: "cancelled", completed_at: Date.now(), error: reason },
+          ["assigned", "running"],
+        );
+        if (cancelled)
+          await this.ingest.emit(sandboxTarget(id, task.id), "task.cancelled", { reason });
+      }
+    }
+    await this.terminate(id, reason, "terminated");
+    return (await this.store.getSandbox(id)) ?? sandbox;
+  }
+
+  async postMessage(sandboxId: string, body: PostMessageBody): Promise<MessageFrame> {
+    const sandbox = await this.store.getSandbox(sandboxId);
+    if (!sandbox) throw notFound("sandbox", sandboxId);
+    if (TERMINAL_SANDBOX_STATUSES.includes(sandbox.status)) {
+      const hint = sandbox.task_id
+        ? ` — send it to the task (POST /api/v1/tasks/${sandbox.task_id}/messages) to resume`
+        : "";
+      throw conflict(`sandbox '${sandboxId}' is ${sandbox.status}${hint}`, {
+        status: sandbox.status,
+      });
+    }
+    return this.deliver(sandbox, body);
+  }
+
+  async postTaskMessage(taskId: string, body: PostMessageBody): Promise<MessageFrame> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound("task", taskId);
+    const sandbox = task.sandbox_id ? await this.store.getSandbox(task.sandbox_id) : undefined;
+    if (sandbox && !TERMINAL_SANDBOX_STATUSES.includes(sandbox.status))
+      return this.deliver(sandbox, body);
+    if (body.message_type === "interrupt")
+      throw conflict(`task '${taskId}' has no running agent to interrupt`);
+    if (!task.session_id) {
+      throw conflict(`task '${taskId}' is ${task.status} and has no agent session to resume yet`, {
+        status: task.status,
+      });
+    }
+    if (!this.options.runAgents)
+      throw conflict("this server does not run agents (OMOI_RUN_AGENTS=0)");
+    // Resume the session in a new sandbox on the same workspace.
+    const resumed = await this.store.updateTask(
+      taskId,
+      { status: "assigned", error: null, completed_at: null },
+      ["completed", "failed", "cancelled"],
+    );
+    if (!resumed) throw conflict(`task '${taskId}' changed state; try again`);
+    const next = await this.createTaskSandbox(resumed);
+    const frame = await this.deliver(next, body);
+    await this.startSandbox(next, {
+      prompt: null,
+      resumeSessionId: task.session_id,
+      workspace: task.workspace,
+      baseCost: task.cost_usd,
+    });
+    return frame;
+  }
+
+  private async deliver(sandbox: Sandbox, body: PostMessageBody): Promise<MessageFrame> {
+    const message = await this.store.insertMessage({
+      id: newMessageId(),
+      sandbox_id: sandbox.id,
+      message_type: body.message_type,
+      delivery: body.delivery,
+      content: body.content,
+    });
+    await this.ingest.emit(
+      sandboxTarget(sandbox.id, sandbox.task_id),
+      "message.queued",
+      {
+        message_id: message.id,
+        message_type: message.message_type,
+        content: message.content,
+        delivery: message.delivery,
+      },
+      "system",
+    );
+    if (sandbox.status === "idle" && body.message_type !== "interrupt") await this.wake(sandbox);
+    return toMessageFrame(message);
+  }
+
+  /** A follow-up reached an idle sandbox: its task runs again. */
+  private async wake(sandbox: Sandbox) {
+    const active = this.active.get(sandbox.id);
+    if (active?.idleTimer) clearTimeout(active.idleTimer);
+    if (active) active.idleTimer = undefined;
+    await this.store.updateSandbox(sandbox.id, { status: "running" }, ["idle"]);
+    if (!sandbox.task_id) return;
+    const task = await this.store.updateTask(
+      sandbox.task_id,
+      { status: "running", completed_at: null, error: null },
+      ["completed", "failed"],
+    );
+    if (task)
+      await this.ingest.emit(sandboxTarget(sandbox.id, task.id), "task.started", {
+        sandbox_id: sandbox.id,
+        follow_up: true,
+      });
+  }
+
+  // ── scheduling ────────────────────────────────────────────────────────────
+
+  private busySlots(): number {
+    let busy = 0;
+    for (const active of this.active.values()) if (!active.idleTimer) busy++;
+    return busy;
+  }
+
+  /** Starts queued tasks while slots are free. Safe to call often; runs one pass at a time. */
+  schedule() {
+    if (this.closed || !this.options.runAgents) return;
+    if (this.scheduling) {
+      this.scheduleAgain = true;
+      return;
+    }
+    this.scheduling = true;
+    void (async () => {
+      try {
+        do {
+          this.scheduleAgain = false;
+          while (!this.closed && this.busySlots() < this.options.maxSandboxes) {
+            const task = await this.store.claimNextTask();
+            if (!task) break;
+            const sandbox = await this.createTaskSandbox(task);
+            await this.startSandbox(sandbox, {
+              prompt: task.prompt,
+              resumeSessionId: null,
+              workspace: null,
+              baseCost: 0,
+            });
+          }
+        } while (this.scheduleAgain && !this.closed);
+      } catch (error) {
+        this.logger.error({ err: error }, "scheduling failed");
+      } finally {
+        this.scheduling = false;
+      }
+    })();
+  }
+
+  private async createTaskSandbox(task: Task): Promise<Sandbox> {
+    const sandbox = await this.store.createSandbox({
+      id: newSandboxId(),
+      task_id: task.id,
+      kind: "agent",
+      provider: this.provider.name,
+      prompt: task.prompt,
+      model: task.model,
+      max_turns: task.max_turns,
+      max_budget_usd: task.max_budget_usd,
+      workspace: task.workspace,
+      status: "pending",
+      owner: this.options.replicaId,
+    });
+    // Reserve the slot before any await, so a burst never overshoots the limit.
+    this.active.set(sandbox.id, {
+      sandboxId: sandbox.id,
+      taskId: task.id,
+      handle: { sandboxId: sandbox.id, workspace: task.workspace ?? "", pid: null },
+      watchedSince: Date.now(),
+      baseCost: task.cost_usd,
+    });
+    await this.store.updateTask(task.id, { sandbox_id: sandbox.id });
+    const target = sandboxTarget(sandbox.id, task.id);
+    await this.ingest.emit(target, "sandbox.created", {
+      kind: "agent",
+      provider: this.provider.name,
+    });
+    await this.ingest.emit(target, "task.assigned", {
+      sandbox_id: sandbox.id,
+      attempt: task.attempts,
+    });
+    return sandbox;
+  }
+
+  private async startSandbox(
+    sandbox: Sandbox,
+    run: {
+      prompt: string | null;
+      resumeSessionId: string | null;
+      workspace: string | null;
+      baseCost: number;
+    },
+  ) {
+    const target = sandboxTarget(sandbox.id, sandbox.task_id);
+    const active: ActiveSandbox = this.active.get(sandbox.id) ?? {
+      sandboxId: sandbox.id,
+      taskId: sandbox.task_id,
+      handle: { sandboxId: sandbox.id, workspace: run.workspace ?? "", pid: null },
+      watchedSince: Date.now(),
+      baseCost: run.baseCost,
+    };
+    active.baseCost = run.baseCost;
+    this.active.set(sandbox.id, active);
+    await this.store.updateSandbox(sandbox.id, { status: "starting", started_at: Date.now() });
+    await this.ingest.emit(target, "sandbox.starting", { provider: this.provider.name });
+    const spec: WorkerLaunchSpec = {
+      sandboxId: sandbox.id,
+      taskId: sandbox.task_id,
+      serverUrl: this.launch.serverUrl(),
+      workerToken: this.launch.workerToken(sandbox.id),
+      prompt: run.prompt,
+      model: sandbox.model,
+      maxTurns: sandbox.max_turns,
+      maxBudgetUsd: sandbox.max_budget_usd,
+      resumeSessionId: run.resumeSessionId,
+      workspace: run.workspace,
+      modelBaseUrl: this.launch.modelBaseUrl,
+      modelEnv: this.launch.modelEnv,
+    };
+    try {
+      const handle = await this.provider.start(spec);
+      active.handle = handle;
+      active.watchedSince = Date.now();
+      await this.store.updateSandbox(sandbox.id, {
+        workspace: handle.workspace,
+        worker_pid: handle.pid,
+      });
+      if (sandbox.task_id)
+        await this.store.updateTask(sandbox.task_id, { workspace: handle.workspace });
+    } catch (error) {
+      const message = `could not start the sandbox: ${(error as Error).message}`;
+      this.logger.error({ err: error, sandbox_id: sandbox.id }, "sandbox start failed");
+      await this.finishSandbox(sandbox.id, "failed", message);
+      await this.failTask(sandbox.task_id, sandbox.id, message);
+    }
+  }
+
+  // ── following runs ────────────────────────────────────────────────────────
+
+  private onEvent(event: StoredEvent) {
+    if (!event.sandbox_id) return;
+    const active = this.active.get(event.sandbox_id);
+    const remoteStop = event.event_type === "sandbox.terminated" && !active?.stopping;
+    if (!active && !remoteStop) return;
+    const sandboxId = event.sandbox_id;
+    const previous = this.eventChains.get(sandboxId) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.handleEvent(event, active))
+      .catch((error) =>
+        this.logger.error({ err: error, sandbox_id: sandboxId }, "handling event failed"),
+      );
+    this.eventChains.set(sandboxId, next);
+    void next.then(() => {
+      if (this.eventChains.get(sandboxId) === next) this.eventChains.delete(sandboxId);
+    });
+  }
+
+  private async handleEvent(event: StoredEvent, active: ActiveSandbox | undefined) {
+    const sandboxId = event.sandbox_id!;
+    const payload = event.payload;
+    switch (event.event_type) {
+      case "agent.started": {
+        const sessionId = typeof payload.session_id === "string" ? payload.session_id : null;
+        const sandbox = await this.store.updateSandbox(
+          sandboxId,
+          { status: "running", session_id: sessionId },
+          ["pending", "starting", "running"],
+        );
+        if (!sandbox) return;
+        await this.ingest.emit(sandboxTarget(sandboxId, sandbox.task_id), "sandbox.ready", {
+          workspace: sandbox.workspace ?? undefined,
+        });
+        if (sandbox.task_id) {
+          const task = await this.store.updateTask(
+            sandbox.task_id,
+            { status: "running", started_at: Date.now(), session_id: sessionId },
+            ["assigned", "running"],
+          );
+          if (task)
+            await this.ingest.emit(sandboxTarget(sandboxId, task.id), "task.started", {
+              sandbox_id: sandboxId,
+            });
+        }
+        return;
+      }
+      case "agent.turn_completed": {
+        if (!active) return;
+        active.lastTurn = {
+          result: typeof payload.result === "string" ? payload.result : undefined,
+          isError: payload.is_error === true,
+          subtype: typeof payload.subtype === "string" ? payload.subtype : undefined,
+        };
+        if (!active.taskId) return;
+        const task = await this.store.getTask(active.taskId);
+        if (!task) return;
+        const usage = (payload.usage ?? {}) as { input_tokens?: number; output_tokens?: number };
+        await this.store.updateTask(task.id, {
+          num_turns:
+            task.num_turns + (typeof payload.num_turns === "number" ? payload.num_turns : 1),
+          input_tokens: task.input_tokens + (usage.input_tokens ?? 0),
+          output_tokens: task.output_tokens + (usage.output_tokens ?? 0),
+          cost_usd:
+            typeof payload.cost_usd === "number"
+              ? active.baseCost + payload.cost_usd
+              : task.cost_usd,
+        });
+        return;
+      }
+      case "agent.waiting":
+        if (active) await this.onIdle(active);
+        return;
+      case "agent.failed": {
+        const error = typeof payload.error === "string" ? payload.error : "the agent failed";
+        await this.failTask(active?.taskId ?? null, sandboxId, error);
+        await this.terminate(sandboxId, error, "failed");
+        return;
+      }
+      case "agent.completed":
+        if (active && !active.stopping)
+          await this.terminate(sandboxId, "the agent finished", "completed");
+        return;
+      case "sandbox.terminated":
+        // Another replica asked for this sandbox to stop: kill what runs here.
+        if (active && !active.stopping) await this.killLocal(active, "terminated elsewhere");
+        return;
+    }
+  }
+
+  /** The agent finished its turn with nothing queued: the run is done, the sandbox waits. */
+  private async onIdle(active: ActiveSandbox) {
+    const sandbox = await this.store.updateSandbox(active.sandboxId, { status: "idle" }, [
+      "running",
+      "starting",
+    ]);
+    if (!sandbox) return;
+    const turn = active.lastTurn;
+    if (active.taskId) {
+      const target = sandboxTarget(active.sandboxId, active.taskId);
+      if (turn?.isError) {
+        const error = `the agent stopped: ${turn.subtype ?? "error"}${turn.result ? ` — ${turn.result}` : ""}`;
+        const failed = await this.store.updateTask(
+          active.taskId,
+          { status: "failed", error, completed_at: Date.now() },
+          ["running", "assigned"],
+        );
+        if (failed) await this.ingest.emit(target, "task.failed", { error, will_retry: false });
+        if (failed) await this.failDependents(active.taskId, "failed");
+      } else {
+        const completed = await this.store.updateTask(
+          active.taskId,
+          { status: "completed", result: turn?.result ?? null, completed_at: Date.now() },
+          ["running", "assigned"],
+        );
+        if (completed) await this.ingest.emit(target, "task.completed", { result: turn?.result });
+      }
+    }
+    if (active.idleTimer) clearTimeout(active.idleTimer);
+    active.idleTimer = setTimeout(() => {
+      void this.terminate(active.sandboxId, "idle window ended", "completed").catch((error) =>
+        this.logger.error({ err: error }, "closing idle sandbox failed"),
+      );
+    }, this.options.idleWindowMs);
+    active.idleTimer.unref();
+    this.schedule();
+  }
+
+  private async failTask(taskId: string | null, sandboxId: string, error: string, retry = true) {
+    if (!taskId) return;
+    const task = await this.store.getTask(taskId);
+    if (!task || TERMINAL_TASK_STATUSES.includes(task.status) || task.sandbox_id !== sandboxId)
+      return;
+    const willRetry = retry && task.attempts <= task.max_retries;
+    const updated = await this.store.updateTask(
+      taskId,
+      willRetry
+        ? { status: "pending", error, sandbox_id: null }
+        : { status: "failed", error, completed_at: Date.now() },
+      ["assigned", "running"],
+    );
+    if (!updated) return;
+    await this.ingest.emit(sandboxTarget(sandboxId, taskId), "task.failed", {
+      error,
+      will_retry: willRetry,
+    });
+    if (!willRetry) await this.failDependents(taskId, "failed");
+    this.schedule();
+  }
+
+  /** Pending tasks that depend on a task that can no longer complete fail, saying why. */
+  private async failDependents(taskId: string, how: string) {
+    const { tasks } = await this.store.listTasks({ status: ["pending"], limit: 500, offset: 0 });
+    for (const dependent of tasks) {
+      if (!dependent.depends_on.includes(taskId)) continue;
+      const error = `dependency ${taskId} ${how}`;
+      const failed = await this.store.updateTask(
+        dependent.id,
+        { status: "failed", error, completed_at: Date.now() },
+        ["pending"],
+      );
+      if (!failed) continue;
+      await this.ingest.emit(taskTarget(dependent.id), "task.failed", { error, will_retry: false });
+      await this.failDependents(dependent.id, "failed");
+    }
+  }
+
+  // ── stopping ──────────────────────────────────────────────────────────────
+
+  /**
+   * Ends a sandbox: asks its worker to finish, then kills the whole process tree, then
+   * records the end. Runs on the replica that supervises it; elsewhere it records the
+   * request, which reaches the owner as a `sandbox.terminated` event.
+   */
+  private async terminate(
+    sandboxId: string,
+    reason: string,
+    status: "completed" | "failed" | "terminated",
+  ) {
+    const active = this.active.get(sandboxId);
+    if (active && !active.stopping) {
+      active.stopping = true;
+      if (active.idleTimer) clearTimeout(active.idleTimer);
+      const graceful = this.workers.sendStop(sandboxId, reason);
+      if (graceful) await this.waitForExit(active, this.options.stopGraceMs);
+      await this.provider
+        .stop(active.handle)
+        .catch((error) =>
+          this.logger.error({ err: error, sandbox_id: sandboxId }, "stopping sandbox failed"),
+        );
+    } else if (active?.stopping) {
+      return;
+    }
+    await this.finishSandbox(sandboxId, status, reason);
+  }
+
+  private async killLocal(active: ActiveSandbox, reason: string) {
+    active.stopping = true;
+    if (active.idleTimer) clearTimeout(active.idleTimer);
+    await this.provider.stop(active.handle).catch(() => undefined);
+    this.active.delete(active.sandboxId);
+    this.logger.info({ sandbox_id: active.sandboxId, reason }, "sandbox processes killed");
+    this.schedule();
+  }
+
+  private async waitForExit(active: ActiveSandbox, graceMs: number) {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if ((await this.provider.status(active.handle)) !== "running") return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async finishSandbox(
+    sandboxId: string,
+    status: "completed" | "failed" | "terminated",
+    reason: string,
+  ) {
+    this.active.delete(sandboxId);
+    const sandbox = await this.store.updateSandbox(
+      sandboxId,
+      { status, ended_at: Date.now(), error: status === "completed" ? null : reason },
+      ACTIVE_STATUSES,
+    );
+    if (sandbox) {
+      const type =
+        status === "completed"
+          ? "sandbox.completed"
+          : status === "failed"
+            ? "sandbox.failed"
+            : "sandbox.terminated";
+      await this.ingest.emit(
+        sandboxTarget(sandboxId, sandbox.task_id),
+        type,
+        status === "failed" ? { error: reason } : { reason },
+      );
+    }
+    this.schedule();
+  }
+
+  // ── liveness and recovery ─────────────────────────────────────────────────
+
+  private async checkLiveness() {
+    const now = Date.now();
+    for (const active of [...this.active.values()]) {
+      if (active.stopping || active.handle.pid === null) continue;
+      try {
+        const status = await this.provider.status(active.handle);
+        if (status === "exited") {
+          await this.declareDead(active, "the worker process exited unexpectedly");
+          continue;
+        }
+        const sandbox = await this.store.getSandbox(active.sandboxId);
+        if (!sandbox) continue;
+        const lastSign = Math.max(sandbox.last_heartbeat_at ?? 0, active.watchedSince);
+        if (now - lastSign > this.options.heartbeatTimeoutMs) {
+          await this.declareDead(
+            active,
+            `no heartbeat for ${Math.round((now - lastSign) / 1000)} s`,
+          );
+        }
+      } catch (error) {
+        this.logger.error({ err: error, sandbox_id: active.sandboxId }, "liveness check failed");
+      }
+    }
+  }
+
+  private async declareDead(active: ActiveSandbox, reason: string) {
+    this.logger.warn({ sandbox_id: active.sandboxId, reason }, "sandbox declared dead");
+    active.stopping = true;
+    if (active.idleTimer) clearTimeout(active.idleTimer);
+    await this.provider.stop(active.handle).catch(() => undefined);
+    await this.ingest.emit(sandboxTarget(active.sandboxId, active.taskId), "agent.error", {
+      error: reason,
+      code: "worker_lost",
+    });
+    await this.failTask(active.taskId, active.sandboxId, reason);
+    await this.finishSandbox(active.sandboxId, "failed", reason);
+  }
+
+  /** After a restart: re-attach to workers still running, close out the rest honestly. */
+  private async recover() {
+    const { sandboxes } = await this.store.listSandboxes({
+      status: ACTIVE_STATUSES,
+      owner: this.options.replicaId,
+      limit: 500,
+      offset: 0,
+    });
+    for (const sandbox of sandboxes) {
+      if (sandbox.kind !== "agent") continue;
+      const handle: SandboxHandle = {
+        sandboxId: sandbox.id,
+        workspace: sandbox.workspace ?? "",
+        pid: sandbox.worker_pid,
+      };
+      const alive = handle.pid !== null && (await this.provider.status(handle)) === "running";
+      const task = sandbox.task_id ? await this.store.getTask(sandbox.task_id) : undefined;
+      const active: ActiveSandbox = {
+        sandboxId: sandbox.id,
+        taskId: sandbox.task_id,
+        handle,
+        watchedSince: Date.now(),
+        baseCost: 0,
+      };
+      if (!alive) {
+        active.stopping = true;
+        this.active.set(sandbox.id, active);
+        const reason = "the worker was gone after a server restart";
+        await this.provider.stop(handle).catch(() => undefined);
+        await this.failTask(sandbox.task_id, sandbox.id, reason);
+        await this.finishSandbox(sandbox.id, "failed", reason);
+        continue;
+      }
+      active.baseCost = task ? Math.max(0, task.cost_usd) : 0;
+      this.active.set(sandbox.id, active);
+      if (sandbox.status === "idle") {
+        active.idleTimer = setTimeout(() => {
+          void this.terminate(sandbox.id, "idle window ended", "completed").catch(() => undefined);
+        }, this.options.idleWindowMs);
+        active.idleTimer.unref();
+      }
+      this.logger.info({ sandbox_id: sandbox.id }, "re-attached to running sandbox");
+    }
+    // Tasks claiming to run without a live sandbox are closed out.
+    const { tasks } = await this.store.listTasks({
+      status: ["assigned", "running"],
+      limit: 500,
+      offset: 0,
+    });
+    for (const task of tasks) {
+      if (task.sandbox_id && this.active.has(task.sandbox_id)) continue;
+      const sandbox = task.sandbox_id ? await this.store.getSandbox(task.sandbox_id) : undefined;
+      if (
+        sandbox &&
+        sandbox.owner !== this.options.replicaId &&
+        ACTIVE_STATUSES.includes(sandbox.status)
+      )
+        continue;
+      const error = "its sandbox was gone after a server restart";
+      const failed = await this.store.updateTask(
+        task.id,
+        { status: "failed", error, completed_at: Date.now() },
+        ["assigned", "running"],
+      );
+      if (failed)
+        await this.ingest.emit(
+          task.sandbox_id ? sandboxTarget(task.sandbox_id, task.id) : taskTarget(task.id),
+          "task.failed",
+          { error, will_retry: false },
+        );
+    }
+  }
+}

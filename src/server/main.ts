@@ -1,0 +1,204 @@
+import { readFileSync } from "node:fs";
+import { createBus } from "../bus/index.ts";
+import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { LocalSandboxProvider } from "../sandbox/local.ts";
+import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
+import { createStore } from "../store/index.ts";
+import { buildApp } from "./app.ts";
+import { type Config, resolveSecret, usesScriptedModel } from "./config.ts";
+import type { ModelInfo } from "./context.ts";
+import { Ingest } from "./ingest.ts";
+import { createLogger } from "./logger.ts";
+import { ViewerHub } from "./viewer-hub.ts";
+import { WorkerHub } from "./worker-hub.ts";
+import { workerToken } from "./worker-token.ts";
+
+export interface BannerInfo {
+  url: string;
+  store: "sqlite" | "postgres";
+  storeLocation: string;
+  bus: "memory" | "redis";
+  provider: string;
+  model: { scripted: boolean; baseUrl: string; name?: string };
+}
+
+export interface RunningOmoi {
+  url: string;
+  port: number;
+  banner: BannerInfo;
+  /** Graceful stop: ends every sandbox this server runs, then closes. */
+  close(): Promise<void>;
+}
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable url)";
+  }
+}
+
+/** Wraps a provider so a failed preflight turns into a clear error on each start. */
+function guarded(provider: SandboxProvider, problem: () => Error | undefined): SandboxProvider {
+  return {
+    name: provider.name,
+    capabilities: provider.capabilities,
+    preflight: () => provider.preflight(),
+    start: (spec: WorkerLaunchSpec) => {
+      const error = problem();
+      return error ? Promise.reject(error) : provider.start(spec);
+    },
+    stop: (handle: SandboxHandle) => provider.stop(handle),
+    status: (handle: SandboxHandle) => provider.status(handle),
+  };
+}
+
+/** Starts Omoi: store, bus, scripted model when no key is set, sandbox provider, orchestrator, HTTP. */
+export async function startOmoi(config: Config): Promise<RunningOmoi> {
+  const logger = createLogger("server", config.logLevel);
+  const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const bus = createBus({ redisUrl: config.redisUrl });
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    await store.migrate();
+    closers.push(() => store.close());
+    await bus.start();
+    closers.push(() => bus.close());
+
+    const secret = resolveSecret(config);
+    const scripted = usesScriptedModel(config);
+    let modelBaseUrl = config.model.baseUrl ?? "https://api.anthropic.com";
+    if (scripted && !config.model.baseUrl) {
+      const { startScriptedModel } = await import("../model/server.ts");
+      const model = await startScriptedModel({
+        port: 0,
+        defaultScenario: config.model.scenario,
+        pace: { firstTokenMs: 150, tokensPerSecond: 400 },
+        logger: createLogger("model", config.logLevel),
+      });
+      closers.push(() => model.close());
+      modelBaseUrl = model.url;
+    }
+    const modelEnv: Record<string, string> = {};
+    if (config.model.apiKey) modelEnv.ANTHROPIC_API_KEY = config.model.apiKey;
+    if (config.model.authToken) modelEnv.ANTHROPIC_AUTH_TOKEN = config.model.authToken;
+    if (!config.model.apiKey && !config.model.authToken)
+      modelEnv.ANTHROPIC_API_KEY = "scripted-demo";
+    if (config.model.name) modelEnv.ANTHROPIC_MODEL = config.model.name;
+    const modelInfo: ModelInfo = {
+      scripted,
+      base_url: modelBaseUrl,
+      name: config.model.name ?? null,
+    };
+
+    const local = new LocalSandboxProvider({
+      dataDir: config.dataDir,
+      logger: createLogger("sandbox", config.logLevel),
+    });
+    let preflightError: Error | undefined;
+    if (config.runAgents) {
+      await local.preflight().catch((error: Error) => {
+        preflightError = error;
+        logger.error({ err: error }, "the local sandbox cannot run agents");
+      });
+    }
+    const provider = guarded(local, () => preflightError);
+
+    const ingest = new Ingest(store, bus);
+    const viewers = new ViewerHub(store, bus, createLogger("viewers", config.logLevel));
+    const workers = new WorkerHub(
+      store,
+      bus,
+      ingest,
+      secret,
+      createLogger("workers", config.logLevel),
+    );
+    let serverUrl = config.publicUrl ?? "";
+    const orchestrator = new Orchestrator(
+      store,
+      bus,
+      ingest,
+      provider,
+      workers,
+      {
+        serverUrl: () => serverUrl,
+        workerToken: (sandboxId) => workerToken(secret, sandboxId),
+        modelBaseUrl,
+        modelEnv,
+      },
+      {
+        replicaId: config.replicaId,
+        maxSandboxes: config.maxSandboxes,
+        idleWindowMs: config.idleWindowMs,
+        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        livenessIntervalMs: 1000,
+        stopGraceMs: 2000,
+        runAgents: config.runAgents,
+      },
+      createLogger("orchestrator", config.logLevel),
+    );
+    viewers.start();
+    workers.start();
+    const app = await buildApp(
+      {
+        config,
+        version: VERSION,
+        store,
+        bus,
+        ingest,
+        viewers,
+        workers,
+        control: orchestrator,
+        providerName: provider.name,
+        model: modelInfo,
+      },
+      logger,
+    );
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    serverUrl ||= url;
+    await orchestrator.start();
+
+    const banner: BannerInfo = {
+      url,
+      store: store.kind,
+      storeLocation: config.databaseUrl ? redact(config.databaseUrl) : `${config.dataDir}/omoi.db`,
+      bus: bus.kind,
+      provider: provider.name,
+      model: { scripted, baseUrl: modelBaseUrl, name: config.model.name },
+    };
+    logger.info(
+      { ...banner, replica: config.replicaId, max_sandboxes: config.maxSandboxes },
+      "omoi started",
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      banner,
+      close: () => {
+        closing ??= (async () => {
+          await orchestrator.stopAll("the server shut down");
+          await orchestrator.close();
+          await app.close();
+          for (const close of closers.reverse()) await close().catch(() => undefined);
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
