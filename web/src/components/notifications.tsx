@@ -41,11 +41,13 @@ export function NotificationButton() {
       type="button"
       className="button ghost small"
       data-testid="enable-notifications"
+      title="Get a browser notification when a task finishes"
+      aria-label="Notify me when tasks finish"
       onClick={() => {
         void Notification.requestPermission().then(setPermission);
       }}
     >
-      Notify me when tasks finish
+      <span aria-hidden="true">🔔</span> Notify me
     </button>
   );
 }

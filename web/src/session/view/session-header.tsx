@@ -69,7 +69,7 @@ export function SessionHeader({
           testId="stat-latency"
           title="Mean of (time received − emitted_at) over live events"
         />
-        <Stat label="Uptime" value={formatDuration(now - figures.openedAt)} testId="stat-uptime" />
+        <Stat label="Uptime" value={formatDuration(Math.max(1000, now - figures.openedAt))} testId="stat-uptime" />
         <Stat
           label="Last event"
           value={figures.lastEventAt === null ? "—" : `${formatDuration(Math.max(0, now - figures.lastEventAt))} ago`}
