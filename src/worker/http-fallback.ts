@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { formatIssues } from "../protocol/json.ts";
+import type { OutgoingEvent } from "./agent-event.ts";
+import { Backoff } from "./backoff.ts";
+import { log as defaultLog, type Logger } from "./log.ts";
+import { Outbox, within } from "./outbox.ts";
+import {
+  IncomingMessageSchema,
+  SeenIds,
+  type Transport,
+  type TransportHandlers,
+} from "./transport.ts";
+
+export interface HttpTransportOptions {
+  serverUrl: string;
+  sandboxId: string;
+  /** Sent as `Authorization: Bearer …`. */
+  token: string;
+  pollIntervalMs?: number;
+  batchSize?: number;
+  requestTimeoutMs?: number;
+  backoff?: Backoff;
+  logger?: Logger;
+}
+
+const MessageList = z.array(z.unknown());
+
+/**
+ * The seed's transport, kept as a fallback: events by `POST /api/v1/sandboxes/{id}/events`
+ * (a JSON array, retried with the same ids until a 2xx), messages by polling
+ * `GET /api/v1/sandboxes/{id}/messages` (which consumes them, so there is no `delivered`).
+ * One POST at a time, so events are stored in emit order.
+ */
+export class HttpTransport implements Transport {
+  private readonly outbox = new Outbox();
+  private readonly seen = new SeenIds();
+  private readonly postBackoff: Backoff;
+  private readonly pollBackoff: Backoff;
+  private readonly log: Logger;
+  private handlers: TransportHandlers | null = null;
+  private posting = false;
+  private closed = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: HttpTransportOptions) {
+    this.postBackoff = options.backoff ?? new Backoff();
+    this.pollBackoff = new Backoff(options.pollIntervalMs ?? 250, 5_000);
+    this.log = (options.logger ?? defaultLog).child({ component: "http-transport" });
+  }
+
+  start(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    void this.poll();
+  }
+
+  send(event: OutgoingEvent): void {
+    this.outbox.add(event);
+    queueMicrotask(() => void this.post());
+  }
+
+  delivered(_messageIds: string[]): void {
+    // The seed's poll hands each message out once; nothing to confirm.
+  }
+
+  pending(): number {
+    return this.outbox.size();
+  }
+
+  flush(timeoutMs: number): Promise<boolean> {
+    void this.post();
+    return within(this.outbox.drained(), timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private url(suffix: string): string {
+    return new URL(
+      `/api/v1/sandboxes/${encodeURIComponent(this.options.sandboxId)}/${suffix}`,
+      this.options.serverUrl,
+    ).toString();
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.options.token}`, "content-type": "application/json" };
+  }
+
+  private async post() {
+    if (this.posting || this.closed) return;
+    this.posting = true;
+    try {
+      while (this.outbox.hasUnsent() && !this.closed) {
+        const batch = this.outbox.takeBatch(this.options.batchSize ?? 200);
+        const ids = batch.map((event) => event.id);
+        const response = await this.request("POST", "events", JSON.stringify(batch));
+        await response?.arrayBuffer().catch(() => undefined);
+        if (!response) {
+          this.outbox.release(ids);
+          const delayMs = this.postBackoff.next();
+          this.retryTimer = setTimeout(() => void this.post(), delayMs);
+          return;
+        }
+        this.postBackoff.reset();
+        this.outbox.acknowledge(ids);
+      }
+    } finally {
+      this.posting = false;
+    }
+  }
+
+  private async request(method: string, suffix: string, body?: string): Promise<Response | null> {
+    try {
+      const response = await fetch(this.url(suffix), {
+        method,
+        headers: this.headers(),
+        body,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000),
+      });
+      if (response.ok) return response;
+      const text = await response.text().catch(() => "");
+      this.log.warn(
+        { method, suffix, status: response.status, body: text.slice(0, 300) },
+        "server refused",
+      );
+      if (suffix === "messages" && (response.status === 404 || response.status === 410)) {
+        this.handlers?.onStop(
+          `sandbox ${this.options.sandboxId} is gone (HTTP ${response.status})`,
+        );
+      }
+      return null;
+    } catch (error) {
+      this.log.warn({ method, suffix, err: String(error) }, "server unreachable");
+      return null;
+    }
+  }
+
+  private async poll() {
+    if (this.closed) return;
+    const response = await this.request("GET", "messages");
+    let delayMs = this.options.pollIntervalMs ?? 250;
+    if (response) {
+      this.pollBackoff.reset();
+      this.receive(await response.json().catch(() => null));
+    } else {
+      delayMs = this.pollBackoff.next();
+    }
+    if (this.closed) return;
+    this.pollTimer = setTimeout(() => void this.poll(), delayMs);
+  }
+
+  private receive(body: unknown) {
+    const list = MessageList.safeParse(body);
+    if (!list.success) {
+      this.log.warn({ error: formatIssues(list.error.issues) }, "ignored bad message list");
+      return;
+    }
+    for (const raw of list.data) {
+      const parsed = IncomingMessageSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.log.warn({ error: formatIssues(parsed.error.issues) }, "ignored malformed message");
+        continue;
+      }
+      if (this.seen.add(parsed.data.id)) this.handlers?.onMessage(parsed.data);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { AgentCompleted, AgentError, AgentFailed } from "../protocol/events.ts";
+import { type Confinement, confine } from "../sandbox/confine.ts";
+import { unconfinedAgentEnv } from "./agent-env.ts";
+import { type AgentEvent, agentEvent, envelope } from "./agent-event.ts";
+import { ChannelTransport } from "./channel.ts";
+import { HttpTransport } from "./http-fallback.ts";
+import type { Logger } from "./log.ts";
+import { type ModelProbe, probeModel } from "./model-probe.ts";
+import { AgentSession, type SessionEnd } from "./session.ts";
+import type { Transport } from "./transport.ts";
+import type { WorkerOptions } from "./worker-options.ts";
+
+/** CLI settings the worker may pass through to the agent (retry count, request timeout). */
+const CLI_SETTING = /^(CLAUDE_CODE_MAX_RETRIES|API_TIMEOUT_MS)$/;
+
+export interface RunningWorker {
+  /** Ends the session (as a `stop` frame would) and resolves with the exit code. */
+  stop(reason: string): Promise<number>;
+  /** Resolves with the exit code once the worker is done: 0 completed, 1 failed. */
+  readonly done: Promise<number>;
+}
+
+/**
+ * Runs one agent session for one sandbox: confinement, transport, session, and the
+ * ending (`agent.completed` or `agent.failed`, outbox flushed within a bound).
+ */
+export async function runWorker(options: WorkerOptions, logger: Logger): Promise<RunningWorker> {
+  const log = logger.child({ sandboxId: options.sandboxId });
+  const transport = createTransport(options, log);
+  const send = (event: AgentEvent, source: "agent" | "worker" = "agent") =>
+    transport.send(envelope(event, source, options.taskId));
+
+  let session: AgentSession | null = null;
+  const stopRequested: string[] = [];
+  transport.start({
+    onMessage: (message) => session?.receive(message),
+    onStop: (reason) => {
+      stopRequested.push(reason);
+      void session?.stop(reason);
+    },
+  });
+
+  const probe = probeModel(options.modelBaseUrl);
+  void probe.then((result) => reportUnreachable(result, options.modelBaseUrl, send));
+
+  let confinement: Confinement | null = null;
+  const finish = async (end: SessionEnd): Promise<number> => {
+    send(endEvent(end), "worker");
+    const flushed = await transport.flush(options.flushTimeoutMs);
+    if (!flushed) log.warn({ pending: transport.pending() }, "exiting with unacknowledged events");
+    await transport.close();
+    await confinement
+      ?.dispose()
+      .catch((error) => log.warn({ err: String(error) }, "dispose failed"));
+    log.info({ status: end.status, reason: end.reason }, "worker done");
+    return end.status === "completed" ? 0 : 1;
+  };
+
+  try {
+    let env: Record<string, string>;
+    if (options.unconfined) {
+      env = await unconfinedAgentEnv(options);
+      log.warn("running the agent unconfined (config says unconfined: true)");
+    } else {
+      confinement = await confine({
+        sandboxId: options.sandboxId,
+        workspace: options.workspace,
+        stateDir: options.stateDir,
+        modelBaseUrl: options.modelBaseUrl,
+        modelEnv: options.modelEnv,
+        denyRead: options.denyRead,
+        onStderr: (text) => log.debug({ stderr: text.trimEnd() }, "cli stderr"),
+      });
+      env = { ...confinement.env, ...cliSettings(options.modelEnv) };
+    }
+    session = new AgentSession(
+      {
+        workspace: options.workspace,
+        model: options.model,
+        maxTurns: options.maxTurns,
+        maxBudgetUsd: options.maxBudgetUsd,
+        resumeSessionId: options.resumeSessionId,
+        modelBaseUrl: options.modelBaseUrl,
+        partialMessages: options.partialMessages,
+        env,
+        spawnClaudeCodeProcess: confinement?.spawnClaudeCodeProcess,
+        scriptedModel: probe.then((result) => (result.reachable ? result.scripted : undefined)),
+        logger: log,
+      },
+      { emit: (event) => send(event), delivered: (message) => transport.delivered([message.id]) },
+    );
+    session.start(options.prompt);
+    if (stopRequested.length > 0) void session.stop(stopRequested[0]);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log.error({ err: message }, "worker failed to start");
+    const done = finish({ status: "failed", reason: "startup_failed", error: message });
+    return { stop: () => done, done };
+  }
+
+  const running = session;
+  const done = running.ended.then(finish);
+  return {
+    stop: async (reason) => {
+      await running.stop(reason);
+      return done;
+    },
+    done,
+  };
+}
+
+function createTransport(options: WorkerOptions, logger: Logger): Transport {
+  const common = {
+    serverUrl: options.serverUrl,
+    sandboxId: options.sandboxId,
+    token: options.workerToken,
+    logger,
+  };
+  return options.transport === "http" ? new HttpTransport(common) : new ChannelTransport(common);
+}
+
+function cliSettings(modelEnv: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(modelEnv).filter(([name]) => CLI_SETTING.test(name)));
+}
+
+function reportUnreachable(
+  probe: ModelProbe,
+  modelBaseUrl: string,
+  send: (event: AgentEvent, source: "worker") => void,
+) {
+  if (probe.reachable) return;
+  send(
+    agentEvent(AgentError, {
+      error: `model endpoint ${modelBaseUrl} unreachable: ${probe.error}`,
+      code: "model_unreachable",
+      retryable: true,
+    }),
+    "worker",
+  );
+}
+
+function endEvent(end: SessionEnd): AgentEvent {
+  if (end.status === "failed") {
+    return agentEvent(AgentFailed, { error: end.error, reason: end.reason });
+  }
+  return agentEvent(AgentCompleted, {
+    reason: end.reason,
+    ...(end.result !== undefined ? { result: end.result } : {}),
+    ...(end.num_turns !== undefined ? { num_turns: end.num_turns } : {}),
+    ...(end.cost_usd !== undefined ? { cost_usd: end.cost_usd } : {}),
+  });
+}
