@@ -49,7 +49,13 @@ export class RedisBus implements Bus {
     this.onError = options.onError ?? logBusError;
     this.onSubscribed = options.onSubscribed;
     this.fanOut = new FanOut(this.onError);
-    const common: RedisOptions = { lazyConnect: true, retryStrategy };
+    const common: RedisOptions = {
+      lazyConnect: true,
+      retryStrategy,
+      // ioredis arms this timer even when the socket is already gone (a failed start), which
+      // would hold the process open for its full length at shutdown.
+      disconnectTimeout: 500,
+    };
     const name = options.connectionName;
     this.publisher = new Redis(url, {
       ...common,

@@ -58,6 +58,7 @@ export class PostgresStore implements Store {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
   private readonly schema: string | undefined;
+  private closed = false;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
@@ -116,6 +117,8 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.pool.end();
   }
 

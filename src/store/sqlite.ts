@@ -45,7 +45,7 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
 
   /** `path` is a file path (its folder is created by migrate()) or `:memory:`. */
-  constructor(readonly path: string) {}
+  constructor(readonly path = "./data/omoi.db") {}
 
   async migrate(): Promise<void> {
     if (this.database) return;

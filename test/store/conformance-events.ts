@@ -14,6 +14,8 @@ export function eventConformance(makeStore: MakeStore) {
       await replicas[0].migrate();
       const [stored] = await replicas[1].appendEvents([event(streamId())]);
       assert.equal(stored.event.seq, 1);
+      // close() is idempotent: the opener closes every store again after the test.
+      await replicas[2].close();
     });
 
     it("numbers each stream 1, 2, 3… and returns the stored envelope", async () => {

@@ -69,9 +69,9 @@ export function messageConformance(makeStore: MakeStore) {
     it("markDelivered returns only the ids that were pending until now", async () => {
       const store = await stores.open(stores.freshDatabase());
       const sandbox = streamId();
-      const [a, b, c] = await Promise.all(
-        ["a", "b", "c"].map((content) => store.insertMessage(message(sandbox, content))),
-      );
+      const a = await store.insertMessage(message(sandbox, "a"));
+      const b = await store.insertMessage(message(sandbox, "b"));
+      const c = await store.insertMessage(message(sandbox, "c"));
       const foreign = await store.insertMessage(message(streamId()));
       assert.deepEqual((await store.markDelivered(sandbox, [a.id])).sort(), [a.id]);
       const second = await store.markDelivered(sandbox, [a.id, b.id, foreign.id, "unknown"]);
