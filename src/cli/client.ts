@@ -1,0 +1,264 @@
+import WebSocket from "ws";
+import { z } from "zod";
+import type { StoredEvent } from "../protocol/event.ts";
+import { parseWith, safeJsonParse } from "../protocol/json.ts";
+import type { MessageDelivery, MessageType } from "../protocol/message.ts";
+import { type Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
+import { type Priority, type Task, TaskStatus } from "../protocol/task.ts";
+import { isTaskId } from "./args.ts";
+import { ApiError, CliError, ServerUnreachableError } from "./errors.ts";
+
+/*
+ * A typed client for the Omoi HTTP API and the viewer WebSocket. Responses are checked
+ * for the fields the CLI relies on; anything else passes through untouched.
+ */
+
+const TaskShape = z.looseObject({
+  id: z.string(),
+  title: z.string(),
+  status: TaskStatus,
+  priority: z.string(),
+  created_at: z.number(),
+  cost_usd: z.number(),
+});
+const SandboxShape = z.looseObject({
+  id: z.string(),
+  status: SandboxStatus,
+  kind: z.string(),
+  created_at: z.number(),
+});
+const TaskDetailShape = TaskShape.extend({ sandbox: SandboxShape.nullable().optional() });
+const TaskListShape = z.looseObject({ tasks: z.array(TaskShape), total: z.number() });
+const SandboxListShape = z.looseObject({ sandboxes: z.array(SandboxShape), total: z.number() });
+const MessageAcceptedShape = z.looseObject({
+  status: z.string(),
+  message_id: z.string(),
+  sandbox_id: z.string().optional(),
+});
+const HealthShape = z.looseObject({ status: z.string(), version: z.string().optional() });
+const ErrorShape = z.object({
+  error: z.looseObject({ name: z.string(), message: z.string() }),
+});
+
+export type TaskDetail = Task & { sandbox?: Sandbox | null };
+export type MessageAccepted = z.infer<typeof MessageAcceptedShape>;
+export type Health = z.infer<typeof HealthShape>;
+
+export interface CreateTaskInput {
+  prompt: string;
+  title?: string;
+  model?: string;
+  max_turns?: number;
+  max_budget_usd?: number;
+  priority?: Priority;
+}
+
+export interface SendMessageInput {
+  content: string;
+  message_type: MessageType;
+  delivery: MessageDelivery;
+}
+
+/** Query of the viewer socket. */
+export interface ViewerQuery {
+  entity_types: ("task" | "sandbox")[];
+  entity_ids: string[];
+  since?: number;
+  cursors?: ReadonlyMap<string, number>;
+}
+
+/** A stored event as the viewer socket delivers it. */
+export type EventFrame = StoredEvent & {
+  type: "event";
+  entity_type?: string;
+  entity_id?: string;
+};
+
+const EventFrameShape = z.looseObject({
+  type: z.literal("event"),
+  event_type: z.string(),
+  seq: z.number().int(),
+  payload: z.record(z.string(), z.unknown()),
+  stream_id: z.string().optional(),
+  sandbox_id: z.string().nullable().optional(),
+  task_id: z.string().nullable().optional(),
+  entity_id: z.string().optional(),
+});
+const OtherFrameShape = z.looseObject({
+  type: z.enum(["subscribed", "replayed", "pong", "error", "lagged"]),
+});
+export const ViewerFrameShape = z.union([EventFrameShape, OtherFrameShape]);
+
+export type ViewerFrame =
+  | { type: "event"; event: EventFrame }
+  | { type: "subscribed" | "replayed" | "pong" | "lagged" }
+  | { type: "error"; message: string };
+
+/** Parses one server frame; `undefined` when it is not a frame the CLI understands. */
+export function parseViewerFrame(text: string): ViewerFrame | undefined {
+  const parsed = parseWith(ViewerFrameShape, text);
+  if (!parsed.ok) return undefined;
+  const frame = parsed.value;
+  if (frame.type === "event") {
+    const event = frame as unknown as EventFrame;
+    const stream = frame.stream_id ?? frame.sandbox_id ?? frame.entity_id ?? frame.task_id;
+    if (!stream) return undefined;
+    return {
+      type: "event",
+      event: {
+        ...event,
+        stream_id: stream,
+        sandbox_id: frame.sandbox_id ?? null,
+        task_id: frame.task_id ?? null,
+      },
+    };
+  }
+  if (frame.type === "error") {
+    const error = (frame as { error?: { message?: unknown } }).error;
+    return {
+      type: "error",
+      message: typeof error?.message === "string" ? error.message : "bad frame",
+    };
+  }
+  return { type: frame.type };
+}
+
+export class OmoiClient {
+  constructor(
+    readonly serverUrl: string,
+    private readonly token?: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  health(): Promise<Health> {
+    return this.request("GET", "/api/v1/health", HealthShape);
+  }
+
+  async createTask(input: CreateTaskInput): Promise<Task> {
+    return (await this.request("POST", "/api/v1/tasks", TaskShape, input)) as unknown as Task;
+  }
+
+  async listTasks(query: { status?: string[]; limit?: number }): Promise<{
+    tasks: Task[];
+    total: number;
+  }> {
+    const search = new URLSearchParams();
+    if (query.status?.length) search.set("status", query.status.join(","));
+    if (query.limit !== undefined) search.set("limit", String(query.limit));
+    const list = await this.request("GET", `/api/v1/tasks?${search}`, TaskListShape);
+    return { tasks: list.tasks as unknown as Task[], total: list.total };
+  }
+
+  async getTask(id: string): Promise<TaskDetail> {
+    const path = `/api/v1/tasks/${encodeURIComponent(id)}`;
+    return (await this.request("GET", path, TaskDetailShape)) as unknown as TaskDetail;
+  }
+
+  async cancelTask(id: string): Promise<Task> {
+    const path = `/api/v1/tasks/${encodeURIComponent(id)}/cancel`;
+    return (await this.request("POST", path, TaskShape, {})) as unknown as Task;
+  }
+
+  async listSandboxes(query: { status?: string[]; taskId?: string; limit?: number }): Promise<{
+    sandboxes: Sandbox[];
+    total: number;
+  }> {
+    const search = new URLSearchParams();
+    if (query.status?.length) search.set("status", query.status.join(","));
+    if (query.taskId) search.set("task_id", query.taskId);
+    if (query.limit !== undefined) search.set("limit", String(query.limit));
+    const list = await this.request("GET", `/api/v1/sandboxes?${search}`, SandboxListShape);
+    return { sandboxes: list.sandboxes as unknown as Sandbox[], total: list.total };
+  }
+
+  async getSandbox(id: string): Promise<Sandbox> {
+    const path = `/api/v1/sandboxes/${encodeURIComponent(id)}`;
+    return (await this.request("GET", path, SandboxShape)) as unknown as Sandbox;
+  }
+
+  async terminateSandbox(id: string): Promise<Sandbox> {
+    const path = `/api/v1/sandboxes/${encodeURIComponent(id)}`;
+    return (await this.request("DELETE", path, SandboxShape)) as unknown as Sandbox;
+  }
+
+  /** Sends a message to a task (`task_…`) or a sandbox (any other id). */
+  sendMessage(id: string, input: SendMessageInput): Promise<MessageAccepted> {
+    const kind = isTaskId(id) ? "tasks" : "sandboxes";
+    const path = `/api/v1/${kind}/${encodeURIComponent(id)}/messages`;
+    return this.request("POST", path, MessageAcceptedShape, input);
+  }
+
+  viewerUrl(query: ViewerQuery): string {
+    const url = new URL("/ws/events", this.serverUrl);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("entity_types", query.entity_types.join(","));
+    url.searchParams.set("entity_ids", query.entity_ids.join(","));
+    if (query.since !== undefined) url.searchParams.set("since", String(query.since));
+    if (query.cursors?.size) {
+      const cursors = [...query.cursors].map(([stream, seq]) => `${stream}:${seq}`).join(",");
+      url.searchParams.set("cursors", cursors);
+    }
+    return url.toString();
+  }
+
+  openViewer(query: ViewerQuery): WebSocket {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    return new WebSocket(this.viewerUrl(query), { headers, handshakeTimeout: this.timeoutMs });
+  }
+
+  private async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    shape: S,
+    body?: unknown,
+  ): Promise<z.output<S>> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.serverUrl), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      if ((error as Error).name === "TimeoutError") {
+        throw new CliError(
+          `the server at ${this.serverUrl} did not answer within ${this.timeoutMs / 1000}s`,
+          1,
+        );
+      }
+      throw new ServerUnreachableError(this.serverUrl);
+    }
+    const text = await response.text();
+    if (!response.ok) throw this.errorFrom(response.status, text);
+    const parsed = parseWith(shape, text);
+    if (!parsed.ok) {
+      throw new CliError(
+        `the server at ${this.serverUrl} gave an unexpected answer to ${method} ${path.split("?")[0]} (${parsed.error}); is it an Omoi server of the same version?`,
+        1,
+      );
+    }
+    return parsed.value;
+  }
+
+  private errorFrom(status: number, text: string): ApiError {
+    const body = safeJsonParse(text);
+    const parsed = body.ok ? ErrorShape.safeParse(body.value) : undefined;
+    if (!parsed?.success) {
+      return new ApiError(
+        status,
+        "HttpError",
+        `the server at ${this.serverUrl} answered HTTP ${status}; is it an Omoi server?`,
+      );
+    }
+    const { name, message } = parsed.data.error;
+    if (status === 401) {
+      return new ApiError(status, name, `${message} (pass --token or set OMOI_API_TOKEN)`);
+    }
+    return new ApiError(status, name, message);
+  }
+}

@@ -1,0 +1,85 @@
+import { Priority } from "../../protocol/task.ts";
+import { booleanFlag, choiceFlag, integerFlag, positiveNumberFlag, stringFlag } from "../args.ts";
+import type { Command } from "../command.ts";
+import { UsageError } from "../errors.ts";
+import { runLive } from "../live.ts";
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "create a task and watch the agent work on it live; type to steer",
+  usesServer: true,
+  options: {
+    title: { type: "string" },
+    model: { type: "string" },
+    "max-turns": { type: "string" },
+    "max-budget": { type: "string" },
+    priority: { type: "string" },
+    detach: { type: "boolean", short: "d" },
+  },
+  help: `Usage: omoi run "prompt" [flags]
+
+Creates a task and shows the agent's work as it happens: its text, thinking, tool
+calls and results, file diffs, todos, turn costs.
+
+While it runs:
+  type a line, Enter   send it to the agent (folded into the current turn)
+  Ctrl-C               interrupt the current turn; the agent waits for you
+  Ctrl-C twice         stop the task (within 3 seconds)
+
+Flags:
+  --title TEXT        a short title (default: from the prompt)
+  --model NAME        the model the agent uses
+  --max-turns N       stop after N turns
+  --max-budget USD    stop once the run has cost this much
+  --priority P        critical, high, medium (default) or low
+  -d, --detach        create the task, print its id and return at once
+
+Exit codes:
+  0    the task completed
+  1    the task failed (or another error)
+  2    usage error, or no server to talk to
+  130  the task was cancelled or stopped
+
+With --json, every event is printed as one JSON object per line.`,
+
+  async run({ values, positionals, global, terminal, client }) {
+    const prompt = positionals.join(" ").trim();
+    if (!prompt) throw new UsageError('missing prompt: omoi run "what the agent should do"');
+    const body = {
+      prompt,
+      title: stringFlag(values, "title"),
+      model: stringFlag(values, "model"),
+      max_turns: integerFlag(values, "max-turns", { min: 1, max: 10_000 }),
+      max_budget_usd: positiveNumberFlag(values, "max-budget", 100_000),
+      priority: choiceFlag(values, "priority", Priority.options),
+    };
+    const omoi = client();
+    const task = await omoi.createTask(body);
+    const { style } = terminal;
+
+    if (booleanFlag(values, "detach")) {
+      if (global.json) terminal.stdout(`${JSON.stringify(task)}\n`);
+      else {
+        terminal.stdout(`${task.id}\n`);
+        terminal.stderr(`watch it with: omoi watch ${task.id}\n`);
+      }
+      return 0;
+    }
+
+    if (!global.json) {
+      terminal.stdout(`${style.bold(`● ${task.title}`)} ${style.dim(`(${task.id})`)}\n`);
+      if (terminal.stdinIsTTY) {
+        terminal.stdout(
+          `${style.dim("  type a message + Enter to steer · Ctrl-C interrupts · Ctrl-C twice stops")}\n`,
+        );
+      }
+    }
+    return runLive({
+      client: omoi,
+      target: { entityType: "task", id: task.id },
+      terminal,
+      json: global.json,
+      steer: true,
+    });
+  },
+};

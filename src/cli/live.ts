@@ -1,0 +1,205 @@
+import { createInterface } from "node:readline";
+import type { EventFrame, OmoiClient } from "./client.ts";
+import { CliError } from "./errors.ts";
+import { type FollowTarget, followEvents } from "./event-stream.ts";
+import { EventRenderer } from "./render.ts";
+import type { Terminal } from "./terminal.ts";
+
+/*
+ * A live view of one task or sandbox in the terminal (`omoi run`, `omoi watch`): events
+ * as they happen and, when steering, lines typed at the terminal go to the agent and
+ * Ctrl-C interrupts the turn (twice: stops the task).
+ */
+
+export const EXIT_COMPLETED = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_CANCELLED = 130;
+
+/** A second Ctrl-C within this window stops the task instead of interrupting the turn. */
+const DOUBLE_INTERRUPT_MS = 3_000;
+
+export interface LiveOptions {
+  client: OmoiClient;
+  target: FollowTarget;
+  terminal: Terminal;
+  json: boolean;
+  /** Read lines from stdin as steering messages; Ctrl-C interrupts, twice stops. */
+  steer: boolean;
+}
+
+/** The exit code a terminal event implies, or undefined while the run goes on. */
+export function exitCodeFor(target: FollowTarget, event: EventFrame): number | undefined {
+  const type = event.event_type;
+  if (target.entityType === "task") {
+    if (type === "task.completed") return EXIT_COMPLETED;
+    if (type === "task.failed") return event.payload.will_retry === true ? undefined : EXIT_FAILED;
+    if (type === "task.cancelled") return EXIT_CANCELLED;
+    if (type.startsWith("task.")) return undefined;
+    return undefined;
+  }
+  if (type === "sandbox.completed") return EXIT_COMPLETED;
+  if (type === "sandbox.failed") return EXIT_FAILED;
+  if (type === "sandbox.terminated") return EXIT_CANCELLED;
+  return undefined;
+}
+
+/** Is this event one that can change whether the run is over? */
+function isStatusEvent(target: FollowTarget, event: EventFrame): boolean {
+  return event.event_type.startsWith(target.entityType === "task" ? "task." : "sandbox.");
+}
+
+export function runLive(options: LiveOptions): Promise<number> {
+  const { client, target, terminal, json, steer } = options;
+  const renderer = new EventRenderer({
+    style: terminal.style,
+    width: terminal.columns,
+    interactive: steer && terminal.stdinIsTTY,
+  });
+  const out = (text: string) => {
+    if (text) terminal.stdout(text);
+  };
+  const note = (text: string, tone: "info" | "warn" | "error" = "info") => {
+    if (json) terminal.stderr(`${text}\n`);
+    else out(renderer.notice(text, tone));
+  };
+
+  return new Promise<number>((resolve, reject) => {
+    const controller = new AbortController();
+    let finished = false;
+    let replayed = false;
+    /** Exit code of the latest status event, while replay has not caught up yet. */
+    let pendingExit: number | undefined;
+    let lastInterruptAt = 0;
+    let stopping = false;
+    const lines = steer
+      ? createInterface({
+          input: terminal.stdin,
+          terminal: false,
+          crlfDelay: Number.POSITIVE_INFINITY,
+        })
+      : undefined;
+
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      lines?.close();
+      process.off("SIGINT", onSigint);
+      out(renderer.breakLine());
+      resolve(code);
+    };
+    const fail = (error: unknown) => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      lines?.close();
+      process.off("SIGINT", onSigint);
+      out(renderer.breakLine());
+      reject(error);
+    };
+
+    const onEvent = (event: EventFrame) => {
+      if (finished) return;
+      if (json) terminal.stdout(`${JSON.stringify(event)}\n`);
+      else out(renderer.render(event));
+      if (!isStatusEvent(target, event)) return;
+      const code = exitCodeFor(target, event);
+      // A finished task can be resumed by a message, so during replay only the latest
+      // status counts; once live, a terminal status ends the run.
+      if (!replayed) pendingExit = code;
+      else if (code !== undefined) finish(code);
+    };
+
+    const onReplayed = () => {
+      replayed = true;
+      if (pendingExit !== undefined) finish(pendingExit);
+    };
+
+    const send = async (content: string) => {
+      try {
+        const accepted = await client.sendMessage(target.id, {
+          content,
+          message_type: "user_message",
+          delivery: "steer",
+        });
+        if (!json && !finished) {
+          out(renderer.queued({ message_id: accepted.message_id, content }));
+        }
+      } catch (error) {
+        if (!finished) note(`could not send the message: ${(error as Error).message}`, "error");
+      }
+    };
+
+    const stop = async () => {
+      stopping = true;
+      note("stopping…", "warn");
+      try {
+        if (target.entityType === "task") await client.cancelTask(target.id);
+        else await client.terminateSandbox(target.id);
+      } catch (error) {
+        note(`could not stop it: ${(error as Error).message}`, "error");
+        finish(EXIT_CANCELLED);
+      }
+    };
+
+    const interrupt = async () => {
+      note("interrupting the current turn… press Ctrl-C again to stop", "warn");
+      try {
+        await client.sendMessage(target.id, {
+          content: "interrupt",
+          message_type: "interrupt",
+          delivery: "steer",
+        });
+      } catch (error) {
+        note(`could not interrupt: ${(error as Error).message}`, "error");
+      }
+    };
+
+    function onSigint() {
+      if (finished) return;
+      if (!steer) {
+        const stopHint = `omoi stop ${target.id}`;
+        note(`stopped watching; it keeps running (\`${stopHint}\` stops it)`);
+        finish(EXIT_CANCELLED);
+        return;
+      }
+      if (stopping) {
+        finish(EXIT_CANCELLED);
+        return;
+      }
+      const now = Date.now();
+      if (now - lastInterruptAt <= DOUBLE_INTERRUPT_MS) {
+        void stop();
+        return;
+      }
+      lastInterruptAt = now;
+      void interrupt();
+    }
+    process.on("SIGINT", onSigint);
+
+    lines?.on("line", (line) => {
+      const content = line.trim();
+      if (content && !finished) void send(content);
+    });
+
+    followEvents({
+      client,
+      target,
+      signal: controller.signal,
+      onEvent,
+      onReplayed,
+      onReconnecting: ({ attempt, delayMs, reason }) => {
+        out(renderer.breakLine());
+        const wait = (delayMs / 1000).toFixed(1);
+        const text = `reconnecting… (${reason}; attempt ${attempt}, next try in ${wait}s)`;
+        terminal.stderr(`${terminal.errorStyle.yellow(text)}\n`);
+      },
+      onReconnected: () => {
+        out(renderer.breakLine());
+        terminal.stderr(`${terminal.errorStyle.green("reconnected")}\n`);
+      },
+    }).then(() => {
+      if (!finished) fail(new CliError("the event stream ended unexpectedly", 1));
+    }, fail);
+  });
+}
