@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { StoredEvent } from "../protocol/event.ts";
 import { type Row, rowToEvent } from "./rows.ts";
+import { storablePayload } from "./storable.ts";
 import type { AppendResult, EventToStore } from "./store.ts";
 
 /** Thrown inside the append transaction to roll it back and run it again. */
@@ -43,11 +44,14 @@ export async function appendInTransaction(
   }
 
   const stored = new Map<string, StoredEvent>();
+  const payloadJson = new Map<string, string>();
   if (fresh.length > 0) {
     const nextSeq = await reserveSeqs(client, counts);
     for (const event of fresh) {
       const seq = nextSeq.get(event.stream_id)!;
       nextSeq.set(event.stream_id, seq + 1);
+      const { json, payload } = storablePayload(event.payload);
+      payloadJson.set(event.id, json);
       stored.set(event.id, {
         id: event.id,
         seq,
@@ -56,12 +60,12 @@ export async function appendInTransaction(
         task_id: event.task_id,
         event_type: event.event_type,
         source: event.source,
-        payload: event.payload,
+        payload,
         emitted_at: event.emitted_at,
         stored_at: storedAt,
       });
     }
-    await insertEvents(client, [...stored.values()]);
+    await insertEvents(client, [...stored.values()], payloadJson);
   }
 
   const returned = new Set<string>();
@@ -97,7 +101,11 @@ async function reserveSeqs(
   return first;
 }
 
-async function insertEvents(client: pg.PoolClient, events: StoredEvent[]): Promise<void> {
+async function insertEvents(
+  client: pg.PoolClient,
+  events: StoredEvent[],
+  payloadJson: Map<string, string>,
+): Promise<void> {
   // Inserted in id order, so concurrent batches sharing ids wait on each other in one order.
   const sorted = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const column = <T>(pick: (event: StoredEvent) => T) => sorted.map(pick);
@@ -119,7 +127,7 @@ async function insertEvents(client: pg.PoolClient, events: StoredEvent[]): Promi
       column((event) => event.task_id),
       column((event) => event.event_type),
       column((event) => event.source),
-      column((event) => JSON.stringify(event.payload)),
+      column((event) => payloadJson.get(event.id)!),
       column((event) => event.emitted_at),
       sorted[0].stored_at,
     ],

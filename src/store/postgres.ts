@@ -16,6 +16,7 @@ import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { AppendRace, appendInTransaction } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
+import { storableText } from "./storable.ts";
 import type {
   AppendResult,
   EventToStore,
@@ -181,7 +182,7 @@ export class PostgresStore implements Store {
         message.sandbox_id,
         message.message_type,
         message.delivery,
-        message.content,
+        storableText(message.content),
         Date.now(),
       ],
     );

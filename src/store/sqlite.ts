@@ -17,6 +17,7 @@ import {
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
+import { storablePayload, storableText } from "./storable.ts";
 import type {
   AppendResult,
   EventToStore,
@@ -101,6 +102,7 @@ export class SqliteStore implements Store {
         const existing = byId.get(event.id);
         if (existing) return { event: rowToEvent(existing), duplicate: true };
         const seq = Number(bump.get(event.stream_id)?.last_seq);
+        const { json, payload } = storablePayload(event.payload);
         const stored: StoredEvent = {
           id: event.id,
           seq,
@@ -109,7 +111,7 @@ export class SqliteStore implements Store {
           task_id: event.task_id,
           event_type: event.event_type,
           source: event.source,
-          payload: event.payload,
+          payload,
           emitted_at: event.emitted_at,
           stored_at: storedAt,
         };
@@ -121,7 +123,7 @@ export class SqliteStore implements Store {
           stored.task_id,
           stored.event_type,
           stored.source,
-          JSON.stringify(stored.payload),
+          json,
           stored.emitted_at,
           storedAt,
         );
@@ -173,7 +175,7 @@ export class SqliteStore implements Store {
       sandbox_id: message.sandbox_id,
       message_type: message.message_type,
       delivery: message.delivery,
-      content: message.content,
+      content: storableText(message.content),
       status: "pending",
       created_at: Date.now(),
       delivered_at: null,

@@ -58,6 +58,28 @@ export function eventConformance(makeStore: MakeStore) {
       assert.ok(listed.stored_at > 0);
     });
 
+    it("stores NUL characters and lone surrogates as U+FFFD, in every store alike", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const stream = streamId();
+      const payload = {
+        output: "a\u0000b",
+        cut: "x\ud800y",
+        pair: "smile \u{1F600}",
+        literal: "\\u0000 stays text",
+        "key\u0000": 1,
+      };
+      const [result] = await store.appendEvents([event(stream, { payload })]);
+      const expected = {
+        output: "a\ufffdb",
+        cut: "x\ufffdy",
+        pair: "smile \u{1F600}",
+        literal: "\\u0000 stays text",
+        "key\ufffd": 1,
+      };
+      assert.deepEqual(result.event.payload, expected);
+      assert.deepEqual((await store.listEvents(stream))[0].payload, expected);
+    });
+
     it("keeps seqs gap-free under many concurrent appends from several replicas", async () => {
       const replicas = await stores.openReplicas(3);
       const stream = streamId();

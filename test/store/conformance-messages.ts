@@ -37,6 +37,13 @@ export function messageConformance(makeStore: MakeStore) {
       );
     });
 
+    it("stores NUL characters in a message as U+FFFD", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const stored = await store.insertMessage(message(streamId(), "before\u0000after"));
+      assert.equal(stored.content, "before\ufffdafter");
+      assert.deepEqual(await store.getMessage(stored.id), stored);
+    });
+
     it("rejects a second message with the same id", async () => {
       const store = await stores.open(stores.freshDatabase());
       const original = message(streamId());
