@@ -34,6 +34,8 @@ export interface Config {
     scenario: string;
   };
   bodyLimitBytes: number;
+  /** A viewer whose unsent backlog grows past this is told it lagged and disconnected. */
+  viewerMaxBufferBytes: number;
   logLevel: string;
   /** Start the orchestrator and run agents (off for pure API/ingest replicas). */
   runAgents: boolean;
@@ -72,6 +74,11 @@ const EnvSchema = z.object({
     .int()
     .min(1024)
     .default(1024 * 1024),
+  OMOI_VIEWER_MAX_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
   OMOI_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
@@ -121,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scenario: values.OMOI_SCENARIO,
     },
     bodyLimitBytes: values.OMOI_BODY_LIMIT_BYTES,
+    viewerMaxBufferBytes: values.OMOI_VIEWER_MAX_BUFFER_BYTES,
     logLevel: values.OMOI_LOG_LEVEL,
     runAgents: values.OMOI_RUN_AGENTS === "1" || values.OMOI_RUN_AGENTS === "true",
   };

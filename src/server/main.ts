@@ -113,7 +113,10 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     const provider = guarded(local, () => preflightError);
 
     const ingest = new Ingest(store, bus);
-    const viewers = new ViewerHub(store, bus, createLogger("viewers", config.logLevel));
+    const viewers = new ViewerHub(store, bus, createLogger("viewers", config.logLevel), {
+      maxBufferedBytes: config.viewerMaxBufferBytes,
+      pingIntervalMs: 25_000,
+    });
     const workers = new WorkerHub(
       store,
       bus,

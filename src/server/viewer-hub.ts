@@ -20,6 +20,8 @@ export interface ViewerHubOptions {
 }
 
 const FILL_PAGE = 1000;
+/** Live events held for one stream while its replay catches up, before the viewer is lagged. */
+const MAX_HELD_EVENTS = 20_000;
 const frameCache = new WeakMap<StoredEvent, string>();
 
 function serialize(event: StoredEvent): string {
@@ -140,12 +142,20 @@ class ViewerConnection {
     this.drain(stream, state);
   }
 
-  private deliver(state: StreamState, event: StoredEvent) {
+  /** Live delivery lags a viewer that cannot keep up; replay instead waits for it (see fill). */
+  private deliver(state: StreamState, event: StoredEvent, replaying = false) {
     state.last = event.seq;
     if (!matchesEventType(this.filters.event_types, event.event_type)) return;
     if (this.closed) return;
     this.socket.send(serialize(event));
-    if (this.socket.bufferedAmount > this.options.maxBufferedBytes) this.lagged();
+    if (!replaying && this.socket.bufferedAmount > this.options.maxBufferedBytes) this.lagged();
+  }
+
+  private async drained() {
+    const low = this.options.maxBufferedBytes / 4;
+    while (!this.closed && this.socket.bufferedAmount > low) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   private drain(stream: string, state: StreamState, afterFill = false) {
@@ -176,7 +186,13 @@ class ViewerConnection {
           limit: FILL_PAGE,
         });
         if (generation !== this.generation || this.closed) return;
-        for (const event of page) if (event.seq === state.last + 1) this.deliver(state, event);
+        for (const event of page) {
+          if (event.seq !== state.last + 1) continue;
+          this.deliver(state, event, true);
+          if (this.socket.bufferedAmount > this.options.maxBufferedBytes / 2) await this.drained();
+          if (generation !== this.generation || this.closed) return;
+        }
+        if (state.pending.size > MAX_HELD_EVENTS) return this.lagged();
         if (page.length < FILL_PAGE) break;
       }
     } catch (error) {
