@@ -61,7 +61,10 @@ export class PostgresStore implements Store {
   private readonly schema: string | undefined;
   private closed = false;
 
-  constructor(url: string, options: PostgresStoreOptions = {}) {
+  constructor(
+    private readonly url: string,
+    options: PostgresStoreOptions = {},
+  ) {
     if (options.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
       throw new Error(
         `invalid Postgres schema name '${options.schema}': use lowercase letters, digits and '_'`,
@@ -80,7 +83,11 @@ export class PostgresStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: Error) => {
+      throw new Error(`could not connect to Postgres at ${redactUrl(this.url)}: ${error.message}`, {
+        cause: error,
+      });
+    });
     const lockKey = `omoi:migrate:${this.schema ?? "public"}`;
     try {
       // Replicas starting together take turns; the second finds everything applied.
@@ -422,6 +429,17 @@ function insertSql(table: string, columns: Columns): [string, SqlValue[]] {
     `INSERT INTO ${table} (${names}) VALUES (${placeholders}) RETURNING *`,
     columns.map(([, value]) => value),
   ];
+}
+
+/** The URL without its password, for error messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
 }
 
 function errorCode(error: unknown): string {

@@ -35,6 +35,16 @@ describe("PostgresStore", () => {
     assert.throws(() => new PostgresStore(url, { schema: 'x"; drop' }), /invalid Postgres schema/);
   });
 
+  it("fails migrate() with a clear error when Postgres is unreachable", async () => {
+    const store = new PostgresStore("postgres://omoi:secret@127.0.0.1:1/none");
+    await assert.rejects(store.migrate(), (error: Error) => {
+      assert.match(error.message, /could not connect to Postgres at postgres:\/\/omoi:\*\*\*@127/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    await store.close();
+  });
+
   it("records applied migrations once, however many replicas migrate", async () => {
     const schema = `${prefix}_migrations`;
     const stores = [1, 2, 3, 4].map(() => new PostgresStore(url, { schema }));
