@@ -7,7 +7,7 @@ import { HttpTransport } from "./http-fallback.ts";
 import type { Logger } from "./log.ts";
 import { type ModelProbe, probeModel } from "./model-probe.ts";
 import { AgentSession, type SessionEnd } from "./session.ts";
-import type { Transport } from "./transport.ts";
+import type { IncomingMessage, Transport } from "./transport.ts";
 import type { WorkerOptions } from "./worker-options.ts";
 
 /** CLI settings the worker may pass through to the agent (retry count, request timeout). */
@@ -32,8 +32,11 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
 
   let session: AgentSession | null = null;
   const stopRequested: string[] = [];
+  // Messages can arrive (in the welcome) while confinement is still being set up; the
+  // transport has marked them seen, so they must be kept, not dropped.
+  const early: IncomingMessage[] = [];
   transport.start({
-    onMessage: (message) => session?.receive(message),
+    onMessage: (message) => (session ? session.receive(message) : early.push(message)),
     onStop: (reason) => {
       stopRequested.push(reason);
       void session?.stop(reason);
@@ -90,6 +93,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
       { emit: (event) => send(event), delivered: (message) => transport.delivered([message.id]) },
     );
     session.start(options.prompt);
+    for (const message of early.splice(0)) session.receive(message);
     if (stopRequested.length > 0) void session.stop(stopRequested[0]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
