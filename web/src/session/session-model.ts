@@ -19,6 +19,8 @@ export interface SessionStats {
   sandboxStatus: string | null;
   activity: AgentActivity;
   model: string | null;
+  /** The agent's working directory: tool cards show paths relative to it. */
+  cwd: string | null;
 }
 
 const TASK_STATUS_BY_EVENT: Record<string, string> = {
@@ -60,6 +62,7 @@ export class SessionModel {
     sandboxStatus: null,
     activity: "idle",
     model: null,
+    cwd: null,
   };
   private readonly indexByKey = new Map<string, number>();
   private readonly toolKeyById = new Map<string, string>();
@@ -148,6 +151,11 @@ export class SessionModel {
     const payload: Payload = frame.payload ?? {};
     const type = frame.event_type;
     const taskStatus = TASK_STATUS_BY_EVENT[type];
+    // The same lifecycle step can be reported on more than one stream; say it once.
+    if (taskStatus && taskStatus === stats.taskStatus && type !== "task.failed") {
+      this.changed();
+      return;
+    }
     if (taskStatus) stats.taskStatus = taskStatus;
     const sandboxStatus = SANDBOX_STATUS_BY_EVENT[type];
     if (sandboxStatus) stats.sandboxStatus = sandboxStatus;
@@ -197,6 +205,7 @@ export class SessionModel {
       case "agent.started":
         stats.activity = "working";
         stats.model = str(payload, "model") ?? stats.model;
+        stats.cwd = str(payload, "cwd") ?? stats.cwd;
         this.note(key, type, frame, `Agent started${stats.model ? ` · ${stats.model}` : ""}`, "info");
         break;
       case "agent.waiting":
@@ -457,6 +466,9 @@ export class SessionModel {
 
   private push(item: Item): void {
     if (this.indexByKey.has(item.key)) return;
+    // One failure often arrives as agent.failed, then sandbox.failed with the same words.
+    const previous = this.items.at(-1);
+    if (item.kind === "error" && previous?.kind === "error" && previous.message === item.message) return;
     this.indexByKey.set(item.key, this.items.length);
     this.items = [...this.items, item];
   }

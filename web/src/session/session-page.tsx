@@ -1,7 +1,6 @@
 import { useLayoutEffect, useRef, useState } from "react";
 import { api, type SessionTarget } from "../api/client.ts";
 import { TERMINAL_SANDBOX_STATUSES, TERMINAL_TASK_STATUSES } from "../api/types.ts";
-import { formatClock } from "../format.ts";
 import { type SessionRecord, useSession } from "./use-session.ts";
 import type { SessionModel } from "./session-model.ts";
 import { Composer } from "./view/composer.tsx";
@@ -116,12 +115,12 @@ export function SessionPage({ target }: { target: SessionTarget }) {
         }
       />
       <section className="conversation-wrap" aria-label="Conversation">
-        <Conversation items={model.items} activity={terminal ? "ended" : model.stats.activity} loading={!session.replayed} />
-        {record?.kind === "task" && record.task.result && terminal ? (
-          <div className="result-line muted small" data-testid="task-result">
-            Finished {record.task.completed_at ? formatClock(record.task.completed_at) : ""}
-          </div>
-        ) : null}
+        <Conversation
+          items={model.items}
+          activity={terminal ? "ended" : model.stats.activity}
+          loading={!session.replayed}
+          cwd={model.stats.cwd}
+        />
       </section>
       <div className="composer-dock">
         <Composer

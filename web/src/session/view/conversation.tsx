@@ -47,7 +47,7 @@ const UserBubble = memo(function UserBubble({ item }: { item: UserItem }) {
   );
 });
 
-function ItemView({ item }: { item: Item }) {
+function ItemView({ item, cwd }: { item: Item; cwd: string | null }) {
   switch (item.kind) {
     case "user":
       return <UserBubble item={item} />;
@@ -69,7 +69,7 @@ function ItemView({ item }: { item: Item }) {
         </details>
       );
     case "tool":
-      return <ToolCard item={item} />;
+      return <ToolCard item={item} cwd={cwd} />;
     case "file_edit":
       return <DiffView path={item.path} diff={item.diff} />;
     case "todos":
@@ -91,10 +91,10 @@ function ItemView({ item }: { item: Item }) {
   }
 }
 
-const ItemRow = memo(function ItemRow({ item }: { item: Item }) {
+const ItemRow = memo(function ItemRow({ item, cwd }: { item: Item; cwd: string | null }) {
   return (
     <li className={`item item-${item.kind}`} data-testid="event-item" data-kind={item.kind} data-key={item.key}>
-      <ItemView item={item} />
+      <ItemView item={item} cwd={cwd} />
     </li>
   );
 });
@@ -103,10 +103,12 @@ export function Conversation({
   items,
   activity,
   loading,
+  cwd,
 }: {
   items: Item[];
   activity: AgentActivity;
   loading: boolean;
+  cwd: string | null;
 }) {
   if (items.length === 0) {
     return (
@@ -119,7 +121,7 @@ export function Conversation({
     <>
       <ol className="conversation" data-testid="conversation" aria-live="polite" aria-relevant="additions">
         {items.map((item) => (
-          <ItemRow key={item.key} item={item} />
+          <ItemRow key={item.key} item={item} cwd={cwd} />
         ))}
       </ol>
       <ActivityLine activity={activity} />

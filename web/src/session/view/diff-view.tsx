@@ -14,7 +14,11 @@ function lineClass(line: string): string {
 /** A unified diff, coloured by line, long ones folded. */
 export function DiffView({ path, diff }: { path: string; diff: string }) {
   const [open, setOpen] = useState(false);
-  const lines = diff.replace(/\n$/, "").split("\n");
+  // jsdiff's createPatch starts with "Index:" and a row of "="; the file header says it all.
+  const lines = diff
+    .replace(/\n$/, "")
+    .split("\n")
+    .filter((line) => !/^={5,}$/.test(line) && !line.startsWith("Index: "));
   const added = lines.filter((line) => line.startsWith("+") && !line.startsWith("+++")).length;
   const removed = lines.filter((line) => line.startsWith("-") && !line.startsWith("---")).length;
   const folded = lines.length > MAX_LINES + 5 && !open;

@@ -1,13 +1,13 @@
 import { memo, useState } from "react";
 import type { ToolItem } from "../items.ts";
 import { FoldedText } from "./folded-text.tsx";
-import { inputDetails, outputText, toolSummary } from "./tool-format.ts";
+import { inputDetails, outputText, relativeTo, toolSummary } from "./tool-format.ts";
 
 /** One tool call with its result once it arrives. */
-export const ToolCard = memo(function ToolCard({ item }: { item: ToolItem }) {
+export const ToolCard = memo(function ToolCard({ item, cwd }: { item: ToolItem; cwd: string | null }) {
   const isBash = item.tool.toLowerCase() === "bash";
   const [open, setOpen] = useState(isBash);
-  const summary = toolSummary(item.tool, item.input);
+  const summary = relativeTo(cwd, toolSummary(item.tool, item.input));
   const details = inputDetails(item.tool, item.input);
   const state = item.result === null ? "running" : item.result.isError ? "error" : "done";
   const output = item.result ? outputText(item.result.output) : "";

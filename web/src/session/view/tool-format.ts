@@ -72,3 +72,11 @@ export function inputDetails(tool: string, input: unknown): string | null {
   if (keys.length === 1 && keys[0] === "description") return null;
   return stringify(rest);
 }
+
+/** `/work/space/src/a.ts` → `src/a.ts` when the agent works in `/work/space`. */
+export function relativeTo(cwd: string | null, text: string): string {
+  if (!cwd || !text.startsWith(cwd)) return text;
+  const rest = text.slice(cwd.length);
+  if (rest === "") return ".";
+  return rest.startsWith("/") ? rest.slice(1) : text;
+}
