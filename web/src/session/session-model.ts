@@ -438,14 +438,20 @@ export class SessionModel {
     const cost = num(payload, "cost_usd");
     if (cost !== null) stats.costByStream[frame.stream_id] = cost;
     stats.activity = "waiting";
-    if (bool(payload, "is_error")) {
+    if (!bool(payload, "is_error")) return;
+    const subtype = str(payload, "subtype");
+    const result = str(payload, "result");
+    if (result) {
       this.push({
         kind: "error",
         key,
-        title: `Turn ended with an error${str(payload, "subtype") ? ` (${str(payload, "subtype")})` : ""}`,
-        message: str(payload, "result") ?? "no details",
+        title: `Turn ended with an error${subtype ? ` (${subtype})` : ""}`,
+        message: result,
       });
+      return;
     }
+    // No words from the agent: usually a turn cut short by an interrupt or a stop.
+    this.note(key, frame.event_type, frame, `Turn ended early${subtype ? ` (${subtype})` : ""}`, "warn");
   }
 
   private note(
