@@ -3,6 +3,14 @@ import { api } from "../api/client.ts";
 import { type CreateTaskBody, PRIORITIES, type Priority } from "../api/types.ts";
 import { navigate } from "../route.ts";
 
+const FIELDS = ["prompt", "title", "model", "max_budget_usd", "max_turns", "priority"] as const;
+type FieldName = (typeof FIELDS)[number];
+
+/** Which field the server's message names ("invalid task: max_budget_usd: …"), if any. */
+function fieldOf(message: string): FieldName | null {
+  return FIELDS.find((field) => new RegExp(`\\b${field}\\b`).test(message)) ?? null;
+}
+
 function optionalNumber(value: string): number | undefined {
   if (value.trim() === "") return undefined;
   return Number(value);
@@ -33,6 +41,9 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   const [showOptions, setShowOptions] = useState(!compact);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const badField = error ? (fieldOf(error) ?? "prompt") : null;
+  const invalid = (field: FieldName) =>
+    badField === field ? { "aria-invalid": true, "aria-describedby": `${id}-error` } : {};
 
   async function submit(event?: FormEvent) {
     event?.preventDefault();
@@ -75,8 +86,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
         value={prompt}
         rows={compact ? 3 : 6}
         autoFocus={autoFocus}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
+        {...invalid("prompt")}
         onChange={(event) => setPrompt(event.target.value)}
         onKeyDown={onPromptKey}
       />
@@ -87,6 +97,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               id={`${id}-title`}
               className="input"
               data-testid="new-task-title"
+              {...invalid("title")}
               value={title}
               placeholder="optional"
               onChange={(event) => setTitle(event.target.value)}
@@ -97,6 +108,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               id={`${id}-model`}
               className="input"
               data-testid="new-task-model"
+              {...invalid("model")}
               value={model}
               placeholder="server default"
               onChange={(event) => setModel(event.target.value)}
@@ -107,6 +119,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               id={`${id}-budget`}
               className="input"
               data-testid="new-task-budget"
+              {...invalid("max_budget_usd")}
               type="number"
               inputMode="decimal"
               step="0.01"
@@ -120,6 +133,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               id={`${id}-turns`}
               className="input"
               data-testid="new-task-max-turns"
+              {...invalid("max_turns")}
               type="number"
               inputMode="numeric"
               step="1"
@@ -133,6 +147,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               id={`${id}-priority`}
               className="input"
               data-testid="new-task-priority"
+              {...invalid("priority")}
               value={priority}
               onChange={(event) => setPriority(event.target.value as Priority)}
             >
