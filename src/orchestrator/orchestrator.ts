@@ -37,6 +37,7 @@ export interface LaunchEnvironment {
 
 export interface WorkerChannel {
   sendStop(sandboxId: string, reason: string): boolean;
+  hooks: { onConnected?(sandboxId: string, resume: boolean): void };
 }
 
 interface ActiveSandbox {
@@ -44,6 +45,8 @@ interface ActiveSandbox {
   taskId: string | null;
   handle: SandboxHandle;
   idleTimer?: NodeJS.Timeout;
+  /** When the agent went idle; the longest-idle sandbox is closed first to free a slot. */
+  idleSince?: number;
   stopping?: boolean;
   /** Liveness counts heartbeats from here on (start, or re-attach after a restart). */
   watchedSince: number;
@@ -51,9 +54,31 @@ interface ActiveSandbox {
   lastTurn?: { result?: string; isError: boolean; subtype?: string };
   /** Cost of the task's earlier sandboxes, so resumed runs keep adding up. */
   baseCost: number;
+  /** The current turn was interrupted by a person. */
+  interrupted?: boolean;
 }
 
 const ACTIVE_STATUSES: Sandbox["status"][] = ["pending", "starting", "running", "idle"];
+
+/** Events after which a queued task may have become runnable (from this replica or another). */
+const SCHEDULING_EVENTS = new Set([
+  "task.created",
+  "task.completed",
+  "task.failed",
+  "task.cancelled",
+  "sandbox.completed",
+  "sandbox.failed",
+  "sandbox.terminated",
+]);
+
+/** Stored agent events that move a run's state; replayed after a restart to catch up. */
+const LIFECYCLE_EVENTS = [
+  "agent.started",
+  "agent.turn_completed",
+  "agent.waiting",
+  "agent.failed",
+  "agent.completed",
+];
 
 /**
  * Queues tasks, gives them sandboxes when a slot is free, follows each run's events to
@@ -83,8 +108,13 @@ export class Orchestrator implements Control {
   async start() {
     this.unsubscribe = this.bus.subscribe((event) => this.onEvent(event));
     if (!this.options.runAgents) return;
+    this.workers.hooks.onConnected = (sandboxId) => void this.onWorkerConnected(sandboxId);
     await this.recover();
-    this.liveness = setInterval(() => void this.checkLiveness(), this.options.livenessIntervalMs);
+    this.liveness = setInterval(() => {
+      void this.checkLiveness();
+      // A safety net only: tasks start on events (created, slot freed), not on this tick.
+      this.schedule();
+    }, this.options.livenessIntervalMs);
     this.liveness.unref();
     this.schedule();
   }
@@ -154,9 +184,10 @@ export class Orchestrator implements Control {
       ["pending", "assigned", "running"],
     );
     if (!cancelled) return this.cancelTask(id);
-    const target = task.sandbox_id ? sandboxTarget(task.sandbox_id, id) : taskTarget(id);
+    const sandboxId = cancelled.sandbox_id;
+    const target = sandboxId ? sandboxTarget(sandboxId, id) : taskTarget(id);
     await this.ingest.emit(target, "task.cancelled", { reason: "cancelled by request" });
-    if (task.sandbox_id) await this.terminate(task.sandbox_id, "task cancelled", "terminated");
+    if (sandboxId) await this.terminate(sandboxId, "task cancelled", "terminated");
     await this.failDependents(id, "cancelled");
     this.schedule();
     return (await this.store.getTask(id)) ?? cancelled;
@@ -294,7 +325,11 @@ export class Orchestrator implements Control {
       ["completed", "failed", "cancelled"],
     );
     if (!resumed) throw conflict(`task '${taskId}' changed state; try again`);
+    // A follow-up is a person waiting: it does not queue behind new tasks, but it takes the
+    // slot of an idle sandbox when every slot is taken.
+    if (this.active.size >= this.options.maxSandboxes) await this.evictIdle();
     const next = await this.createTaskSandbox(resumed);
+    if (!next) throw conflict(`task '${taskId}' changed state; try again`);
     const frame = await this.deliver(next, body);
     await this.startSandbox(next, {
       prompt: null,
@@ -332,7 +367,10 @@ export class Orchestrator implements Control {
   private async wake(sandbox: Sandbox) {
     const active = this.active.get(sandbox.id);
     if (active?.idleTimer) clearTimeout(active.idleTimer);
-    if (active) active.idleTimer = undefined;
+    if (active) {
+      active.idleTimer = undefined;
+      active.idleSince = undefined;
+    }
     await this.store.updateSandbox(sandbox.id, { status: "running" }, ["idle"]);
     if (!sandbox.task_id) return;
     const task = await this.store.updateTask(
@@ -349,10 +387,24 @@ export class Orchestrator implements Control {
 
   // ── scheduling ────────────────────────────────────────────────────────────
 
-  private busySlots(): number {
-    let busy = 0;
-    for (const active of this.active.values()) if (!active.idleTimer) busy++;
-    return busy;
+  /**
+   * Every open sandbox holds a slot, idle ones too (their agent process is still alive).
+   * When a task waits and only idle sandboxes hold the slots, the longest-idle one closes.
+   */
+  private idleCandidate(): ActiveSandbox | undefined {
+    let oldest: ActiveSandbox | undefined;
+    for (const active of this.active.values()) {
+      if (active.stopping || active.idleSince === undefined) continue;
+      if (!oldest || active.idleSince < (oldest.idleSince ?? 0)) oldest = active;
+    }
+    return oldest;
+  }
+
+  private async evictIdle(): Promise<boolean> {
+    const idle = this.idleCandidate();
+    if (!idle) return false;
+    await this.terminate(idle.sandboxId, "closed to free a slot for a queued task", "completed");
+    return true;
   }
 
   /** Starts queued tasks while slots are free. Safe to call often; runs one pass at a time. */
@@ -367,10 +419,21 @@ export class Orchestrator implements Control {
       try {
         do {
           this.scheduleAgain = false;
-          while (!this.closed && this.busySlots() < this.options.maxSandboxes) {
+          while (!this.closed) {
+            const full = this.active.size >= this.options.maxSandboxes;
+            if (full && !this.idleCandidate()) break;
             const task = await this.store.claimNextTask();
             if (!task) break;
+            if (full) await this.evictIdle();
+            if (this.active.size >= this.options.maxSandboxes) {
+              // The idle sandbox woke up meanwhile: hand the task back to the queue.
+              await this.store.updateTask(task.id, { status: "pending", attempts: task.attempts - 1 }, [
+                "assigned",
+              ]);
+              break;
+            }
             const sandbox = await this.createTaskSandbox(task);
+            if (!sandbox) continue;
             await this.startSandbox(sandbox, {
               prompt: task.prompt,
               resumeSessionId: null,
@@ -387,7 +450,8 @@ export class Orchestrator implements Control {
     })();
   }
 
-  private async createTaskSandbox(task: Task): Promise<Sandbox> {
+  /** Creates the task's sandbox row and reserves its slot; undefined when the task was cancelled meanwhile. */
+  private async createTaskSandbox(task: Task): Promise<Sandbox | undefined> {
     const sandbox = await this.store.createSandbox({
       id: newSandboxId(),
       task_id: task.id,
@@ -409,7 +473,16 @@ export class Orchestrator implements Control {
       watchedSince: Date.now(),
       baseCost: task.cost_usd,
     });
-    await this.store.updateTask(task.id, { sandbox_id: sandbox.id });
+    const assigned = await this.store.updateTask(task.id, { sandbox_id: sandbox.id }, ["assigned"]);
+    if (!assigned) {
+      this.active.delete(sandbox.id);
+      await this.store.updateSandbox(sandbox.id, {
+        status: "terminated",
+        ended_at: Date.now(),
+        error: "its task was cancelled before it started",
+      });
+      return undefined;
+    }
     const target = sandboxTarget(sandbox.id, task.id);
     await this.ingest.emit(target, "sandbox.created", {
       kind: "agent",
@@ -461,6 +534,11 @@ export class Orchestrator implements Control {
       const handle = await this.provider.start(spec);
       active.handle = handle;
       active.watchedSince = Date.now();
+      if (active.stopping || this.active.get(sandbox.id) !== active) {
+        // Cancelled or terminated while the worker was being spawned: nothing may outlive that.
+        await this.provider.stop(handle);
+        return;
+      }
       await this.store.updateSandbox(sandbox.id, {
         workspace: handle.workspace,
         worker_pid: handle.pid,
@@ -478,6 +556,7 @@ export class Orchestrator implements Control {
   // ── following runs ────────────────────────────────────────────────────────
 
   private onEvent(event: StoredEvent) {
+    if (SCHEDULING_EVENTS.has(event.event_type)) this.schedule();
     if (!event.sandbox_id) return;
     const active = this.active.get(event.sandbox_id);
     const remoteStop = event.event_type === "sandbox.terminated" && !active?.stopping;
@@ -520,6 +599,8 @@ export class Orchestrator implements Control {
             await this.ingest.emit(sandboxTarget(sandboxId, task.id), "task.started", {
               sandbox_id: sandboxId,
             });
+          else if (active && !active.stopping)
+            await this.terminate(sandboxId, "its task is no longer running", "terminated");
         }
         return;
       }
@@ -527,7 +608,7 @@ export class Orchestrator implements Control {
         if (!active) return;
         active.lastTurn = {
           result: typeof payload.result === "string" ? payload.result : undefined,
-          isError: payload.is_error === true,
+          isError: payload.is_error === true && !active.interrupted,
           subtype: typeof payload.subtype === "string" ? payload.subtype : undefined,
         };
         if (!active.taskId) return;
@@ -546,6 +627,10 @@ export class Orchestrator implements Control {
         });
         return;
       }
+      case "agent.interrupted":
+        // A person stopped the turn: its error result is not the task failing.
+        if (active) active.interrupted = true;
+        return;
       case "agent.waiting":
         if (active) await this.onIdle(active);
         return;
@@ -574,6 +659,7 @@ export class Orchestrator implements Control {
     ]);
     if (!sandbox) return;
     const turn = active.lastTurn;
+    active.interrupted = false;
     if (active.taskId) {
       const target = sandboxTarget(active.sandboxId, active.taskId);
       if (turn?.isError) {
@@ -594,14 +680,19 @@ export class Orchestrator implements Control {
         if (completed) await this.ingest.emit(target, "task.completed", { result: turn?.result });
       }
     }
+    this.startIdleWindow(active);
+    this.schedule();
+  }
+
+  private startIdleWindow(active: ActiveSandbox) {
     if (active.idleTimer) clearTimeout(active.idleTimer);
+    active.idleSince = Date.now();
     active.idleTimer = setTimeout(() => {
       void this.terminate(active.sandboxId, "idle window ended", "completed").catch((error) =>
         this.logger.error({ err: error }, "closing idle sandbox failed"),
       );
     }, this.options.idleWindowMs);
     active.idleTimer.unref();
-    this.schedule();
   }
 
   private async failTask(taskId: string | null, sandboxId: string, error: string, retry = true) {
@@ -756,11 +847,50 @@ export class Orchestrator implements Control {
     await this.finishSandbox(active.sandboxId, "failed", reason);
   }
 
+  /**
+   * A re-attached run may have moved on while no server listened (its events were stored,
+   * but the crash came before they were acted on): replay the last stored state change.
+   */
+  private async catchUp(active: ActiveSandbox, sandbox: Sandbox) {
+    const events = await this.store.listEvents(sandbox.id, {
+      eventTypes: LIFECYCLE_EVENTS,
+      limit: 10_000,
+    });
+    const lastTurn = events.findLast((event) => event.event_type === "agent.turn_completed");
+    if (lastTurn) {
+      const payload = lastTurn.payload;
+      active.lastTurn = {
+        result: typeof payload.result === "string" ? payload.result : undefined,
+        isError: payload.is_error === true,
+        subtype: typeof payload.subtype === "string" ? payload.subtype : undefined,
+      };
+    }
+    const last = events.findLast((event) => event.event_type !== "agent.turn_completed");
+    if (!last) return;
+    const task = sandbox.task_id ? await this.store.getTask(sandbox.task_id) : undefined;
+    if (last.event_type === "agent.started" && task?.status !== "assigned") return;
+    if (last.event_type === "agent.waiting" && sandbox.status === "idle") return;
+    await this.handleEvent(last, active);
+  }
+
+  /** A worker said hello: one whose sandbox has ended (or that nobody supervises) is told to stop. */
+  private async onWorkerConnected(sandboxId: string) {
+    if (this.active.has(sandboxId)) return;
+    const sandbox = await this.store.getSandbox(sandboxId);
+    if (!sandbox || sandbox.kind !== "agent") return;
+    if (TERMINAL_SANDBOX_STATUSES.includes(sandbox.status)) {
+      this.logger.warn({ sandbox_id: sandboxId }, "a worker of an ended sandbox connected; stopping it");
+      this.workers.sendStop(sandboxId, `this sandbox is ${sandbox.status}`);
+    }
+  }
+
   /** After a restart: re-attach to workers still running, close out the rest honestly. */
   private async recover() {
+    // Embedded (SQLite) there is one server per data dir: every sandbox is ours, whatever
+    // replica id the previous process had. On Postgres, each replica recovers its own.
     const { sandboxes } = await this.store.listSandboxes({
       status: ACTIVE_STATUSES,
-      owner: this.options.replicaId,
+      owner: this.store.kind === "sqlite" ? undefined : this.options.replicaId,
       limit: 500,
       offset: 0,
     });
@@ -791,13 +921,9 @@ export class Orchestrator implements Control {
       }
       active.baseCost = task ? Math.max(0, task.cost_usd) : 0;
       this.active.set(sandbox.id, active);
-      if (sandbox.status === "idle") {
-        active.idleTimer = setTimeout(() => {
-          void this.terminate(sandbox.id, "idle window ended", "completed").catch(() => undefined);
-        }, this.options.idleWindowMs);
-        active.idleTimer.unref();
-      }
+      if (sandbox.status === "idle") this.startIdleWindow(active);
       this.logger.info({ sandbox_id: sandbox.id }, "re-attached to running sandbox");
+      await this.catchUp(active, sandbox);
     }
     // Tasks claiming to run without a live sandbox are closed out.
     const { tasks } = await this.store.listTasks({
