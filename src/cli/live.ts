@@ -157,6 +157,8 @@ export function runLive(options: LiveOptions): Promise<number> {
 
     function onSigint() {
       if (finished) return;
+      // The terminal echoed "^C" mid-line; start what follows on a line of its own.
+      if (terminal.stdinIsTTY && !json) terminal.stdout("\n");
       if (!steer) {
         const stopHint = `omoi stop ${target.id}`;
         note(`stopped watching; it keeps running (\`${stopHint}\` stops it)`);

@@ -65,7 +65,6 @@ export type NoticeTone = "info" | "warn" | "error" | "success";
 const MAX_JSON_CHARS = 300;
 /** Diff preamble lines. */
 const DIFF_HEADER = /^(\+\+\+ |--- |diff |index |Index: |=+$)/;
-const QUIET_SYSTEM_SUBTYPES = new Set(["init", "thinking_tokens", "files_persisted"]);
 
 export class EventRenderer {
   private readonly style: Style;
@@ -249,19 +248,22 @@ export class EventRenderer {
     }
   }
 
-  /** Runtime notes: most are chatter (request status, thinking token counts, hooks). */
+  /** Runtime notes: most are chatter (request status, token counts, hooks); show the few that matter. */
   private system(payload: Record<string, unknown>): string[] | undefined {
     const p = read(AgentSystem, payload);
-    const subtype = p?.subtype ?? "system";
     const data = isRecord(p?.data) ? p.data : {};
-    if (subtype === "status") {
-      return data.status === "compacting"
-        ? [this.style.dim("· compacting the context")]
-        : undefined;
+    switch (p?.subtype) {
+      case "status":
+        return data.status === "compacting"
+          ? [this.style.dim("· compacting the context")]
+          : undefined;
+      case "compact_boundary":
+        return [this.style.dim("· context compacted")];
+      case "api_retry":
+        return [this.style.yellow("· the model API failed; retrying")];
+      default:
+        return undefined;
     }
-    if (subtype === "compact_boundary") return [this.style.dim("· context compacted")];
-    if (QUIET_SYSTEM_SUBTYPES.has(subtype) || subtype.startsWith("hook_")) return undefined;
-    return [this.style.dim(`· ${subtype}`)];
   }
 
   private queuedLine(content: string, messageType?: string): string {

@@ -296,6 +296,7 @@ describe("render: messages, turns, status", () => {
       renderer.render(event("agent.system", { subtype: "compact_boundary" })),
       "· context compacted\n",
     );
+    assert.equal(renderer.render(event("agent.system", { subtype: "task_notification" })), "");
     assert.equal(renderer.render(event("custom.thing", { a: 1 })), '· custom.thing {"a":1}\n');
   });
 
