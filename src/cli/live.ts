@@ -34,7 +34,6 @@ export function exitCodeFor(target: FollowTarget, event: EventFrame): number | u
     if (type === "task.completed") return EXIT_COMPLETED;
     if (type === "task.failed") return event.payload.will_retry === true ? undefined : EXIT_FAILED;
     if (type === "task.cancelled") return EXIT_CANCELLED;
-    if (type.startsWith("task.")) return undefined;
     return undefined;
   }
   if (type === "sandbox.completed") return EXIT_COMPLETED;
