@@ -427,9 +427,11 @@ export class Orchestrator implements Control {
             if (full) await this.evictIdle();
             if (this.active.size >= this.options.maxSandboxes) {
               // The idle sandbox woke up meanwhile: hand the task back to the queue.
-              await this.store.updateTask(task.id, { status: "pending", attempts: task.attempts - 1 }, [
-                "assigned",
-              ]);
+              await this.store.updateTask(
+                task.id,
+                { status: "pending", attempts: task.attempts - 1 },
+                ["assigned"],
+              );
               break;
             }
             const sandbox = await this.createTaskSandbox(task);
@@ -452,8 +454,24 @@ export class Orchestrator implements Control {
 
   /** Creates the task's sandbox row and reserves its slot; undefined when the task was cancelled meanwhile. */
   private async createTaskSandbox(task: Task): Promise<Sandbox | undefined> {
+    const id = newSandboxId();
+    // Reserve the slot before any await, so a burst never overshoots the limit.
+    const active: ActiveSandbox = {
+      sandboxId: id,
+      taskId: task.id,
+      handle: { sandboxId: id, workspace: task.workspace ?? "", pid: null },
+      watchedSince: Date.now(),
+      baseCost: task.cost_usd,
+    };
+    this.active.set(id, active);
+    // The task names its sandbox only while still assigned: a cancel that came first wins.
+    const assigned = await this.store.updateTask(task.id, { sandbox_id: id }, ["assigned"]);
+    if (!assigned) {
+      this.active.delete(id);
+      return undefined;
+    }
     const sandbox = await this.store.createSandbox({
-      id: newSandboxId(),
+      id,
       task_id: task.id,
       kind: "agent",
       provider: this.provider.name,
@@ -465,24 +483,6 @@ export class Orchestrator implements Control {
       status: "pending",
       owner: this.options.replicaId,
     });
-    // Reserve the slot before any await, so a burst never overshoots the limit.
-    this.active.set(sandbox.id, {
-      sandboxId: sandbox.id,
-      taskId: task.id,
-      handle: { sandboxId: sandbox.id, workspace: task.workspace ?? "", pid: null },
-      watchedSince: Date.now(),
-      baseCost: task.cost_usd,
-    });
-    const assigned = await this.store.updateTask(task.id, { sandbox_id: sandbox.id }, ["assigned"]);
-    if (!assigned) {
-      this.active.delete(sandbox.id);
-      await this.store.updateSandbox(sandbox.id, {
-        status: "terminated",
-        ended_at: Date.now(),
-        error: "its task was cancelled before it started",
-      });
-      return undefined;
-    }
     const target = sandboxTarget(sandbox.id, task.id);
     await this.ingest.emit(target, "sandbox.created", {
       kind: "agent",
@@ -513,6 +513,15 @@ export class Orchestrator implements Control {
       baseCost: run.baseCost,
     };
     active.baseCost = run.baseCost;
+    if (active.stopping || (sandbox.task_id && this.active.get(sandbox.id) !== active)) {
+      // Cancelled between the claim and the start.
+      await this.finishSandbox(
+        sandbox.id,
+        "terminated",
+        "its task was cancelled before it started",
+      );
+      return;
+    }
     this.active.set(sandbox.id, active);
     await this.store.updateSandbox(sandbox.id, { status: "starting", started_at: Date.now() });
     await this.ingest.emit(target, "sandbox.starting", { provider: this.provider.name });
@@ -785,7 +794,6 @@ export class Orchestrator implements Control {
     status: "completed" | "failed" | "terminated",
     reason: string,
   ) {
-    this.active.delete(sandboxId);
     const sandbox = await this.store.updateSandbox(
       sandboxId,
       { status, ended_at: Date.now(), error: status === "completed" ? null : reason },
@@ -804,6 +812,8 @@ export class Orchestrator implements Control {
         status === "failed" ? { error: reason } : { reason },
       );
     }
+    // The slot frees only once the end is stored and told: a sandbox started in it begins later.
+    this.active.delete(sandboxId);
     this.schedule();
   }
 
@@ -877,9 +887,12 @@ export class Orchestrator implements Control {
   private async onWorkerConnected(sandboxId: string) {
     if (this.active.has(sandboxId)) return;
     const sandbox = await this.store.getSandbox(sandboxId);
-    if (!sandbox || sandbox.kind !== "agent") return;
+    if (sandbox?.kind !== "agent") return;
     if (TERMINAL_SANDBOX_STATUSES.includes(sandbox.status)) {
-      this.logger.warn({ sandbox_id: sandboxId }, "a worker of an ended sandbox connected; stopping it");
+      this.logger.warn(
+        { sandbox_id: sandboxId },
+        "a worker of an ended sandbox connected; stopping it",
+      );
       this.workers.sendStop(sandboxId, `this sandbox is ${sandbox.status}`);
     }
   }

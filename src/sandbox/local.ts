@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -83,6 +84,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const stateDir = this.#stateDir(spec.sandboxId);
     await mkdir(workspace, { recursive: true });
     await mkdir(stateDir, { recursive: true });
+    await this.#carryAgentState(workspace, spec.sandboxId);
 
     const config: WorkerConfig = {
       ...spec,
@@ -127,11 +129,22 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   async stop(handle: SandboxHandle): Promise<void> {
-    if (handle.pid === null || !(await this.#isOurs(handle))) return;
     const started = Date.now();
-    await killProcessTree(handle.pid);
+    if (handle.pid !== null && (await this.#isOurs(handle))) await killProcessTree(handle.pid);
+    // A worker killed with SIGKILL leaves its agent behind: the confined CLI runs in a session
+    // of its own and is re-parented to init, out of reach of the worker's tree. Every process
+    // of the sandbox carries its state dir in its environment; find and end those too.
+    const strays = SAFE_ID.test(handle.sandboxId)
+      ? processesMarkedWith(this.#stateDir(handle.sandboxId))
+      : [];
+    for (const pid of strays) await killProcessTree(pid);
     this.#logger?.info(
-      { sandboxId: handle.sandboxId, pid: handle.pid, durationMs: Date.now() - started },
+      {
+        sandboxId: handle.sandboxId,
+        pid: handle.pid,
+        strays: strays.length,
+        durationMs: Date.now() - started,
+      },
       "local sandbox: worker tree stopped",
     );
   }
@@ -144,6 +157,42 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   #stateDir(sandboxId: string): string {
     return path.join(this.#dataDir, "sandbox-state", sandboxId);
+  }
+
+  /**
+   * The agent's state (CLAUDE_CONFIG_DIR holds the session transcripts `resume` needs) lives
+   * in the per-sandbox state dir. A sandbox that reuses a workspace starts from a copy of the
+   * state the workspace's previous sandbox left, so a session survives its sandbox closing.
+   * `<dataDir>/workspace-agents/<hash of the workspace path>` names that previous sandbox.
+   */
+  async #carryAgentState(workspace: string, sandboxId: string): Promise<void> {
+    const key = createHash("sha256").update(workspace).digest("hex").slice(0, 32);
+    const index = path.join(this.#dataDir, "workspace-agents");
+    const pointer = path.join(index, key);
+    const previous = await readFile(pointer, "utf8").then(
+      (text) => text.trim(),
+      () => "",
+    );
+    if (previous && previous !== sandboxId && SAFE_ID.test(previous)) {
+      const source = path.join(this.#stateDir(previous), "agent");
+      const target = path.join(this.#stateDir(sandboxId), "agent");
+      await cp(source, target, {
+        recursive: true,
+        force: false,
+        errorOnExist: false,
+        // tmp is scratch; sockets and the like cannot be copied.
+        filter: (from) => from !== path.join(source, "tmp"),
+      }).catch((error: Error) =>
+        this.#logger?.warn(
+          { sandboxId, previous, err: error.message },
+          "local sandbox: could not carry the agent state over",
+        ),
+      );
+    }
+    await mkdir(index, { recursive: true });
+    const temporary = `${pointer}.${sandboxId}`;
+    await writeFile(temporary, sandboxId);
+    await rename(temporary, pointer);
   }
 
   /** False when the pid now belongs to another process (the worker exited and the pid was reused). */
@@ -159,4 +208,21 @@ export class LocalSandboxProvider implements SandboxProvider {
     if (!record.ok || record.value.pid !== handle.pid || record.value.startTime === "") return true;
     return readProcessStat(handle.pid)?.startTime === record.value.startTime;
   }
+}
+
+/** Processes whose environment mentions `folder` (a variable set to it, or to a path in it). */
+function processesMarkedWith(folder: string): number[] {
+  const markers = [`=${folder}/`, `=${folder}\0`, `"${folder}"`, `"${folder}/`];
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let environment: string;
+    try {
+      environment = `${readFileSync(`/proc/${name}/environ`, "latin1")}\0`;
+    } catch {
+      continue;
+    }
+    if (markers.some((marker) => environment.includes(marker))) found.push(Number(name));
+  }
+  return found;
 }
