@@ -1,0 +1,166 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { workerToken } from "../../src/server/worker-token.ts";
+import { PROJECT_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/helpers/omoi.ts";
+import { onCleanup } from "./cleanup.ts";
+
+/** `embedded`: SQLite + in-process bus. `scaled`: Postgres + Redis. */
+export type Backend = "embedded" | "scaled";
+
+export const ADMIN_DATABASE_URL = TEST_DATABASE_URL;
+export const REDIS_URL = TEST_REDIS_URL;
+
+export interface BenchServer {
+  backend: Backend;
+  url: string;
+  ws: string;
+  pid: number;
+  token(sandboxId: string): string;
+  stop(): Promise<void>;
+}
+
+/** Creates a throwaway Postgres database; the returned URL points at it. */
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `omoi_bench_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const drop = async () => {
+    const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  };
+  return { url: url.toString(), drop };
+}
+
+/** `omoi serve` as a child process (what `npm start` runs); resolves once it listens. */
+async function spawnServer(env: Record<string, string>, nodeArgs: string[]) {
+  const child = spawn(process.execPath, [...nodeArgs, "bin/omoi.js", "serve"], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, OMOI_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = "";
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      const match = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(output);
+      if (!match) return;
+      child.stderr?.off("data", onData);
+      child.stderr?.resume();
+      resolve(match[1]);
+    };
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`omoi exited with ${code} before listening:\n${output.slice(-3000)}`)),
+    );
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { url, pid: child.pid ?? 0, stop };
+}
+
+/**
+ * Omoi as its own process (so the benchmark's clients and the server do not share an event
+ * loop), with a temp data dir, a known secret and, for `scaled`, a fresh database.
+ */
+export async function startServer(
+  backend: Backend,
+  options: { env?: Record<string, string>; nodeArgs?: string[]; dataRoot?: string } = {},
+): Promise<BenchServer> {
+  const dataDir = mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), "omoi-bench-"));
+  const removeData = onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
+  let dropDatabase: (() => Promise<void>) | undefined;
+  // Blank values count as unset, so an embedded run ignores a DATABASE_URL in the shell.
+  const backendEnv: Record<string, string> = { DATABASE_URL: "", REDIS_URL: "" };
+  if (backend === "scaled") {
+    const database = await createDatabase();
+    dropDatabase = onCleanup(database.drop);
+    backendEnv.DATABASE_URL = database.url;
+    backendEnv.REDIS_URL = REDIS_URL;
+  }
+  const secret = randomBytes(24).toString("hex");
+  const omoi = await spawnServer(
+    {
+      OMOI_PORT: "0",
+      OMOI_HOST: "127.0.0.1",
+      OMOI_DATA_DIR: dataDir,
+      OMOI_SECRET: secret,
+      OMOI_RUN_AGENTS: "0",
+      ...backendEnv,
+      ...options.env,
+    },
+    options.nodeArgs ?? [],
+  );
+  const stopProcess = onCleanup(() => omoi.stop());
+  return {
+    backend,
+    url: omoi.url,
+    ws: omoi.url.replace(/^http/, "ws"),
+    pid: omoi.pid,
+    token: (sandboxId) => workerToken(secret, sandboxId),
+    stop: async () => {
+      await stopProcess();
+      await dropDatabase?.();
+      await removeData();
+    },
+  };
+}
+
+/** Resident memory of a process and all its descendants, in MiB (Linux /proc). */
+export function treeRssMiB(rootPid: number): number {
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const parent = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const resident = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const pid = Number(entry);
+      rss.set(pid, resident);
+      children.set(parent, [...(children.get(parent) ?? []), pid]);
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  let total = 0;
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    total += rss.get(pid) ?? 0;
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return total / 1024;
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
