@@ -94,18 +94,18 @@ export function visible(locator: Locator): Promise<void> {
   return locator.first().waitFor({ state: "visible", timeout: WAIT_MS });
 }
 
-/** Polls a browser-side condition until it holds (no fixed sleeps). */
-export async function waitForKeys(
+/**
+ * Polls `check` until it holds, like expect.poll: for conditions that span the page and the
+ * test process. Throws after the safety timeout with `describe()`'s account of the state.
+ */
+export async function until(
   page: Page,
-  check: (keys: string[]) => boolean,
-  what: string,
-): Promise<string[]> {
+  check: () => Promise<boolean>,
+  describe: () => Promise<string>,
+): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const keys = await eventKeys(page);
-    if (check(keys)) return keys;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; keys: ${keys.join(" ")}`);
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${await describe()}`);
     await page.waitForTimeout(100);
   }
 }
