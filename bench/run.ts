@@ -11,7 +11,7 @@ import { machine, Report, verdict } from "./lib/report.ts";
 import { ADMIN_DATABASE_URL, type Backend, REDIS_URL, startServer } from "./lib/server.ts";
 import { ms, type Summary } from "./lib/stats.ts";
 import { fanOutRun, latencyRun, throughputRun } from "./pipeline.ts";
-import { storeAppendRun } from "./store.ts";
+import { postgresAppendRun, redisPublishRun, storeAppendRun } from "./store.ts";
 
 /*
  * `npm run bench` runs every part and writes docs/benchmarks.md;
@@ -283,8 +283,8 @@ async function concurrencyPart(report: Report, tasks: number) {
   }
 }
 
-async function storePart(report: Report) {
-  console.log("\nembedded store: one-event appends (diagnostic)");
+async function storePart(report: Report, backends: Backend[]) {
+  console.log("\nstores and bus: one-event appends (diagnostic)");
   report.noteLoad("store");
   const places = [
     { where: "temp dir on disk", root: os.tmpdir() },
@@ -302,12 +302,31 @@ async function storePart(report: Report) {
       verdict: "",
     });
   }
+  if (backends.includes("scaled")) {
+    for (const run of [
+      () => postgresAppendRun({ appends: 2000 }),
+      () => redisPublishRun({ publishes: 5000 }),
+    ]) {
+      const result = await run();
+      rows.push(result);
+      report.row({
+        part: "store",
+        what:
+          result.where === "Postgres"
+            ? "PostgresStore appendEvents (1 event)"
+            : "Redis PUBLISH round trip (1 event)",
+        result: `${latencyText(result.append)}; ${result.over2ms}/${result.appends} over 2 ms`,
+        bar: "(diagnostic)",
+        verdict: "",
+      });
+    }
+  }
   report.detail(
-    "Embedded store: one-event append (diagnostic)",
+    "Stores and bus: one event at a time (diagnostic)",
     [
-      "`SqliteStore.appendEvents` with one event per call (one transaction each, as the worker channel does at this rate), in-process, 5,000 calls. better-sqlite3 is synchronous, so a slow call stalls the server's whole event loop: every event in flight waits behind it.",
+      "`appendEvents` with one event per call (one transaction each, as the worker channel does at these rates), in the benchmark process, and one awaited Redis `PUBLISH` of an event (what `Ingest.append` does for each event, one after another). better-sqlite3 is synchronous, so a slow SQLite call stalls the server's whole event loop: every event in flight waits behind it.",
       "",
-      "| where | p50 ms | p99 ms | p99.9 ms | max ms | calls over 2 ms |",
+      "| what | p50 ms | p99 ms | p99.9 ms | max ms | calls over 2 ms |",
       "| --- | --- | --- | --- | --- | --- |",
       ...rows.map(
         (row) =>
@@ -328,7 +347,7 @@ async function main() {
     if (part === "injection") await injectionPart(report, options.backends);
     if (part === "startup") await startupPart(report);
     if (part === "concurrency") await concurrencyPart(report, options.concurrency);
-    if (part === "store") await storePart(report);
+    if (part === "store") await storePart(report, options.backends);
   }
   const seconds = (Date.now() - started.getTime()) / 1000;
   console.log(`\n${report.table()}\n\n(${seconds.toFixed(0)} s)`);

@@ -24,7 +24,7 @@ export interface BenchServer {
 }
 
 /** Creates a throwaway Postgres database; the returned URL points at it. */
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `omoi_bench_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
@@ -35,7 +35,7 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
   }
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
-  const drop = async () => {
+  const drop = onCleanup(async () => {
     const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
     await client.connect();
     try {
@@ -43,7 +43,7 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
     } finally {
       await client.end();
     }
-  };
+  });
   return { url: url.toString(), drop };
 }
 
@@ -94,7 +94,7 @@ export async function startServer(
   const backendEnv: Record<string, string> = { DATABASE_URL: "", REDIS_URL: "" };
   if (backend === "scaled") {
     const database = await createDatabase();
-    dropDatabase = onCleanup(database.drop);
+    dropDatabase = database.drop;
     backendEnv.DATABASE_URL = database.url;
     backendEnv.REDIS_URL = REDIS_URL;
   }
