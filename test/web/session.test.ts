@@ -187,20 +187,21 @@ describe("the session view, driven from the browser", () => {
       );
       assert.ok(pidAlive(sandbox.worker_pid), "the session stays open after the turn");
 
-      // Stop: from the sandbox's own view (the task page links to it).
-      await page.locator(`a[href="#/sandboxes/${sandbox.id}"]`).first().click();
-      await visible(page.locator('[data-testid="session-page"][data-kind="sandbox"]'));
-      await visible(page.getByTestId("assistant-message").filter({ hasText: "Done: I created" }));
-      await page.getByTestId("stop-button").click();
-      await visible(page.locator('[data-testid="session-status"][data-status="terminated"]'));
+      // Stop. The task is done but its sandbox stays open for a follow-up, so the task
+      // page's stop button closes the sandbox.
+      await visible(page.locator('[data-testid="session-status"][data-status="completed"]'));
+      const stop = page.getByTestId("stop-button");
+      await visible(stop.filter({ hasText: "Stop sandbox" }));
+      await stop.click();
       await visible(page.locator('[data-testid="note"][data-event-type="sandbox.terminated"]'));
-      assert.ok(
-        await page.getByTestId("composer").isDisabled(),
-        "a stopped sandbox takes no messages",
-      );
       const stopped = (await api<Sandbox>(omoi.url, "GET", `/api/v1/sandboxes/${sandbox.id}`)).body;
       assert.equal(stopped.status, "terminated");
       assert.equal(pidAlive(sandbox.worker_pid), false, "the worker is gone");
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="stop-button"]').disabled`,
+        undefined,
+        { timeout: WAIT_MS },
+      );
       const finalTask = (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${taskId}`)).body;
       assert.ok(["completed", "cancelled"].includes(finalTask.status), finalTask.status);
       assert.deepEqual(errors, [], "no page errors");
@@ -256,6 +257,24 @@ describe("the session view, driven from the browser", () => {
         "what was on the page before the reload comes back first, in the same order",
       );
       assert.ok(afterKeys.length > before.length);
+
+      // Stop from the sandbox's own view (the task page links to it).
+      const task = (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${created.body.id}`)).body;
+      assert.ok(task.sandbox_id);
+      await page.locator(`a[href="#/sandboxes/${task.sandbox_id}"]`).first().click();
+      await visible(page.locator('[data-testid="session-page"][data-kind="sandbox"]'));
+      await visible(
+        page.getByTestId("assistant-message").filter({ hasText: "still there after the reload?" }),
+      );
+      await page.getByTestId("stop-button").filter({ hasText: "Stop sandbox" }).click();
+      await visible(page.locator('[data-testid="session-status"][data-status="terminated"]'));
+      assert.ok(
+        await page.getByTestId("composer").isDisabled(),
+        "a stopped sandbox takes no messages",
+      );
+      const stopped = (await api<Sandbox>(omoi.url, "GET", `/api/v1/sandboxes/${task.sandbox_id}`))
+        .body;
+      assert.equal(stopped.status, "terminated");
       assert.deepEqual(errors, [], "no page errors");
     } finally {
       await context.close();

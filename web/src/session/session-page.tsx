@@ -86,8 +86,20 @@ export function SessionPage({ target }: { target: SessionTarget }) {
     }
   }
 
+  // A finished task may keep its sandbox open, idle, waiting for a follow-up (and holding a
+  // slot): then the stop button closes that sandbox instead of cancelling the task.
+  const taskSandbox = record?.kind === "task" ? record.task.sandbox : null;
+  const openSandbox =
+    terminal && taskSandbox && !TERMINAL_SANDBOX_STATUSES.includes(taskSandbox.status) ? taskSandbox : null;
   const interrupt = () => act(() => api.postMessage(target, { content: "", message_type: "interrupt" }));
-  const stop = () => act(() => (target.kind === "task" ? api.cancelTask(target.id) : api.stopSandbox(target.id)));
+  const stop = () =>
+    act(() =>
+      openSandbox
+        ? api.stopSandbox(openSandbox.id)
+        : target.kind === "task"
+          ? api.cancelTask(target.id)
+          : api.stopSandbox(target.id),
+    );
   const retry = () => act(() => api.retryTask(target.id));
 
   let disabledReason: string | null = null;
@@ -126,8 +138,8 @@ export function SessionPage({ target }: { target: SessionTarget }) {
         <Composer
           disabledReason={disabledReason}
           running={running}
-          canStop={!terminal && record !== null}
-          stopLabel={target.kind === "task" ? "Cancel task" : "Stop sandbox"}
+          canStop={(!terminal || openSandbox !== null) && record !== null}
+          stopLabel={target.kind === "task" && !openSandbox ? "Cancel task" : "Stop sandbox"}
           placeholder={
             terminal ? "Send a follow-up — the agent picks the session back up" : "Message the agent…"
           }
