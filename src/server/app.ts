@@ -11,6 +11,7 @@ import Fastify, {
 } from "fastify";
 import { badRequest, unauthorized } from "../protocol/error.ts";
 import { safeJsonParse } from "../protocol/json.ts";
+import { ViewerCloseCode } from "../protocol/viewer.ts";
 import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { installErrorHandler } from "./http-errors.ts";
@@ -20,6 +21,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { verifyWorkerToken } from "./worker-token.ts";
 
 const WEB_DIST = path.resolve(fileURLToPath(new URL("../../web/dist", import.meta.url)));
 
@@ -38,6 +40,8 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     routerOptions: { maxParamLength: 200 },
+    // Shutdown must not wait on idle keep-alive or half-upgraded sockets.
+    forceCloseConnections: true,
   });
 
   app.removeContentTypeParser("application/json");
@@ -69,14 +73,31 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
       (url.startsWith("/api/") || url.startsWith("/ws/")) &&
       !url.startsWith("/api/v1/health") &&
       !url.startsWith(WORKER_CHANNEL_PATH);
-    if (guarded && bearer(request) !== config.apiToken) throw unauthorized();
+    // Viewer sockets are checked once upgraded (a refused upgrade would linger at shutdown).
+    if (!guarded || request.headers.upgrade?.toLowerCase() === "websocket") return;
+    const token = bearer(request);
+    if (token === config.apiToken) return;
+    // A worker on the seed's HTTP transport may use its own sandbox's token on that sandbox's routes.
+    const seedRoute = url.match(
+      /^\/api\/v1\/sandboxes\/([A-Za-z0-9_-]{1,64})\/(events|messages)(\?|$)/,
+    );
+    if (seedRoute && token && verifyWorkerToken(context.secret, seedRoute[1], token)) return;
+    throw unauthorized();
   });
 
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
 
   app.register(async (scope) => {
-    const viewer = (socket: import("ws").WebSocket, request: FastifyRequest) =>
+    const viewer = (socket: import("ws").WebSocket, request: FastifyRequest) => {
+      if (config.apiToken && bearer(request) !== config.apiToken) {
+        socket.close(
+          ViewerCloseCode.unauthorized,
+          "missing or invalid token: pass ?token= or an Authorization header",
+        );
+        return;
+      }
       context.viewers.attach(socket, request.query);
+    };
     scope.get("/ws/events", { websocket: true }, viewer);
     scope.get("/api/v1/ws/events", { websocket: true }, viewer);
     scope.get(WORKER_CHANNEL_PATH, { websocket: true }, (socket) => context.workers.attach(socket));
@@ -89,7 +110,8 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   sandboxRoutes(app, context);
 
   const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));
-  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
+  // wildcard: files are looked up per request, so a rebuilt UI is served without a restart.
+  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: true });
   app.setNotFoundHandler((request, reply) => {
     const isApi = request.url.startsWith("/api/") || request.url.startsWith("/ws/");
     if (!isApi && request.method === "GET" && hasWeb) return reply.sendFile("index.html");

@@ -29,6 +29,8 @@ export interface ModelInfo {
 
 export interface ServerContext {
   config: Config;
+  /** Signs worker tokens (see worker-token.ts). */
+  secret: string;
   version: string;
   store: Store;
   bus: Bus;

@@ -153,6 +153,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     const app = await buildApp(
       {
         config,
+        secret,
         version: VERSION,
         store,
         bus,
