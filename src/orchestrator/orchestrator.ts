@@ -599,9 +599,11 @@ export class Orchestrator implements Control {
           workspace: sandbox.workspace ?? undefined,
         });
         if (sandbox.task_id) {
+          // A resumed run keeps the task's first start, so its duration covers the whole task.
+          const previous = await this.store.getTask(sandbox.task_id);
           const task = await this.store.updateTask(
             sandbox.task_id,
-            { status: "running", started_at: Date.now(), session_id: sessionId },
+            { status: "running", started_at: previous?.started_at ?? Date.now(), session_id: sessionId },
             ["assigned", "running"],
           );
           if (task)
@@ -759,13 +761,24 @@ export class Orchestrator implements Control {
     if (active && !active.stopping) {
       active.stopping = true;
       if (active.idleTimer) clearTimeout(active.idleTimer);
+      const started = Date.now();
       const graceful = this.workers.sendStop(sandboxId, reason);
       if (graceful) await this.waitForExit(active, this.options.stopGraceMs);
+      const exited = Date.now();
       await this.provider
         .stop(active.handle)
         .catch((error) =>
           this.logger.error({ err: error, sandbox_id: sandboxId }, "stopping sandbox failed"),
         );
+      this.logger.info(
+        {
+          sandbox_id: sandboxId,
+          reason,
+          graceful_ms: exited - started,
+          kill_ms: Date.now() - exited,
+        },
+        "sandbox stopped",
+      );
     } else if (active?.stopping) {
       return;
     }
