@@ -70,6 +70,10 @@ export function runLive(options: LiveOptions): Promise<number> {
     let pendingExit: number | undefined;
     let lastInterruptAt = 0;
     let stopping = false;
+    /** The person interrupted a turn since the task last started. */
+    let interrupted = false;
+    /** The task finished after an interrupt; the exit code to leave with, while we wait for the person. */
+    let lingering: number | undefined;
     const lines = steer
       ? createInterface({
           input: terminal.stdin,
@@ -103,13 +107,32 @@ export function runLive(options: LiveOptions): Promise<number> {
       else out(renderer.render(event));
       if (!isStatusEvent(target, event)) return;
       const code = exitCodeFor(target, event);
+      if (code === undefined && event.event_type.endsWith(".started")) {
+        // Resumed by a message: a new stretch of work, so the next ending ends the run.
+        interrupted = false;
+        lingering = undefined;
+      }
       // A finished task can be resumed by a message, so during replay only the latest
       // status counts; once live, a terminal status ends the run.
       if (!replayed) pendingExit = code;
-      else if (code !== undefined) finish(code);
+      else if (code !== undefined) end(code);
+    };
+
+    /**
+     * Ends the run, except when the person interrupted the turn it ended on: they meant to
+     * redirect the agent, so stay and let them (a message resumes the task).
+     */
+    const end = (code: number) => {
+      if (!(steer && interrupted && !stopping && code === EXIT_COMPLETED)) return finish(code);
+      lingering = code;
+      note(
+        "the agent stopped after your interrupt — type a message to continue, or press Ctrl-C or Ctrl-D to leave",
+        "warn",
+      );
     };
 
     const onReplayed = () => {
+      if (replayed) return;
       replayed = true;
       if (pendingExit !== undefined) finish(pendingExit);
     };
@@ -168,12 +191,17 @@ export function runLive(options: LiveOptions): Promise<number> {
         finish(EXIT_CANCELLED);
         return;
       }
+      if (lingering !== undefined) {
+        finish(lingering);
+        return;
+      }
       const now = Date.now();
       if (now - lastInterruptAt <= DOUBLE_INTERRUPT_MS) {
         void stop();
         return;
       }
       lastInterruptAt = now;
+      interrupted = true;
       void interrupt();
     }
     process.on("SIGINT", onSigint);
@@ -181,6 +209,9 @@ export function runLive(options: LiveOptions): Promise<number> {
     lines?.on("line", (line) => {
       const content = line.trim();
       if (content && !finished) void send(content);
+    });
+    lines?.on("close", () => {
+      if (lingering !== undefined) finish(lingering);
     });
 
     followEvents({

@@ -128,12 +128,27 @@ describe("omoi run in a terminal", () => {
     session.type("\x03");
     await session.waitFor("interrupting the current turn… press Ctrl-C again to stop", toolAt);
     const interruptedAt = await session.waitFor("⏸ turn interrupted", toolAt);
+    const waitingAt = await session.waitFor("type a message to continue", interruptedAt);
     session.type("now create a file named later.txt\r");
-    await session.waitFor("→ delivered: now create a file named later.txt", interruptedAt);
-    await session.waitFor("You asked me to create `later.txt`", interruptedAt);
-    await session.waitFor("✓ task completed", interruptedAt);
+    await session.waitFor("→ delivered: now create a file named later.txt", waitingAt);
+    await session.waitFor("You asked me to create `later.txt`", waitingAt);
+    await session.waitFor("✓ task completed", waitingAt);
     assert.equal(await session.exitCode, 0);
-    assert.doesNotMatch(session.output(), /slow-step-done\n/, "the slow tool never finished");
+    assert.doesNotMatch(session.output(), /⎿ slow-step-done/, "the slow tool never finished");
+  });
+
+  it("after an interrupt, Ctrl-D leaves", async () => {
+    const session = runInTerminal([
+      "run",
+      "[scenario:slow-tool] run the slow job",
+      "--server",
+      omoi.url,
+    ]);
+    const toolAt = await session.waitFor("⏺ Bash $ sleep 3");
+    session.type("\x03");
+    await session.waitFor("type a message to continue", toolAt);
+    session.type("\x04");
+    assert.equal(await session.exitCode, 0);
   });
 
   it("Ctrl-C twice stops the task and exits 130", async () => {
