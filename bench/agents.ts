@@ -11,6 +11,7 @@ interface TaskWatch {
   startedAt?: number;
   started?: ViewerEvent;
   created?: ViewerEvent;
+  sandboxId?: string;
   endedAt?: number;
   outcome?: string;
   /** Event type → first time it was stamped (stored_at, or emitted_at for agent events). */
@@ -49,6 +50,7 @@ async function watchTask(
         watch.stamps?.set(event.event_type, stamp);
       }
       if (event.event_type === "task.created") watch.created = event;
+      if (event.event_type === "sandbox.created") watch.sandboxId = event.stream_id;
       if (event.event_type === "agent.started" && watch.startedAt === undefined) {
         watch.startedAt = at;
         watch.started = event;
@@ -75,10 +77,12 @@ export interface StartupResult {
   steps: { event: string; p50: number }[];
 }
 
+const WORKER_CONNECTED = "worker connected (server log: hello on the channel)";
 const STEPS = [
   "task.assigned",
   "sandbox.created",
   "sandbox.starting",
+  WORKER_CONNECTED,
   "sandbox.ready",
   "task.started",
   "agent.started",
@@ -107,6 +111,8 @@ export async function startupRun(
     toStarted.push(watch.startedAt - watch.createdAt);
     if (watch.started && watch.created)
       storedToEmitted.push(watch.started.emitted_at - watch.created.stored_at);
+    const connected = watch.sandboxId && server.workerConnectedAt.get(watch.sandboxId);
+    if (connected) watch.stamps.set(WORKER_CONNECTED, connected);
     const origin = watch.stamps.get("task.created");
     for (const step of STEPS) {
       const stamp = watch.stamps.get(step);
@@ -118,10 +124,9 @@ export async function startupRun(
     completed,
     createdToStarted: summarize(toStarted),
     storedToEmitted: summarize(storedToEmitted),
-    steps: STEPS.filter((step) => offsets.get(step)?.length).map((step) => ({
-      event: step,
-      p50: summarize(offsets.get(step) ?? []).p50,
-    })),
+    steps: STEPS.filter((step) => offsets.get(step)?.length)
+      .map((step) => ({ event: step, p50: summarize(offsets.get(step) ?? []).p50 }))
+      .sort((a, b) => a.p50 - b.p50),
   };
 }
 

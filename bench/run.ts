@@ -241,7 +241,15 @@ async function startupPart(report: Report) {
         ...startup.steps.map((step) => `| ${step.event} | ${Math.round(step.p50)} |`),
       ].join("\n"),
     );
-    const sdk = await sdkInjectionRun(server, { messages: 10 });
+  } finally {
+    await server.stop();
+  }
+  // A sandbox that stays open after its turn, so every message meets the same live session.
+  const steerable = await startServer("embedded", {
+    env: { ...AGENT_ENV, OMOI_IDLE_WINDOW_MS: "120000" },
+  });
+  try {
+    const sdk = await sdkInjectionRun(steerable, { messages: 10 });
     report.row({
       part: "injection",
       what: "POST /messages → agent.message_injected (real SDK, slow-tool)",
@@ -254,7 +262,7 @@ async function startupPart(report: Report) {
       `A task runs the \`slow-tool\` scenario (a 3 s Bash step) in a local sandbox with the real SDK. ${sdk.samples} messages are POSTed to /api/v1/tasks/{id}/messages one at a time, the first while the tool runs and the rest after it, 400 ms apart. Timed from the POST (Date.now(), ms) to the worker's \`agent.message_injected\` emitted_at (stamped when the SDK pulls the message from its input stream): ${latencyText(sdk.postToInjected)}. To a viewer receiving that event: ${latencyText(sdk.postToViewer)}.`,
     );
   } finally {
-    await server.stop();
+    await steerable.stop();
   }
 }
 

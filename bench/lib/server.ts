@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { safeJsonParse } from "../../src/protocol/json.ts";
 import { workerToken } from "../../src/server/worker-token.ts";
 import { PROJECT_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL } from "../../test/helpers/omoi.ts";
 import { onCleanup } from "./cleanup.ts";
@@ -20,7 +21,19 @@ export interface BenchServer {
   ws: string;
   pid: number;
   token(sandboxId: string): string;
+  /** When the server logged "worker connected" for a sandbox (ms epoch, server clock). */
+  workerConnectedAt: Map<string, number>;
   stop(): Promise<void>;
+}
+
+/** Picks "worker connected" out of the server's JSON log lines. */
+function watchLog(line: string, connected: Map<string, number>) {
+  if (!line.includes('"worker connected"')) return;
+  const parsed = safeJsonParse(line);
+  if (!parsed.ok || typeof parsed.value !== "object" || parsed.value === null) return;
+  const entry = parsed.value as { sandbox_id?: unknown; time?: unknown; resume?: unknown };
+  if (typeof entry.sandbox_id !== "string" || typeof entry.time !== "number") return;
+  if (!connected.has(entry.sandbox_id)) connected.set(entry.sandbox_id, entry.time);
 }
 
 /** Creates a throwaway Postgres database; the returned URL points at it. */
@@ -48,7 +61,11 @@ export async function createDatabase(): Promise<{ url: string; drop: () => Promi
 }
 
 /** `omoi serve` as a child process (what `npm start` runs); resolves once it listens. */
-async function spawnServer(env: Record<string, string>, nodeArgs: string[]) {
+async function spawnServer(
+  env: Record<string, string>,
+  nodeArgs: string[],
+  onLogLine: (line: string) => void,
+) {
   const child = spawn(process.execPath, [...nodeArgs, "bin/omoi.js", "serve"], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, OMOI_LOG_LEVEL: "info", ...env },
@@ -62,7 +79,12 @@ async function spawnServer(env: Record<string, string>, nodeArgs: string[]) {
       const match = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(output);
       if (!match) return;
       child.stderr?.off("data", onData);
-      child.stderr?.resume();
+      let partial = "";
+      child.stderr?.on("data", (more: Buffer) => {
+        const lines = (partial + more.toString()).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) onLogLine(line);
+      });
       resolve(match[1]);
     };
     child.stderr?.on("data", onData);
@@ -99,6 +121,7 @@ export async function startServer(
     backendEnv.REDIS_URL = REDIS_URL;
   }
   const secret = randomBytes(24).toString("hex");
+  const workerConnectedAt = new Map<string, number>();
   const omoi = await spawnServer(
     {
       OMOI_PORT: "0",
@@ -110,6 +133,7 @@ export async function startServer(
       ...options.env,
     },
     options.nodeArgs ?? [],
+    (line) => watchLog(line, workerConnectedAt),
   );
   const stopProcess = onCleanup(() => omoi.stop());
   return {
@@ -118,6 +142,7 @@ export async function startServer(
     ws: omoi.url.replace(/^http/, "ws"),
     pid: omoi.pid,
     token: (sandboxId) => workerToken(secret, sandboxId),
+    workerConnectedAt,
     stop: async () => {
       await stopProcess();
       await dropDatabase?.();
