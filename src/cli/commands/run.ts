@@ -25,6 +25,8 @@ While it runs:
   type a line, Enter   send it to the agent (folded into the current turn)
   Ctrl-C               interrupt the current turn; the agent waits for you
   Ctrl-C twice         stop the task (within 3 seconds)
+Lines piped to stdin are sent the same way. After an interrupt the run stays with the
+idle agent: type a message to continue, or Ctrl-C / Ctrl-D to leave.
 
 Flags:
   --title TEXT        a short title (default: from the prompt)
