@@ -117,7 +117,9 @@ export class AgentSession {
       void this.interrupt(message);
       return;
     }
-    if (message.delivery === "queue" && this.busy) {
+    // While an interrupted turn winds down, a steer would land in the dying turn and be lost:
+    // hold it, like a queued message, until the turn's result.
+    if ((message.delivery === "queue" || this.interruptedTurn) && this.busy) {
       this.held.push(message);
       return;
     }
