@@ -603,7 +603,11 @@ export class Orchestrator implements Control {
           const previous = await this.store.getTask(sandbox.task_id);
           const task = await this.store.updateTask(
             sandbox.task_id,
-            { status: "running", started_at: previous?.started_at ?? Date.now(), session_id: sessionId },
+            {
+              status: "running",
+              started_at: previous?.started_at ?? Date.now(),
+              session_id: sessionId,
+            },
             ["assigned", "running"],
           );
           if (task)

@@ -70,6 +70,22 @@ export class Lifecycle {
   }
 }
 
+/**
+ * The task once it has had a `type` event (task.failed…). Reads the stored row first, so an
+ * event sent before this viewer subscribed is not waited for in vain.
+ */
+export async function settled(
+  events: Lifecycle,
+  taskId: string,
+  status: Task["status"],
+  timeoutMs = 60_000,
+): Promise<TaskWithSandbox> {
+  const row = await getTask(events.url, taskId);
+  if (row.status === status) return row;
+  await events.next(taskId, `task.${status}`, timeoutMs);
+  return getTask(events.url, taskId);
+}
+
 export async function createTask(url: string, body: Record<string, unknown>): Promise<Task> {
   const response = await api<Task>(url, "POST", "/api/v1/tasks", body);
   assert.equal(response.status, 201, JSON.stringify(response.body));
