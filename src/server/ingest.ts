@@ -61,9 +61,10 @@ export class Ingest {
   async append(events: EventToStore[]): Promise<AppendResult[]> {
     if (events.length === 0) return [];
     const results = await this.store.appendEvents(events);
-    for (const result of results) {
-      if (!result.duplicate) await this.bus.publish(result.event);
-    }
+    // Issued together, in seq order: a networked bus pipelines them on one connection.
+    await Promise.all(
+      results.filter((result) => !result.duplicate).map((result) => this.bus.publish(result.event)),
+    );
     return results;
   }
 

@@ -1,7 +1,7 @@
 import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import { OmoiError } from "../protocol/error.ts";
-import type { StoredEvent } from "../protocol/event.ts";
+import type { NewEvent, StoredEvent } from "../protocol/event.ts";
 import { parseWith } from "../protocol/json.ts";
 import { type MessageFrame, toMessageFrame } from "../protocol/message.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
@@ -11,7 +11,7 @@ import {
   WorkerHello,
   type WorkerServerFrame,
 } from "../protocol/worker-channel.ts";
-import type { Store } from "../store/store.ts";
+import type { EventToStore, Store } from "../store/store.ts";
 import { type Ingest, sandboxTarget } from "./ingest.ts";
 import type { Logger } from "./logger.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
@@ -19,11 +19,19 @@ import { verifyWorkerToken } from "./worker-token.ts";
 const HELLO_TIMEOUT_MS = 10_000;
 const HEARTBEAT_WRITE_INTERVAL_MS = 5_000;
 
+interface QueuedBatch {
+  batchId: string;
+  events: NewEvent[];
+}
+
 interface WorkerConnection {
   sandboxId: string;
   taskId: string | null;
   socket: WebSocket;
   lastHeartbeatWrite: number;
+  /** Event batches waiting for the store, and the flush storing them. */
+  queue: QueuedBatch[];
+  flushing: Promise<void> | undefined;
 }
 
 export interface WorkerHubHooks {
@@ -168,6 +176,8 @@ export class WorkerHub {
       taskId: sandbox.task_id,
       socket,
       lastHeartbeatWrite: 0,
+      queue: [],
+      flushing: undefined,
     };
     this.workers.set(sandbox.id, connection);
     await this.heartbeat(connection);
@@ -213,30 +223,73 @@ export class WorkerHub {
       case "delivered":
         await this.store.markDelivered(connection.sandboxId, value.message_ids);
         return;
-      case "events": {
-        try {
-          const prepared = this.ingest.prepare(
-            sandboxTarget(connection.sandboxId, connection.taskId),
-            value.events,
-            "agent",
-          );
-          const results = await this.ingest.append(prepared);
+      case "events":
+        await this.storeBatch(connection, value.batch_id, value.events);
+        return;
+    }
+  }
+
+  /**
+   * Group commit: batches that arrive while a store is in flight are stored together, in
+   * arrival order, in one transaction, then each is acknowledged. One slow commit then costs
+   * a worker one round, not one round per frame.
+   */
+  private storeBatch(
+    connection: WorkerConnection,
+    batchId: string,
+    events: NewEvent[],
+  ): Promise<void> {
+    const queued: QueuedBatch = { batchId, events };
+    connection.queue.push(queued);
+    if (!connection.flushing) connection.flushing = this.flush(connection);
+    return Promise.resolve();
+  }
+
+  private async flush(connection: WorkerConnection) {
+    try {
+      while (connection.queue.length > 0) {
+        const batches = connection.queue.splice(0);
+        const accepted: { batchId: string; prepared: EventToStore[] }[] = [];
+        for (const batch of batches) {
+          try {
+            accepted.push({
+              batchId: batch.batchId,
+              prepared: this.ingest.prepare(
+                sandboxTarget(connection.sandboxId, connection.taskId),
+                batch.events,
+                "agent",
+              ),
+            });
+          } catch (error) {
+            if (!(error instanceof OmoiError)) throw error;
+            this.send(connection.socket, {
+              type: "nack",
+              batch_id: batch.batchId,
+              error: { name: error.name, message: error.message },
+            });
+          }
+        }
+        const results = await this.ingest.append(accepted.flatMap((batch) => batch.prepared));
+        let offset = 0;
+        for (const batch of accepted) {
+          const mine = results.slice(offset, offset + batch.prepared.length);
+          offset += batch.prepared.length;
           this.send(connection.socket, {
             type: "ack",
-            batch_id: value.batch_id,
-            ids: results.map((result) => result.event.id),
-            last_seq: Math.max(0, ...results.map((result) => result.event.seq)),
-          });
-        } catch (error) {
-          if (!(error instanceof OmoiError)) throw error;
-          this.send(connection.socket, {
-            type: "nack",
-            batch_id: value.batch_id,
-            error: { name: error.name, message: error.message },
+            batch_id: batch.batchId,
+            ids: mine.map((result) => result.event.id),
+            last_seq: Math.max(0, ...mine.map((result) => result.event.seq)),
           });
         }
-        return;
       }
+    } catch (error) {
+      this.logger.error(
+        { err: error, sandbox_id: connection.sandboxId },
+        "storing worker events failed",
+      );
+      connection.socket.close(1011, "could not store events; reconnect and resend");
+    } finally {
+      connection.flushing = undefined;
     }
   }
 
