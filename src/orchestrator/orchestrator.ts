@@ -588,35 +588,41 @@ export class Orchestrator implements Control {
     const payload = event.payload;
     switch (event.event_type) {
       case "agent.started": {
+        // The SDK reports `init` at the start of every turn; only the first moves state.
         const sessionId = typeof payload.session_id === "string" ? payload.session_id : null;
-        const sandbox = await this.store.updateSandbox(
+        const started = await this.store.updateSandbox(
           sandboxId,
           { status: "running", session_id: sessionId },
-          ["pending", "starting", "running"],
+          ["pending", "starting"],
         );
-        if (!sandbox) return;
-        await this.ingest.emit(sandboxTarget(sandboxId, sandbox.task_id), "sandbox.ready", {
-          workspace: sandbox.workspace ?? undefined,
-        });
-        if (sandbox.task_id) {
-          // A resumed run keeps the task's first start, so its duration covers the whole task.
-          const previous = await this.store.getTask(sandbox.task_id);
-          const task = await this.store.updateTask(
-            sandbox.task_id,
-            {
-              status: "running",
-              started_at: previous?.started_at ?? Date.now(),
-              session_id: sessionId,
-            },
-            ["assigned", "running"],
-          );
-          if (task)
-            await this.ingest.emit(sandboxTarget(sandboxId, task.id), "task.started", {
-              sandbox_id: sandboxId,
-            });
-          else if (active && !active.stopping)
-            await this.terminate(sandboxId, "its task is no longer running", "terminated");
+        if (started)
+          await this.ingest.emit(sandboxTarget(sandboxId, started.task_id), "sandbox.ready", {
+            workspace: started.workspace ?? undefined,
+          });
+        const sandbox = started ?? (await this.store.getSandbox(sandboxId));
+        if (!sandbox?.task_id) return;
+        // A resumed run keeps the task's first start, so its duration covers the whole task.
+        const previous = await this.store.getTask(sandbox.task_id);
+        const task = await this.store.updateTask(
+          sandbox.task_id,
+          {
+            status: "running",
+            started_at: previous?.started_at ?? Date.now(),
+            session_id: sessionId,
+          },
+          ["assigned"],
+        );
+        if (task) {
+          await this.ingest.emit(sandboxTarget(sandboxId, task.id), "task.started", {
+            sandbox_id: sandboxId,
+          });
+          return;
         }
+        const current = await this.store.getTask(sandbox.task_id);
+        const abandoned =
+          !current || current.status === "cancelled" || current.sandbox_id !== sandboxId;
+        if (abandoned && active && !active.stopping)
+          await this.terminate(sandboxId, "its task is no longer running here", "terminated");
         return;
       }
       case "agent.turn_completed": {
