@@ -16,6 +16,7 @@ import {
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import { storablePayload, storableText } from "./storable.ts";
 import type {
@@ -44,6 +45,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite";
   private database: Database.Database | undefined;
   private readonly statements = new Map<string, Statement>();
+  private checkpointer: SqliteCheckpointer | undefined;
 
   /** `path` is a file path (its folder is created by migrate()) or `:memory:`. */
   constructor(readonly path = "./data/omoi.db") {}
@@ -56,6 +58,14 @@ export class SqliteStore implements Store {
     database.pragma("busy_timeout = 5000");
     // NORMAL in WAL mode survives a killed process; only a power loss can drop the last commits.
     database.pragma("synchronous = NORMAL");
+    if (this.path !== ":memory:") {
+      // Checkpoints run off the server's thread (see sqlite-checkpointer.ts); the server's own
+      // connection only checkpoints if that thread falls far behind, bounding the log.
+      database.pragma("wal_autocheckpoint = 16384");
+      database.pragma("journal_size_limit = 67108864");
+      this.checkpointer = new SqliteCheckpointer(this.path);
+      this.checkpointer.start();
+    }
     database.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     );
@@ -79,6 +89,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     this.statements.clear();
     this.database?.close();
     this.database = undefined;
