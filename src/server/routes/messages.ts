@@ -7,10 +7,12 @@ import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 
 const Params = z.object({ id: EntityId });
-const Body = PostMessageBody.refine(
-  (body) => body.message_type === "interrupt" || body.content.trim().length > 0,
-  { message: "content must not be empty", path: ["content"] },
-);
+const hasContent = (body: PostMessageBody) =>
+  body.message_type === "interrupt" || body.content.trim().length > 0;
+const contentError = { message: "content must not be empty", path: ["content"] };
+const Body = PostMessageBody.refine(hasContent, contentError);
+/** The task route is Omoi's own (no seed client to stay compatible with): unknown fields are refused. */
+const TaskMessageBody = PostMessageBody.strict().refine(hasContent, contentError);
 
 export function messageRoutes(app: FastifyInstance, context: ServerContext) {
   app.post("/api/v1/sandboxes/:id/messages", async (request, reply) => {
@@ -31,7 +33,7 @@ export function messageRoutes(app: FastifyInstance, context: ServerContext) {
 
   app.post("/api/v1/tasks/:id/messages", async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "task id");
-    const body = parseRequest(Body, request.body, "message body");
+    const body = parseRequest(TaskMessageBody, request.body, "message body");
     const message = await context.control.postTaskMessage(id, body);
     reply.status(201);
     return { status: "queued", message_id: message.id, sandbox_id: message.sandbox_id };
