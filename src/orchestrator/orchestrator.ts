@@ -1,5 +1,5 @@
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
-import { badRequest, conflict, notFound } from "../protocol/error.ts";
+import { badRequest, conflict, notFound, OmoiError } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import { newMessageId, newSandboxId, newTaskId } from "../protocol/ids.ts";
 import { type MessageFrame, type PostMessageBody, toMessageFrame } from "../protocol/message.ts";
@@ -89,6 +89,7 @@ export class Orchestrator implements Control {
   private unsubscribe: Unsubscribe | undefined;
   private liveness: NodeJS.Timeout | undefined;
   private scheduling = false;
+  private livenessTicks = 0;
   private scheduleAgain = false;
   private closed = false;
   /** Events handled one at a time per sandbox, in order. */
@@ -166,6 +167,21 @@ export class Orchestrator implements Control {
       priority: task.priority,
       depends_on: task.depends_on,
     });
+    for (const dependency of body.depends_on) {
+      const status = (await this.store.getTask(dependency))?.status;
+      if (status !== "failed" && status !== "cancelled") continue;
+      // It can never run: fail it now, saying why, rather than leave it pending forever.
+      const error = `dependency ${dependency} ${status}`;
+      const failed = await this.store.updateTask(
+        task.id,
+        { status: "failed", error, completed_at: Date.now() },
+        ["pending"],
+      );
+      if (failed) {
+        await this.ingest.emit(taskTarget(task.id), "task.failed", { error, will_retry: false });
+        return failed;
+      }
+    }
     this.schedule();
     return task;
   }
@@ -240,6 +256,15 @@ export class Orchestrator implements Control {
     }
     if (!this.options.runAgents)
       throw conflict("this server does not run agents (OMOI_RUN_AGENTS=0)");
+    if (this.active.size >= this.options.maxSandboxes) await this.evictIdle();
+    if (this.active.size >= this.options.maxSandboxes) {
+      throw new OmoiError(
+        "TooManySandboxes",
+        `all ${this.options.maxSandboxes} sandboxes are busy; try again later, or create a task (tasks wait for a free slot)`,
+        429,
+        { max_sandboxes: this.options.maxSandboxes },
+      );
+    }
     const sandbox = await this.store.createSandbox({
       id,
       task_id: null,
@@ -568,7 +593,10 @@ export class Orchestrator implements Control {
     if (SCHEDULING_EVENTS.has(event.event_type)) this.schedule();
     if (!event.sandbox_id) return;
     const active = this.active.get(event.sandbox_id);
-    const remoteStop = event.event_type === "sandbox.terminated" && !active?.stopping;
+    // Another replica ended a sandbox this one supervises (cancel, orphan close-out).
+    const remoteStop =
+      (event.event_type === "sandbox.terminated" || event.event_type === "sandbox.failed") &&
+      !active?.stopping;
     if (!active && !remoteStop) return;
     const sandboxId = event.sandbox_id;
     const previous = this.eventChains.get(sandboxId) ?? Promise.resolve();
@@ -666,6 +694,7 @@ export class Orchestrator implements Control {
           await this.terminate(sandboxId, "the agent finished", "completed");
         return;
       case "sandbox.terminated":
+      case "sandbox.failed":
         // Another replica asked for this sandbox to stop: kill what runs here.
         if (active && !active.stopping) await this.killLocal(active, "terminated elsewhere");
         return;
@@ -844,6 +873,10 @@ export class Orchestrator implements Control {
 
   private async checkLiveness() {
     const now = Date.now();
+    if (this.store.kind === "postgres" && this.livenessTicks++ % 5 === 0)
+      await this.closeOutOrphans(now).catch((error) =>
+        this.logger.error({ err: error }, "closing out orphaned sandboxes failed"),
+      );
     for (const active of [...this.active.values()]) {
       if (active.stopping || active.handle.pid === null) continue;
       try {
@@ -917,6 +950,41 @@ export class Orchestrator implements Control {
         "a worker of an ended sandbox connected; stopping it",
       );
       this.workers.sendStop(sandboxId, `this sandbox is ${sandbox.status}`);
+    }
+  }
+
+  /**
+   * Shared store: a sandbox of another replica that has shown no sign of life for twice the
+   * heartbeat timeout lost its supervisor (that replica died and did not come back). Its row
+   * and task are closed out here; if its worker still runs, it is told to stop when it
+   * reconnects anywhere (onWorkerConnected).
+   */
+  private async closeOutOrphans(now: number) {
+    const { sandboxes } = await this.store.listSandboxes({
+      status: ACTIVE_STATUSES,
+      limit: 500,
+      offset: 0,
+    });
+    for (const sandbox of sandboxes) {
+      if (sandbox.kind !== "agent" || this.active.has(sandbox.id)) continue;
+      if (sandbox.owner === this.options.replicaId) continue;
+      const lastSign = Math.max(sandbox.last_heartbeat_at ?? 0, sandbox.updated_at);
+      if (now - lastSign <= 2 * this.options.heartbeatTimeoutMs) continue;
+      const reason = `its replica '${sandbox.owner}' stopped supervising it (no sign of life for ${Math.round((now - lastSign) / 1000)} s)`;
+      this.logger.warn(
+        { sandbox_id: sandbox.id, owner: sandbox.owner },
+        "closing out an orphaned sandbox",
+      );
+      const ended = await this.store.updateSandbox(
+        sandbox.id,
+        { status: "failed", ended_at: now, error: reason },
+        ACTIVE_STATUSES,
+      );
+      if (!ended) continue;
+      await this.ingest.emit(sandboxTarget(sandbox.id, sandbox.task_id), "sandbox.failed", {
+        error: reason,
+      });
+      await this.failTask(sandbox.task_id, sandbox.id, reason);
     }
   }
 

@@ -86,6 +86,11 @@ describe("order: one slot", () => {
     assert.equal(childRow.sandbox, null, "a dependent that never ran has no sandbox");
     assert.equal((await getTask(omoi.url, grandchild.id)).error, `dependency ${child.id} failed`);
     assert.equal(events.of(child.id, "task.assigned").length, 0);
+
+    const late = await createTask(omoi.url, { prompt: QUICK, depends_on: [failing.id] });
+    assert.equal(late.status, "failed", "a task whose dependency already failed fails at once");
+    assert.equal(late.error, `dependency ${failing.id} failed`);
+    await events.next(late.id, "task.failed");
   });
 
   test("failed runs are retried up to max_retries, then fail for good", async () => {
