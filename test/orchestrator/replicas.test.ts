@@ -4,7 +4,15 @@ import { after, before, describe, test } from "node:test";
 import type { Task } from "../../src/protocol/task.ts";
 import { type OmoiProcess, spawnOmoi, TEST_REDIS_URL, tempDir } from "../helpers/omoi.ts";
 import { createTestDatabase } from "../helpers/postgres.ts";
-import { createTask, Lifecycle, listSandboxes, listTasks } from "./helpers.ts";
+import {
+  createTask,
+  getTask,
+  Lifecycle,
+  listSandboxes,
+  listTasks,
+  processesOf,
+  settled,
+} from "./helpers.ts";
 
 describe("two replicas on Postgres + Redis", () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -70,6 +78,40 @@ describe("two replicas on Postgres + Redis", () => {
       }
     } finally {
       for (const watcher of watchers) watcher.close();
+    }
+  });
+
+  test("a replica that dies for good: the other closes out its run (never running forever)", async () => {
+    const task = await createTask(replicas[0].url, { prompt: "[scenario:slow-tool] go" });
+    const watchers = await Promise.all(
+      replicas.map((replica) => new Lifecycle(replica.url).open()),
+    );
+    try {
+      await watchers[0].next(task.id, "task.started");
+      const sandbox = (await getTask(replicas[0].url, task.id)).sandbox!;
+      const ownerIndex = sandbox.owner === "replica-a" ? 0 : 1;
+      const survivor = replicas[1 - ownerIndex];
+      await replicas[ownerIndex].kill9();
+      // Its worker may live on, unable to reach its server; the survivor does not wait for it.
+      const failed = await settled(watchers[1 - ownerIndex], task.id, "failed", 90_000);
+      assert.match(failed.error ?? "", /stopped supervising/);
+      assert.equal(failed.sandbox?.status, "failed");
+      const stuck = await listTasks(survivor.url, "status=assigned,running");
+      assert.equal(stuck.total, 0, "nothing claims to run");
+    } finally {
+      for (const watcher of watchers) watcher.close();
+      // The dead replica's worker is this machine's to clean up (no server will come back for it).
+      const alive = replicas.find(
+        (replica) => replica.child.exitCode === null && !replica.child.signalCode,
+      );
+      for (const sandbox of alive ? await listSandboxes(alive.url) : [])
+        for (const pid of processesOf(sandbox.id)) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        }
     }
   });
 });
