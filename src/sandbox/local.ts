@@ -15,6 +15,7 @@ import type {
   SandboxProvider,
   WorkerLaunchSpec,
 } from "./provider.ts";
+import { buildWorker } from "./worker-build.ts";
 import { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker-config.ts";
 
 /** The pino-like logging the provider uses. */
@@ -59,7 +60,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     networkAllowlist: true,
   };
   readonly #dataDir: string;
-  readonly #workerCommand: string[] | undefined;
+  #workerCommand: string[] | undefined;
   readonly #denyRead: string[];
   readonly #logger: SandboxLogger | undefined;
 
@@ -72,6 +73,15 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   async preflight(): Promise<void> {
     await checkSandboxRuntime();
+    if (this.#workerCommand) return;
+    // A compiled worker starts a third of a second faster than one run through tsx.
+    this.#workerCommand = await buildWorker().catch((error: Error) => {
+      this.#logger?.warn(
+        { err: error.message },
+        "could not compile the worker; running it through tsx",
+      );
+      return undefined;
+    });
   }
 
   async start(spec: WorkerLaunchSpec): Promise<SandboxHandle> {

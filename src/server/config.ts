@@ -55,7 +55,8 @@ const EnvSchema = z.object({
     .int()
     .min(0)
     .default(10 * 60_000),
-  OMOI_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
+  // Workers ping every 5 s; 12 s tolerates one lost ping and still catches a dead one within 15 s.
+  OMOI_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(12_000),
   OMOI_PUBLIC_URL: z.url().optional(),
   OMOI_REPLICA_ID: z
     .string()
