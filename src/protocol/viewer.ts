@@ -34,7 +34,13 @@ export const ViewerFilters = z.object({
 export type ViewerFilters = z.infer<typeof ViewerFilters>;
 
 /** Per-stream cursors: the last seq the viewer has seen in each stream. */
-export const Cursors = z.record(EntityId, z.number().int().nonnegative());
+export const MAX_CURSORS = 1000;
+export const Cursors = z
+  .record(EntityId, z.number().int().nonnegative())
+  .refine(
+    (cursors) => Object.keys(cursors).length <= MAX_CURSORS,
+    `at most ${MAX_CURSORS} cursors`,
+  );
 export type Cursors = z.infer<typeof Cursors>;
 
 export const ViewerQuery = z.object({
@@ -46,7 +52,12 @@ export const ViewerQuery = z.object({
     .string()
     .transform((value, context) => {
       const cursors: Record<string, number> = {};
-      for (const part of value.split(",").filter(Boolean)) {
+      const parts = value.split(",").filter(Boolean);
+      if (parts.length > MAX_CURSORS) {
+        context.addIssue({ code: "custom", message: `at most ${MAX_CURSORS} cursors` });
+        return z.NEVER;
+      }
+      for (const part of parts) {
         const [stream, seq] = part.split(":");
         const parsedSeq = Number(seq);
         if (

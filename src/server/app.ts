@@ -25,6 +25,24 @@ import { verifyWorkerToken } from "./worker-token.ts";
 
 const WEB_DIST = path.resolve(fileURLToPath(new URL("../../web/dist", import.meta.url)));
 
+/**
+ * Routes open without the API token: health checks, the UI's files, the worker channel (which
+ * checks worker tokens itself) and the viewer sockets (which check the API token once upgraded;
+ * a refused upgrade would linger at shutdown). Every other route needs the token.
+ */
+const OPEN_ROUTES = new Set([
+  "/api/v1/health",
+  "/health",
+  WORKER_CHANNEL_PATH,
+  "/ws/events",
+  "/api/v1/ws/events",
+  "/*",
+]);
+const SEED_WORKER_ROUTES = new Set([
+  "/api/v1/sandboxes/:id/events",
+  "/api/v1/sandboxes/:id/messages",
+]);
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header?.startsWith("Bearer ")) return header.slice(7);
@@ -68,20 +86,20 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
       return reply;
     }
     if (!config.apiToken) return;
-    const url = request.url;
-    const guarded =
-      (url.startsWith("/api/") || url.startsWith("/ws/")) &&
-      !url.startsWith("/api/v1/health") &&
-      !url.startsWith(WORKER_CHANNEL_PATH);
-    // Viewer sockets are checked once upgraded (a refused upgrade would linger at shutdown).
-    if (!guarded || request.headers.upgrade?.toLowerCase() === "websocket") return;
+    // Decided on the matched route, never the raw URL (which may be percent-encoded).
+    const route = request.routeOptions.url;
+    if (route === undefined || OPEN_ROUTES.has(route)) return;
     const token = bearer(request);
     if (token === config.apiToken) return;
     // A worker on the seed's HTTP transport may use its own sandbox's token on that sandbox's routes.
-    const seedRoute = url.match(
-      /^\/api\/v1\/sandboxes\/([A-Za-z0-9_-]{1,64})\/(events|messages)(\?|$)/,
-    );
-    if (seedRoute && token && verifyWorkerToken(context.secret, seedRoute[1], token)) return;
+    const sandboxId = (request.params as { id?: unknown } | undefined)?.id;
+    if (
+      SEED_WORKER_ROUTES.has(route) &&
+      token &&
+      typeof sandboxId === "string" &&
+      verifyWorkerToken(context.secret, sandboxId, token)
+    )
+      return;
     throw unauthorized();
   });
 

@@ -34,6 +34,7 @@ export class Ingest {
     const now = Date.now();
     return events.map((event, index) => {
       const where = events.length > 1 ? `events[${index}]: ` : "";
+      if (defaultSource === "agent") checkProducerEvent(event, where);
       const checked = validateEventPayload(event.event_type, event.payload);
       if (!checked.ok) throw badRequest(`${where}${checked.error}`, { index });
       const size = Buffer.byteLength(JSON.stringify(checked.payload));
@@ -49,7 +50,8 @@ export class Ingest {
         id: event.id ?? newEventId(),
         stream_id: target.streamId,
         sandbox_id: target.sandboxId,
-        task_id: event.task_id ?? target.taskId,
+        // A sandbox's events belong to its task; a producer cannot file them under another.
+        task_id: target.sandboxId ? target.taskId : (event.task_id ?? target.taskId),
         event_type: event.event_type,
         source: event.source ?? defaultSource,
         payload: checked.payload,
@@ -78,6 +80,21 @@ export class Ingest {
     const [prepared] = this.prepare(target, [{ event_type: eventType, payload }], source);
     const [result] = await this.append([prepared]);
     return result.event;
+  }
+}
+
+/**
+ * Workers and outside producers report what their agent does (`agent.*`); lifecycle and
+ * message events are Omoi's own, so a producer cannot forge them.
+ */
+function checkProducerEvent(event: NewEvent, where: string) {
+  if (!event.event_type.startsWith("agent.")) {
+    throw badRequest(
+      `${where}event_type '${event.event_type}' is emitted by Omoi itself; producers send agent.* events`,
+    );
+  }
+  if (event.source === "system") {
+    throw badRequest(`${where}source 'system' is Omoi's own; producers use 'agent' or 'worker'`);
   }
 }
 

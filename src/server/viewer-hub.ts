@@ -135,6 +135,7 @@ class ViewerConnection {
     if (event.seq <= state.last) return;
     if (state.filling || event.seq > state.last + 1) {
       state.pending.set(event.seq, event);
+      if (state.pending.size > MAX_HELD_EVENTS) return this.lagged();
       if (!state.filling) void this.fill(stream, state, this.generation);
       return;
     }
@@ -169,8 +170,9 @@ class ViewerConnection {
       for (const seq of state.pending.keys()) if (seq <= state.last) state.pending.delete(seq);
       if (state.pending.size === 0) return;
       // A gap the store could not fill yet (a commit not visible here yet): retry shortly.
-      if (afterFill) setTimeout(() => void this.fill(stream, state, this.generation), 20).unref();
-      else void this.fill(stream, state, this.generation);
+      const generation = this.generation;
+      if (afterFill) setTimeout(() => void this.fill(stream, state, generation), 20).unref();
+      else void this.fill(stream, state, generation);
       return;
     }
   }
@@ -305,7 +307,6 @@ export class ViewerHub {
     });
     socket.on("error", () => socket.terminate());
     socket.on("message", (data, isBinary) => {
-      connection.alive = true;
       if (isBinary) return connection.sendError("BadFrame", "send JSON text frames");
       const frame = parseWith(ViewerClientFrame, data.toString());
       if (!frame.ok) return connection.sendError("BadFrame", frame.error);

@@ -166,6 +166,8 @@ export class WorkerHub {
       return undefined;
     }
     const sandbox = await this.store.getSandbox(hello.sandbox_id);
+    // The worker may have gone while we looked it up; never register a dead socket.
+    if (socket.readyState !== socket.OPEN) return undefined;
     if (!sandbox) {
       socket.close(WorkerCloseCode.unauthorized, "unknown sandbox");
       return undefined;

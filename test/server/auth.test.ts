@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, test } from "node:test";
 import WebSocket from "ws";
 import { workerToken } from "../../src/server/worker-token.ts";
@@ -41,6 +42,27 @@ test("with OMOI_API_TOKEN set, the API needs it and says how to send it", async 
   assert.equal((await call("/api/v1/health")).status, 200, "health stays open for load balancers");
   assert.equal((await call("/api/v1/sandboxes", json({ id: "guarded" }))).status, 401);
   assert.equal((await call("/api/v1/sandboxes", json({ id: "guarded" }, TOKEN))).status, 201);
+});
+
+test("the token check cannot be dodged by encoding the path or claiming an upgrade", async () => {
+  assert.equal((await call("/%61pi/v1/tasks")).status, 401);
+  assert.equal((await call("/api/v1/%74asks")).status, 401);
+  // fetch refuses these headers, so a raw request claims the upgrade.
+  const claimed = await new Promise<number>((resolve, reject) => {
+    const request = httpRequest(
+      `${omoi.url}/api/v1/tasks`,
+      { headers: { upgrade: "websocket", connection: "close" } },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on("error", reject);
+    request.end();
+  });
+  assert.equal(claimed, 401);
+  const plainGet = await call("/ws/events");
+  assert.notEqual(plainGet.status, 200);
 });
 
 test("viewer sockets need the token too", async () => {

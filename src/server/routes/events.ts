@@ -3,6 +3,7 @@ import { z } from "zod";
 import { badRequest, notFound } from "../../protocol/error.ts";
 import { NewEvent, SeedEvent } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
+import type { Sandbox } from "../../protocol/sandbox.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
@@ -53,6 +54,13 @@ const Query = z.object({
     .pipe(z.array(EventTypePattern).optional()),
 });
 
+/** A worker on the seed's HTTP transport shows it is alive by posting and polling. */
+export async function recordHeartbeat(context: ServerContext, sandbox: Sandbox) {
+  const now = Date.now();
+  if (now - (sandbox.last_heartbeat_at ?? 0) < 2_000) return;
+  await context.store.updateSandbox(sandbox.id, { last_heartbeat_at: now });
+}
+
 export function eventRoutes(app: FastifyInstance, context: ServerContext) {
   app.post("/api/v1/sandboxes/:id/events", async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
@@ -61,6 +69,7 @@ export function eventRoutes(app: FastifyInstance, context: ServerContext) {
     if (!sandbox) throw notFound("sandbox", id);
     const prepared = context.ingest.prepare(sandboxTarget(id, sandbox.task_id), events, "agent");
     const results = await context.ingest.append(prepared);
+    await recordHeartbeat(context, sandbox);
     reply.status(201);
     if (!batch) {
       const [result] = results;

@@ -5,6 +5,7 @@ import { EntityId } from "../../protocol/ids.ts";
 import { PostMessageBody, toMessageFrame } from "../../protocol/message.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { recordHeartbeat } from "./events.ts";
 
 const Params = z.object({ id: EntityId });
 const hasContent = (body: PostMessageBody) =>
@@ -26,8 +27,10 @@ export function messageRoutes(app: FastifyInstance, context: ServerContext) {
   // The seed worker's poll: returns pending messages and consumes them.
   app.get("/api/v1/sandboxes/:id/messages", async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
-    if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
+    const sandbox = await context.store.getSandbox(id);
+    if (!sandbox) throw notFound("sandbox", id);
     const messages = await context.store.takePendingMessages(id);
+    await recordHeartbeat(context, sandbox);
     return messages.map(toMessageFrame);
   });
 
