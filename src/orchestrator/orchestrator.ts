@@ -89,6 +89,8 @@ export class Orchestrator implements Control {
   private unsubscribe: Unsubscribe | undefined;
   private liveness: NodeJS.Timeout | undefined;
   private scheduling = false;
+  /** Set once start() has re-attached to or closed out what ran before a restart. */
+  private recovered = false;
   private livenessTicks = 0;
   private scheduleAgain = false;
   private closed = false;
@@ -109,8 +111,16 @@ export class Orchestrator implements Control {
   async start() {
     this.unsubscribe = this.bus.subscribe((event) => this.onEvent(event));
     if (!this.options.runAgents) return;
-    this.workers.hooks.onConnected = (sandboxId) => void this.onWorkerConnected(sandboxId);
+    this.workers.hooks.onConnected = (sandboxId) =>
+      void this.onWorkerConnected(sandboxId).catch((error) =>
+        this.logger.error(
+          { err: error, sandbox_id: sandboxId },
+          "handling a worker's hello failed",
+        ),
+      );
     await this.recover();
+    // Only now may queued tasks start: recovery first counts the sandboxes still running.
+    this.recovered = true;
     this.liveness = setInterval(() => {
       void this.checkLiveness();
       // A safety net only: tasks start on events (created, slot freed), not on this tick.
@@ -125,6 +135,8 @@ export class Orchestrator implements Control {
    * (A crash leaves workers running instead; the next start re-attaches to them.)
    */
   async stopAll(reason: string) {
+    // Shutting down: nothing new starts while the running sandboxes are stopped.
+    this.closed = true;
     await Promise.allSettled(
       [...this.active.values()].map(async (active) => {
         await this.failTask(active.taskId, active.sandboxId, reason, false);
@@ -265,22 +277,36 @@ export class Orchestrator implements Control {
         { max_sandboxes: this.options.maxSandboxes },
       );
     }
-    const sandbox = await this.store.createSandbox({
-      id,
-      task_id: null,
-      kind: "agent",
-      provider: this.provider.name,
-      prompt: body.prompt,
-      model: body.model ?? null,
-      max_turns: body.max_turns ?? null,
-      max_budget_usd: body.max_budget_usd ?? null,
-      status: "pending",
-      owner: this.options.replicaId,
+    // Reserve the slot before any await, so concurrent requests cannot overshoot the limit.
+    this.active.set(id, {
+      sandboxId: id,
+      taskId: null,
+      handle: { sandboxId: id, workspace: "", pid: null },
+      watchedSince: Date.now(),
+      baseCost: 0,
     });
-    await this.ingest.emit(sandboxTarget(id, null), "sandbox.created", {
-      kind: "agent",
-      provider: this.provider.name,
-    });
+    let sandbox: Sandbox;
+    try {
+      sandbox = await this.store.createSandbox({
+        id,
+        task_id: null,
+        kind: "agent",
+        provider: this.provider.name,
+        prompt: body.prompt,
+        model: body.model ?? null,
+        max_turns: body.max_turns ?? null,
+        max_budget_usd: body.max_budget_usd ?? null,
+        status: "pending",
+        owner: this.options.replicaId,
+      });
+      await this.ingest.emit(sandboxTarget(id, null), "sandbox.created", {
+        kind: "agent",
+        provider: this.provider.name,
+      });
+    } catch (error) {
+      this.active.delete(id);
+      throw error;
+    }
     await this.startSandbox(sandbox, {
       prompt: body.prompt,
       resumeSessionId: null,
@@ -366,6 +392,12 @@ export class Orchestrator implements Control {
   }
 
   private async deliver(sandbox: Sandbox, body: PostMessageBody): Promise<MessageFrame> {
+    if (this.active.get(sandbox.id)?.stopping) {
+      throw conflict(
+        `sandbox '${sandbox.id}' is closing; send the message again in a moment${sandbox.task_id ? " (to the task, which then resumes in a new sandbox)" : ""}`,
+        { status: "closing" },
+      );
+    }
     const message = await this.store.insertMessage({
       id: newMessageId(),
       sandbox_id: sandbox.id,
@@ -396,8 +428,8 @@ export class Orchestrator implements Control {
       active.idleTimer = undefined;
       active.idleSince = undefined;
     }
-    await this.store.updateSandbox(sandbox.id, { status: "running" }, ["idle"]);
-    if (!sandbox.task_id) return;
+    const woken = await this.store.updateSandbox(sandbox.id, { status: "running" }, ["idle"]);
+    if (!woken || !sandbox.task_id) return;
     const task = await this.store.updateTask(
       sandbox.task_id,
       { status: "running", completed_at: null, error: null },
@@ -434,7 +466,7 @@ export class Orchestrator implements Control {
 
   /** Starts queued tasks while slots are free. Safe to call often; runs one pass at a time. */
   schedule() {
-    if (this.closed || !this.options.runAgents) return;
+    if (this.closed || !this.options.runAgents || !this.recovered) return;
     if (this.scheduling) {
       this.scheduleAgain = true;
       return;
@@ -459,14 +491,7 @@ export class Orchestrator implements Control {
               );
               break;
             }
-            const sandbox = await this.createTaskSandbox(task);
-            if (!sandbox) continue;
-            await this.startSandbox(sandbox, {
-              prompt: task.prompt,
-              resumeSessionId: null,
-              workspace: null,
-              baseCost: 0,
-            });
+            await this.launchClaimed(task);
           }
         } while (this.scheduleAgain && !this.closed);
       } catch (error) {
@@ -475,6 +500,48 @@ export class Orchestrator implements Control {
         this.scheduling = false;
       }
     })();
+  }
+
+  /**
+   * Gives a claimed task its sandbox and starts it. If the store fails midway, the slot is
+   * released and the task goes back to the queue rather than staying "assigned" forever.
+   */
+  private async launchClaimed(task: Task) {
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = await this.createTaskSandbox(task);
+      if (!sandbox) return;
+      await this.startSandbox(sandbox, {
+        prompt: task.prompt,
+        resumeSessionId: null,
+        workspace: null,
+        baseCost: 0,
+      });
+    } catch (error) {
+      this.logger.error(
+        { err: error, task_id: task.id },
+        "starting a task failed; it goes back to the queue",
+      );
+      if (sandbox) {
+        const active = this.active.get(sandbox.id);
+        if (active) await this.provider.stop(active.handle).catch(() => undefined);
+        this.active.delete(sandbox.id);
+        await this.store
+          .updateSandbox(
+            sandbox.id,
+            { status: "failed", ended_at: Date.now(), error: String(error) },
+            ACTIVE_STATUSES,
+          )
+          .catch(() => undefined);
+      }
+      await this.store
+        .updateTask(
+          task.id,
+          { status: "pending", sandbox_id: null, attempts: Math.max(0, task.attempts - 1) },
+          ["assigned"],
+        )
+        .catch(() => undefined);
+    }
   }
 
   /** Creates the task's sandbox row and reserves its slot; undefined when the task was cancelled meanwhile. */
@@ -489,6 +556,15 @@ export class Orchestrator implements Control {
       baseCost: task.cost_usd,
     };
     this.active.set(id, active);
+    try {
+      return await this.recordTaskSandbox(task, id);
+    } catch (error) {
+      this.active.delete(id);
+      throw error;
+    }
+  }
+
+  private async recordTaskSandbox(task: Task, id: string): Promise<Sandbox | undefined> {
     // The task names its sandbox only while still assigned: a cancel that came first wins.
     const assigned = await this.store.updateTask(task.id, { sandbox_id: id }, ["assigned"]);
     if (!assigned) {
@@ -676,6 +752,14 @@ export class Orchestrator implements Control {
         });
         return;
       }
+      case "message.queued":
+        // A follow-up posted on another replica woke this idle sandbox: keep it open.
+        if (active?.idleTimer && !active.stopping) {
+          clearTimeout(active.idleTimer);
+          active.idleTimer = undefined;
+          active.idleSince = undefined;
+        }
+        return;
       case "agent.interrupted":
         // A person stopped the turn: its error result is not the task failing.
         if (active) active.interrupted = true;
@@ -851,6 +935,25 @@ export class Orchestrator implements Control {
       { status, ended_at: Date.now(), error: status === "completed" ? null : reason },
       ACTIVE_STATUSES,
     );
+    const task = sandbox?.task_id ? await this.store.getTask(sandbox.task_id) : undefined;
+    if (
+      task &&
+      task.sandbox_id === sandboxId &&
+      (task.status === "assigned" || task.status === "running")
+    ) {
+      // A task still running in a sandbox that just ended cannot go on there.
+      const error = `its sandbox ${status === "completed" ? "closed" : status}: ${reason}`;
+      const failed = await this.store.updateTask(
+        task.id,
+        { status: "failed", error, completed_at: Date.now() },
+        [task.status],
+      );
+      if (failed)
+        await this.ingest.emit(sandboxTarget(sandboxId, task.id), "task.failed", {
+          error,
+          will_retry: false,
+        });
+    }
     if (sandbox) {
       const type =
         status === "completed"
