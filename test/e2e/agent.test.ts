@@ -6,7 +6,14 @@ import { startScriptedModel } from "../../src/model/server.ts";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
-import { api, spawnOmoi, startTestOmoi, type TestOmoi, tempDir } from "../helpers/omoi.ts";
+import {
+  api,
+  pidAlive,
+  spawnOmoi,
+  startTestOmoi,
+  type TestOmoi,
+  tempDir,
+} from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
@@ -33,15 +40,6 @@ async function runTask(prompt: string, base = omoi.url) {
 }
 
 const types = (events: EventFrame[]) => events.map((event) => event.event_type);
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("a task, watched and steered", () => {
   test("started → thinking → tool_use (a real command ran) → message → injected message → answered", async () => {

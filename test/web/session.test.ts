@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
-import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { api, pidAlive, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { eventKeys, launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
 
 /*
@@ -26,15 +26,6 @@ after(async () => {
   await browser?.close();
   await omoi?.stop();
 });
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface RenderedItem {
   key: string;
