@@ -27,8 +27,6 @@ before(async () => {
 });
 after(async () => omoi.stop());
 
-const ws = () => omoi.url.replace("http", "ws");
-
 async function runTask(prompt: string, base = omoi.url) {
   const created = await api<Task>(base, "POST", "/api/v1/tasks", { prompt });
   assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -92,6 +92,7 @@ test("the agent cannot get out of its sandbox, whatever its tools try", async ()
     `cat ${path.join(omoi.dataDir, "secret")} 2>/dev/null || echo secret-read=denied`,
     // The agent's key is a placeholder only the worker's gateway accepts; the real one stays outside.
     "env | grep -E 'DATABASE_URL|OMOI_|super-secret|scripted-demo' || echo env=clean",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, run inside the sandbox
     'echo "agent-key=${ANTHROPIC_API_KEY:0:13}"',
     "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -E 'super-secret|server-api-token' || echo proc-environ=clean",
     `curl -s -m 5 -o /dev/null -w 'omoi-api=%{http_code}\\n' http://127.0.0.1:${apiPort}/api/v1/health || echo omoi-api=unreachable`,
