@@ -1,7 +1,7 @@
 // Registers every event type before any is validated.
 import "../protocol/events.ts";
 import type { Bus } from "../bus/bus.ts";
-import { badRequest, OmoiError } from "../protocol/error.ts";
+import { badRequest, conflict, OmoiError } from "../protocol/error.ts";
 import {
   type EventSource,
   MAX_EVENT_PAYLOAD_BYTES,
@@ -63,6 +63,18 @@ export class Ingest {
   async append(events: EventToStore[]): Promise<AppendResult[]> {
     if (events.length === 0) return [];
     const results = await this.store.appendEvents(events);
+    // An id is unique across Omoi: one already used in another stream is a producer's bug.
+    const clash = results.find(
+      (result, index) => result.duplicate && result.event.stream_id !== events[index].stream_id,
+    );
+    if (clash) {
+      throw conflict(
+        `event id ${clash.event.id} is already used by another stream; mint a fresh id per event`,
+        {
+          id: clash.event.id,
+        },
+      );
+    }
     // Issued together, in seq order: a networked bus pipelines them on one connection.
     await Promise.all(
       results.filter((result) => !result.duplicate).map((result) => this.bus.publish(result.event)),

@@ -200,6 +200,33 @@ describe("bad input gets a clear 4xx and stores nothing", () => {
     assert.equal(await storedCount(), before);
   });
 
+  test("an event id already used in another sandbox is refused, not silently merged", async () => {
+    assert.equal(
+      (await api(omoi.url, "POST", "/api/v1/sandboxes", { id: "other-sandbox" })).status,
+      201,
+    );
+    const id = "7d3c2a4e-9a55-4d8e-8f0e-2f6c1b9d0a11";
+    assert.equal(
+      (
+        await api(omoi.url, "POST", "/api/v1/sandboxes/other-sandbox/events", {
+          id,
+          event_type: "agent.message",
+        })
+      ).status,
+      201,
+    );
+    const before = await storedCount();
+    const reused = await api<{ error: { message: string } }>(
+      omoi.url,
+      "POST",
+      `/api/v1/sandboxes/${SANDBOX}/events`,
+      { id, event_type: "agent.message" },
+    );
+    assert.equal(reused.status, 409);
+    assert.match(reused.body.error.message, /already used by another stream/);
+    assert.equal(await storedCount(), before);
+  });
+
   test("the server keeps serving after all of it", async () => {
     const health = await api<{ status: string }>(omoi.url, "GET", "/api/v1/health");
     assert.equal(health.body.status, "ok");
