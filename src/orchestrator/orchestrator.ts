@@ -56,6 +56,11 @@ interface ActiveSandbox {
   baseCost: number;
   /** The current turn was interrupted by a person. */
   interrupted?: boolean;
+  /** Highest seq of its stream heard on the bus; stored lifecycle events past it were missed. */
+  seenSeq?: number;
+  lastMissedCheck?: number;
+  /** Seqs of the lifecycle events already acted on. */
+  handled?: Set<number>;
 }
 
 const ACTIVE_STATUSES: Sandbox["status"][] = ["pending", "starting", "running", "idle"];
@@ -669,6 +674,15 @@ export class Orchestrator implements Control {
     if (SCHEDULING_EVENTS.has(event.event_type)) this.schedule();
     if (!event.sandbox_id) return;
     const active = this.active.get(event.sandbox_id);
+    if (active && event.stream_id === event.sandbox_id) {
+      if (LIFECYCLE_EVENTS.includes(event.event_type)) {
+        // Heard twice (the bus, then the missed-event sweep): act once.
+        active.handled ??= new Set();
+        if (active.handled.has(event.seq)) return;
+        active.handled.add(event.seq);
+      }
+      active.seenSeq = Math.max(active.seenSeq ?? 0, event.seq);
+    }
     // Another replica ended a sandbox this one supervises (cancel, orphan close-out).
     const remoteStop =
       (event.event_type === "sandbox.terminated" || event.event_type === "sandbox.failed") &&
@@ -983,6 +997,7 @@ export class Orchestrator implements Control {
     for (const active of [...this.active.values()]) {
       if (active.stopping || active.handle.pid === null) continue;
       try {
+        await this.recoverMissed(active, now);
         const status = await this.provider.status(active.handle);
         if (status === "exited") {
           await this.declareDead(active, "the worker process exited unexpectedly");
@@ -1014,6 +1029,29 @@ export class Orchestrator implements Control {
     });
     await this.failTask(active.taskId, active.sandboxId, reason);
     await this.finishSandbox(active.sandboxId, "failed", reason);
+  }
+
+  /**
+   * The bus delivers at most once: a lifecycle event stored but never heard (a Redis blip)
+   * would leave its task "running" forever. Every few seconds, stored lifecycle events past
+   * what was heard, and older than any publish in flight, are handled as if heard.
+   */
+  private async recoverMissed(active: ActiveSandbox, now: number) {
+    if (now - (active.lastMissedCheck ?? 0) < 5_000) return;
+    active.lastMissedCheck = now;
+    const missed = await this.store.listEvents(active.sandboxId, {
+      afterSeq: active.seenSeq ?? 0,
+      eventTypes: LIFECYCLE_EVENTS,
+      limit: 100,
+    });
+    for (const event of missed) {
+      if (now - event.stored_at < 2_000) break;
+      this.logger.warn(
+        { sandbox_id: active.sandboxId, seq: event.seq, event_type: event.event_type },
+        "handling an event the bus lost",
+      );
+      this.onEvent(event);
+    }
   }
 
   /**
@@ -1130,6 +1168,7 @@ export class Orchestrator implements Control {
       this.active.set(sandbox.id, active);
       if (sandbox.status === "idle") this.startIdleWindow(active);
       this.logger.info({ sandbox_id: sandbox.id }, "re-attached to running sandbox");
+      active.seenSeq = await this.store.lastSeq(sandbox.id);
       await this.catchUp(active, sandbox);
     }
     // Tasks claiming to run without a live sandbox are closed out.
