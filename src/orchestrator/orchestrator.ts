@@ -1036,6 +1036,11 @@ export class Orchestrator implements Control {
    * would leave its task "running" forever. Every few seconds, stored lifecycle events past
    * what was heard, and older than any publish in flight, are handled as if heard.
    */
+  /** The bus reconnected: sweep every supervised sandbox for missed events on the next tick. */
+  lookForMissedEvents() {
+    for (const active of this.active.values()) active.lastMissedCheck = 0;
+  }
+
   private async recoverMissed(active: ActiveSandbox, now: number) {
     if (now - (active.lastMissedCheck ?? 0) < 5_000) return;
     active.lastMissedCheck = now;

@@ -12,6 +12,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** The Redis pub/sub channel replicas share (OMOI_REDIS_CHANNEL). */
+  redisChannel: string;
   /** When set, every /api route and WebSocket needs `Authorization: Bearer <token>`. */
   apiToken: string | undefined;
   /** Signs per-sandbox worker tokens; shared by all replicas (OMOI_SECRET). */
@@ -47,6 +49,10 @@ const EnvSchema = z.object({
   OMOI_DATA_DIR: z.string().min(1).default("./data"),
   DATABASE_URL: z.string().min(1).optional(),
   REDIS_URL: z.string().min(1).optional(),
+  OMOI_REDIS_CHANNEL: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,100}$/)
+    .default("omoi:events"),
   OMOI_API_TOKEN: z.string().min(8, "OMOI_API_TOKEN must be at least 8 characters").optional(),
   OMOI_SECRET: z.string().min(16, "OMOI_SECRET must be at least 16 characters").optional(),
   OMOI_MAX_SANDBOXES: z.coerce.number().int().min(1).max(1000).optional(),
@@ -109,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: values.DATABASE_URL,
     redisUrl: values.REDIS_URL,
+    redisChannel: values.OMOI_REDIS_CHANNEL,
     apiToken: values.OMOI_API_TOKEN,
     secret: values.OMOI_SECRET ?? "",
     maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),

@@ -65,7 +65,14 @@ function guarded(provider: SandboxProvider, problem: () => Error | undefined): S
 export async function startOmoi(config: Config): Promise<RunningOmoi> {
   const logger = createLogger("server", config.logLevel);
   const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const bus = createBus({ redisUrl: config.redisUrl });
+  // After a Redis reconnect, what was published meanwhile is found in the store (set below).
+  let onBusResubscribed = () => {};
+  const bus = createBus({
+    redisUrl: config.redisUrl,
+    channel: config.redisChannel,
+    connectionName: `omoi-${config.replicaId}`,
+    onSubscribed: () => onBusResubscribed(),
+  });
   const closers: (() => Promise<void>)[] = [];
   try {
     await store.migrate();
@@ -150,6 +157,10 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     );
     viewers.start();
     workers.start();
+    onBusResubscribed = () => {
+      viewers.refill();
+      orchestrator.lookForMissedEvents();
+    };
     const app = await buildApp(
       {
         config,

@@ -208,6 +208,14 @@ class ViewerConnection {
     this.drain(stream, state, true);
   }
 
+  /** Reads from the store whatever each stream may have missed (a bus reconnect). */
+  refill() {
+    if (this.closed || this.early) return;
+    for (const [stream, state] of this.streams) {
+      if (!state.filling) void this.fill(stream, state, this.generation);
+    }
+  }
+
   cursors(): Cursors {
     return Object.fromEntries([...this.streams].map(([stream, state]) => [stream, state.last]));
   }
@@ -277,6 +285,11 @@ export class ViewerHub {
 
   get size() {
     return this.connections.size;
+  }
+
+  /** The bus may have dropped events while reconnecting: every viewer catches up from the store. */
+  refill() {
+    for (const connection of this.connections) connection.refill();
   }
 
   attach(socket: WebSocket, query: unknown) {
