@@ -33,7 +33,7 @@ export function markdown(report: Report, run: RunInfo): string {
     "  clients and the server do not share an event loop; loopback only; `OMOI_LOG_LEVEL=info`,",
     "  request logging off (the default). `OMOI_RUN_AGENTS=0` for the pipeline parts.",
     "- **Embedded**: SQLite in a fresh temp data dir, in-process bus.",
-    `- **Scaled**: Postgres (a throwaway database created and dropped on ${database.host}) and Redis (${escapeCell(run.redisUrl)}, default channel \`omoi:events\`).`,
+    `- **Scaled**: Postgres (a throwaway database created and dropped on ${database.host}) and Redis (${escapeCell(run.redisUrl)}, a channel of its own per run).`,
     `- **Parts**: ${run.parts.join(", ")}; backends ${run.backends.join(", ")}.`,
     "",
     "## Results against the bars",

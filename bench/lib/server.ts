@@ -119,6 +119,8 @@ export async function startServer(
     dropDatabase = database.drop;
     backendEnv.DATABASE_URL = database.url;
     backendEnv.REDIS_URL = REDIS_URL;
+    // Its own channel, so nothing else on this Redis hears the benchmark's events.
+    backendEnv.OMOI_REDIS_CHANNEL = `omoi:bench:${path.basename(dataDir)}`;
   }
   const secret = randomBytes(24).toString("hex");
   const workerConnectedAt = new Map<string, number>();
