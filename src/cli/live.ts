@@ -82,24 +82,18 @@ export function runLive(options: LiveOptions): Promise<number> {
         })
       : undefined;
 
-    const finish = (code: number) => {
+    /** Ends the live view once: stops the stream, input and Ctrl-C handler, then settles. */
+    const settle = (end: () => void) => {
       if (finished) return;
       finished = true;
       controller.abort();
       lines?.close();
       process.off("SIGINT", onSigint);
       out(renderer.breakLine());
-      resolve(code);
+      end();
     };
-    const fail = (error: unknown) => {
-      if (finished) return;
-      finished = true;
-      controller.abort();
-      lines?.close();
-      process.off("SIGINT", onSigint);
-      out(renderer.breakLine());
-      reject(error);
-    };
+    const finish = (code: number) => settle(() => resolve(code));
+    const fail = (error: unknown) => settle(() => reject(error));
 
     const onEvent = (event: EventFrame) => {
       if (finished) return;

@@ -24,14 +24,6 @@ export function defineEvent<T extends string, P extends z.ZodType>(
   return definition;
 }
 
-export function getEventDefinition(type: string): EventDefinition | undefined {
-  return registry.get(type);
-}
-
-export function listEventDefinitions(): EventDefinition[] {
-  return [...registry.values()];
-}
-
 export const EventSource = z.enum(["agent", "worker", "system"]);
 export type EventSource = z.infer<typeof EventSource>;
 

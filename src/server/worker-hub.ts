@@ -227,7 +227,7 @@ export class WorkerHub {
         await this.store.markDelivered(connection.sandboxId, value.message_ids);
         return;
       case "events":
-        await this.storeBatch(connection, value.batch_id, value.events);
+        this.storeBatch(connection, value.batch_id, value.events);
         return;
     }
   }
@@ -237,15 +237,10 @@ export class WorkerHub {
    * arrival order, in one transaction, then each is acknowledged. One slow commit then costs
    * a worker one round, not one round per frame.
    */
-  private storeBatch(
-    connection: WorkerConnection,
-    batchId: string,
-    events: NewEvent[],
-  ): Promise<void> {
+  private storeBatch(connection: WorkerConnection, batchId: string, events: NewEvent[]): void {
     const queued: QueuedBatch = { batchId, events };
     connection.queue.push(queued);
     if (!connection.flushing) connection.flushing = this.flush(connection);
-    return Promise.resolve();
   }
 
   private async flush(connection: WorkerConnection) {

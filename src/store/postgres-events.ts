@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { StoredEvent } from "../protocol/event.ts";
-import { type Row, rowToEvent } from "./rows.ts";
+import { type Row, rowToEvent, toStoredEvent } from "./rows.ts";
 import { storablePayload } from "./storable.ts";
 import type { AppendResult, EventToStore } from "./store.ts";
 
@@ -52,18 +52,7 @@ export async function appendInTransaction(
       nextSeq.set(event.stream_id, seq + 1);
       const { json, payload } = storablePayload(event.payload);
       payloadJson.set(event.id, json);
-      stored.set(event.id, {
-        id: event.id,
-        seq,
-        stream_id: event.stream_id,
-        sandbox_id: event.sandbox_id,
-        task_id: event.task_id,
-        event_type: event.event_type,
-        source: event.source,
-        payload,
-        emitted_at: event.emitted_at,
-        stored_at: storedAt,
-      });
+      stored.set(event.id, toStoredEvent(event, seq, payload, storedAt));
     }
     await insertEvents(client, [...stored.values()], payloadJson);
   }

@@ -2,6 +2,7 @@ import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Priority, Task, TaskStatus } from "../protocol/task.ts";
+import type { EventToStore } from "./store.ts";
 
 /*
  * Turning database rows into protocol objects, shared by both adapters. SQLite hands back
@@ -106,5 +107,26 @@ export function rowToSandbox(row: Row): Sandbox {
     started_at: numberOrNull(row.started_at),
     ended_at: numberOrNull(row.ended_at),
     last_heartbeat_at: numberOrNull(row.last_heartbeat_at),
+  };
+}
+
+/** The stored form of an event about to be inserted with its seq. */
+export function toStoredEvent(
+  event: EventToStore,
+  seq: number,
+  payload: Record<string, unknown>,
+  storedAt: number,
+): StoredEvent {
+  return {
+    id: event.id,
+    seq,
+    stream_id: event.stream_id,
+    sandbox_id: event.sandbox_id,
+    task_id: event.task_id,
+    event_type: event.event_type,
+    source: event.source,
+    payload,
+    emitted_at: event.emitted_at,
+    stored_at: storedAt,
   };
 }

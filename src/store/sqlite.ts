@@ -15,7 +15,14 @@ import {
   taskPatchColumns,
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
-import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
+import {
+  type Row,
+  rowToEvent,
+  rowToMessage,
+  rowToSandbox,
+  rowToTask,
+  toStoredEvent,
+} from "./rows.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import { storablePayload, storableText } from "./storable.ts";
@@ -115,18 +122,7 @@ export class SqliteStore implements Store {
         if (existing) return { event: rowToEvent(existing), duplicate: true };
         const seq = Number(bump.get(event.stream_id)?.last_seq);
         const { json, payload } = storablePayload(event.payload);
-        const stored: StoredEvent = {
-          id: event.id,
-          seq,
-          stream_id: event.stream_id,
-          sandbox_id: event.sandbox_id,
-          task_id: event.task_id,
-          event_type: event.event_type,
-          source: event.source,
-          payload,
-          emitted_at: event.emitted_at,
-          stored_at: storedAt,
-        };
+        const stored = toStoredEvent(event, seq, payload, storedAt);
         insert.run(
           stored.id,
           stored.stream_id,
