@@ -13,6 +13,7 @@ import {
   taskPatchColumns,
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { AppendRace, appendInTransaction } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
@@ -36,6 +37,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
 }
 
+/**
+ * Append transactions open at once; appends arriving meanwhile share the next one. Two keeps
+ * a commit's fsync overlapped with the next group's statements; more only adds transactions
+ * competing for the same CPUs (measured in docs/benchmarks.md).
+ */
+const APPENDS_IN_FLIGHT = 2;
 /** How often an append is retried after losing a race or a deadlock. */
 const APPEND_ATTEMPTS = 20;
 /** Postgres error codes worth retrying a transaction on: serialization failure, deadlock. */
@@ -60,6 +67,11 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly schema: string | undefined;
   private closed = false;
+  /** Concurrent appends share transactions; see GroupCommit. */
+  private readonly appends = new GroupCommit<EventToStore, AppendResult>(
+    (events) => this.appendNow(events),
+    { maxInFlight: APPENDS_IN_FLIGHT, maxItems: 1000 },
+  );
 
   constructor(
     private readonly url: string,
@@ -132,8 +144,11 @@ export class PostgresStore implements Store {
 
   // events
 
-  async appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
-    if (events.length === 0) return [];
+  appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
+    return this.appends.add(events);
+  }
+
+  private async appendNow(events: EventToStore[]): Promise<AppendResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.transaction((client) => appendInTransaction(client, events, Date.now()));
