@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { Bus, Unsubscribe } from "./bus.ts";
 import { FanOut } from "./fan-out.ts";
 import { type BusErrorHandler, logBusError } from "./report.ts";
-import { decodeEvent, encodeEvent } from "./wire.ts";
+import { decodeMessage, encodeMessage } from "./wire.ts";
 
 export const DEFAULT_REDIS_CHANNEL = "omoi:events";
 
@@ -27,8 +28,10 @@ const retryStrategy = (times: number) => Math.min(times * 100, 2000);
 /**
  * The scaled-out bus on Redis pub/sub: one connection publishes, another subscribes (a
  * subscribed Redis connection can do nothing else). Every replica subscribes to the same
- * channel, so each sees every replica's events, its own included; local subscribers are
- * served from that one stream, in the order Redis delivers it.
+ * channel. A replica hands its own events to its local subscribers at once, in publish
+ * order, and skips their echo from Redis by its origin tag (without parsing it), so its own
+ * viewers do not wait for the round trip; other replicas' events arrive in the order Redis
+ * delivers them.
  */
 export class RedisBus implements Bus {
   readonly kind = "redis";
@@ -38,6 +41,8 @@ export class RedisBus implements Bus {
   private readonly fanOut: FanOut;
   private readonly onError: BusErrorHandler;
   private readonly onSubscribed: (() => void) | undefined;
+  /** Tags this bus's messages on the channel, so it can skip their echo. */
+  private readonly origin = randomBytes(8).toString("hex");
   private started = false;
   private closed = false;
 
@@ -96,10 +101,12 @@ export class RedisBus implements Bus {
   async publish(event: StoredEvent): Promise<void> {
     if (this.closed) return;
     if (!this.started) throw new Error("RedisBus.publish() called before start()");
+    this.fanOut.deliver(event);
     try {
-      await this.publisher.publish(this.channel, encodeEvent(event));
+      await this.publisher.publish(this.channel, encodeMessage(this.origin, event));
     } catch (error) {
-      // The event is already stored; a viewer that misses it fills the gap from the store.
+      // The event is already stored and local viewers have it; a viewer on another replica
+      // that misses it fills the gap from the store.
       // Failing here would fail the producer's request for an event that is safely kept.
       this.onError(error, `redis publish of ${event.event_type} ${event.id} failed`);
     }
@@ -118,7 +125,8 @@ export class RedisBus implements Bus {
 
   private receive(channel: string, text: string): void {
     if (channel !== this.channel || this.closed) return;
-    const decoded = decodeEvent(text);
+    const decoded = decodeMessage(text, this.origin);
+    if (decoded.ok && decoded.own) return;
     if (!decoded.ok) {
       this.onError(new Error(decoded.error), `ignored a malformed message on ${channel}`);
       return;

@@ -105,4 +105,76 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX messages_sandbox ON messages (sandbox_id, created_at, position);
     `,
   },
+  {
+    version: 2,
+    name: "append function",
+    // One round trip per append, in its own implicit transaction: the duplicate check, the
+    // seq reservation and the insert run as one statement on one snapshot. An id that a
+    // concurrent transaction stored after that snapshot makes the insert skip a row whose
+    // seq was already reserved; the function then raises serialization_failure, which
+    // rolls the reservation back, and the caller retries (and sees the stored event).
+    sql: `
+      CREATE FUNCTION omoi_append(
+        p_ids text[], p_streams text[], p_sandboxes text[], p_tasks text[], p_types text[],
+        p_sources text[], p_payloads text[], p_emitted bigint[], p_stored bigint
+      ) RETURNS TABLE (id text, seq bigint)
+      LANGUAGE plpgsql
+      -- A cached generic plan would keep the join strategy chosen while the table was
+      -- small; a plan per call follows the table as it grows.
+      SET plan_cache_mode = force_custom_plan
+      AS $$
+      #variable_conflict use_column
+      DECLARE
+        wanted bigint;
+        inserted bigint;
+        new_ids text[];
+        new_seqs bigint[];
+      BEGIN
+        WITH input AS (
+          SELECT * FROM unnest(p_ids, p_streams, p_sandboxes, p_tasks, p_types, p_sources,
+                               p_payloads, p_emitted) WITH ORDINALITY
+            AS i(id, stream_id, sandbox_id, task_id, event_type, source, payload, emitted_at, n)
+        ),
+        fresh AS (
+          SELECT DISTINCT ON (i.id) i.* FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.id)
+          ORDER BY i.id, i.n
+        ),
+        counts AS (
+          SELECT f.stream_id, count(*) AS c FROM fresh f GROUP BY f.stream_id
+        ),
+        reserved AS (
+          INSERT INTO streams AS s (stream_id, last_seq)
+          SELECT c.stream_id, c.c FROM counts c ORDER BY c.stream_id
+          ON CONFLICT (stream_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+          RETURNING s.stream_id, s.last_seq
+        ),
+        numbered AS (
+          SELECT f.*,
+                 r.last_seq - c.c + row_number() OVER (PARTITION BY f.stream_id ORDER BY f.n) AS seq
+          FROM fresh f JOIN counts c ON c.stream_id = f.stream_id
+                       JOIN reserved r ON r.stream_id = f.stream_id
+        ),
+        stored AS (
+          INSERT INTO events AS e
+            (id, stream_id, seq, sandbox_id, task_id, event_type, source, payload,
+             emitted_at, stored_at)
+          SELECT n.id, n.stream_id, n.seq, n.sandbox_id, n.task_id, n.event_type, n.source,
+                 n.payload::jsonb, n.emitted_at, p_stored
+          FROM numbered n ORDER BY n.id
+          ON CONFLICT (id) DO NOTHING
+          RETURNING e.id, e.seq
+        )
+        SELECT (SELECT count(*) FROM fresh), count(*), array_agg(st.id), array_agg(st.seq)
+          INTO wanted, inserted, new_ids, new_seqs
+          FROM stored st;
+        IF inserted <> wanted THEN
+          RAISE EXCEPTION 'an event id was stored concurrently; retry the append'
+            USING ERRCODE = 'serialization_failure';
+        END IF;
+        RETURN QUERY SELECT * FROM unnest(new_ids, new_seqs);
+      END
+      $$;
+    `,
+  },
 ];

@@ -14,7 +14,7 @@ import {
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { AppendRace, appendInTransaction } from "./postgres-events.ts";
+import { appendOnce } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
 import { storableText } from "./storable.ts";
@@ -151,9 +151,9 @@ export class PostgresStore implements Store {
   private async appendNow(events: EventToStore[]): Promise<AppendResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((client) => appendInTransaction(client, events, Date.now()));
+        return await appendOnce(this.pool, events, Date.now());
       } catch (error) {
-        const retryable = error instanceof AppendRace || RETRYABLE_CODES.has(errorCode(error));
+        const retryable = RETRYABLE_CODES.has(errorCode(error));
         if (!retryable || attempt >= APPEND_ATTEMPTS) throw error;
       }
     }
@@ -380,25 +380,6 @@ export class PostgresStore implements Store {
   }
 
   // helpers
-
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch((rollbackError: Error) => {
-        // A connection that cannot even roll back is dropped from the pool, not reused.
-        broken = rollbackError;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  }
 
   /** Compare-and-set update: applies only when the status is one of `expected`. */
   private async update(

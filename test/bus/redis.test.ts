@@ -38,7 +38,8 @@ describe("RedisBus", () => {
     return bus;
   };
 
-  it("two instances on one channel see each other's events once each", async () => {
+  /** Two buses on a fresh channel, each with a subscriber collecting what it hears. */
+  const twoOnOneChannel = async () => {
     counter++;
     const a = await open();
     const b = await open();
@@ -46,6 +47,11 @@ describe("RedisBus", () => {
     const seenByB = new Collector();
     a.subscribe(seenByA.handler);
     b.subscribe(seenByB.handler);
+    return { a, b, seenByA, seenByB };
+  };
+
+  it("two instances on one channel see each other's events once each", async () => {
+    const { a, b, seenByA, seenByB } = await twoOnOneChannel();
     const fromA = storedEvent();
     const fromB = storedEvent();
     await a.publish(fromA);
@@ -57,16 +63,32 @@ describe("RedisBus", () => {
     }
   });
 
+  it("hands its own events to local subscribers at once, and skips their echo", async () => {
+    const { a, b, seenByA, seenByB } = await twoOnOneChannel();
+    const own = storedEvent();
+    await a.publish(own);
+    assert.deepEqual(seenByA.ids(), [own.id], "delivered locally before publish() resolves");
+    // b's marker goes through Redis after a's event did, so an echo would arrive before it.
+    const marker = storedEvent();
+    await b.publish(marker);
+    await seenByA.waitFor(2);
+    await seenByB.waitFor(2);
+    assert.deepEqual(seenByA.ids(), [own.id, marker.id]);
+    // b has its own marker at once, and a's event whenever Redis brings it.
+    assert.deepEqual(seenByB.ids().sort(), [own.id, marker.id].sort());
+  });
+
   it("hears nothing from another channel", async () => {
     const other = await open({ channel: `${prefix}:other-${++counter}` });
     const mine = await open({ channel: `${prefix}:mine-${counter}` });
+    const mineToo = await open({ channel: `${prefix}:mine-${counter}` });
     const collector = new Collector();
     mine.subscribe(collector.handler);
     other.subscribe(() => {});
     await other.publish(storedEvent());
     const marker = storedEvent();
-    // Same publisher order on one Redis: had `other`'s event leaked, it would arrive first.
-    await mine.publish(marker);
+    // Same order on one Redis: had `other`'s event leaked, it would arrive first.
+    await mineToo.publish(marker);
     await collector.waitFor(1);
     assert.deepEqual(collector.ids(), [marker.id]);
   });

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import pg from "pg";
 import { PostgresStore } from "../../src/store/postgres.ts";
+import { POSTGRES_MIGRATIONS } from "../../src/store/postgres-migrations.ts";
 import { storeConformance } from "./conformance.ts";
 
 const url = process.env.OMOI_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -54,10 +55,12 @@ describe("PostgresStore", () => {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       try {
-        const result = await admin.query(`SELECT version FROM "${schema}".schema_migrations`);
+        const result = await admin.query(
+          `SELECT version FROM "${schema}".schema_migrations ORDER BY version`,
+        );
         assert.deepEqual(
           result.rows.map((row) => row.version),
-          [1],
+          POSTGRES_MIGRATIONS.map((migration) => migration.version),
         );
       } finally {
         await admin.end();
