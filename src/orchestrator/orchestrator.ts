@@ -403,24 +403,35 @@ export class Orchestrator implements Control {
         { status: "closing" },
       );
     }
-    const message = await this.store.insertMessage({
-      id: newMessageId(),
-      sandbox_id: sandbox.id,
-      message_type: body.message_type,
-      delivery: body.delivery,
-      content: body.content,
-    });
-    await this.ingest.emit(
+    const id = newMessageId();
+    const content = body.content;
+    const [announce] = this.ingest.prepare(
       sandboxTarget(sandbox.id, sandbox.task_id),
-      "message.queued",
-      {
-        message_id: message.id,
-        message_type: message.message_type,
-        content: message.content,
-        delivery: message.delivery,
-      },
+      [
+        {
+          event_type: "message.queued",
+          payload: {
+            message_id: id,
+            message_type: body.message_type,
+            content,
+            delivery: body.delivery,
+          },
+        },
+      ],
       "system",
     );
+    // Message and event are stored together: a crash never leaves one without the other.
+    const { message, event } = await this.store.insertMessage(
+      {
+        id,
+        sandbox_id: sandbox.id,
+        message_type: body.message_type,
+        delivery: body.delivery,
+        content,
+      },
+      announce,
+    );
+    if (event) await this.ingest.publish([event]);
     if (sandbox.status === "idle" && body.message_type !== "interrupt") await this.wake(sandbox);
     return toMessageFrame(message);
   }

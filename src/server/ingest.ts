@@ -75,11 +75,14 @@ export class Ingest {
         },
       );
     }
-    // Issued together, in seq order: a networked bus pipelines them on one connection.
-    await Promise.all(
-      results.filter((result) => !result.duplicate).map((result) => this.bus.publish(result.event)),
-    );
+    await this.publish(results.filter((result) => !result.duplicate).map((result) => result.event));
     return results;
+  }
+
+  /** Publishes stored events: those appended here, or stored along with other rows. */
+  async publish(events: StoredEvent[]): Promise<void> {
+    // Issued together, in seq order: a networked bus pipelines them on one connection.
+    await Promise.all(events.map((event) => this.bus.publish(event)));
   }
 
   /** Emits one system event (lifecycle changes made by the server itself). */

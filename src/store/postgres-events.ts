@@ -4,6 +4,27 @@ import { type Row, rowToEvent, toStoredEvent } from "./rows.ts";
 import { storablePayload } from "./storable.ts";
 import type { AppendResult, EventToStore } from "./store.ts";
 
+/** The call of `omoi_append`; its arguments are $1…$9, from appendArguments(). */
+export const APPEND_CALL = "omoi_append($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/** The arguments of APPEND_CALL, and each event's payload as it will be stored. */
+export function appendArguments(events: EventToStore[], storedAt: number) {
+  const payloads = events.map((event) => storablePayload(event.payload));
+  const column = <T>(pick: (event: EventToStore) => T) => events.map(pick);
+  const values: unknown[] = [
+    column((event) => event.id),
+    column((event) => event.stream_id),
+    column((event) => event.sandbox_id),
+    column((event) => event.task_id),
+    column((event) => event.event_type),
+    column((event) => event.source),
+    payloads.map((payload) => payload.json),
+    column((event) => event.emitted_at),
+    storedAt,
+  ];
+  return { values, payloads };
+}
+
 /**
  * Stores a batch with one call of `omoi_append` (migration 2): one round trip and one
  * implicit transaction. Seqs come from the `streams` counter row, bumped once per stream by
@@ -19,21 +40,10 @@ export async function appendOnce(
   events: EventToStore[],
   storedAt: number,
 ): Promise<AppendResult[]> {
-  const payloads = events.map((event) => storablePayload(event.payload));
-  const column = <T>(pick: (event: EventToStore) => T) => events.map(pick);
+  const { values, payloads } = appendArguments(events, storedAt);
   const result = await pool.query<{ id: string; seq: number }>(
-    "SELECT id, seq FROM omoi_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    [
-      column((event) => event.id),
-      column((event) => event.stream_id),
-      column((event) => event.sandbox_id),
-      column((event) => event.task_id),
-      column((event) => event.event_type),
-      column((event) => event.source),
-      payloads.map((payload) => payload.json),
-      column((event) => event.emitted_at),
-      storedAt,
-    ],
+    `SELECT id, seq FROM ${APPEND_CALL}`,
+    values,
   );
   const seqs = new Map<string, number>();
   for (const row of result.rows) seqs.set(row.id, row.seq);

@@ -14,9 +14,16 @@ import {
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { appendOnce } from "./postgres-events.ts";
+import { APPEND_CALL, appendArguments, appendOnce } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
-import { type Row, rowToEvent, rowToMessage, rowToSandbox, rowToTask } from "./rows.ts";
+import {
+  type Row,
+  rowToEvent,
+  rowToMessage,
+  rowToSandbox,
+  rowToTask,
+  toStoredEvent,
+} from "./rows.ts";
 import { storableText } from "./storable.ts";
 import type {
   AppendResult,
@@ -148,15 +155,8 @@ export class PostgresStore implements Store {
     return this.appends.add(events);
   }
 
-  private async appendNow(events: EventToStore[]): Promise<AppendResult[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await appendOnce(this.pool, events, Date.now());
-      } catch (error) {
-        const retryable = RETRYABLE_CODES.has(errorCode(error));
-        if (!retryable || attempt >= APPEND_ATTEMPTS) throw error;
-      }
-    }
+  private appendNow(events: EventToStore[]): Promise<AppendResult[]> {
+    return retryingRaces(() => appendOnce(this.pool, events, Date.now()));
   }
 
   async listEvents(streamId: string, options?: ListEventsOptions): Promise<StoredEvent[]> {
@@ -193,22 +193,42 @@ export class PostgresStore implements Store {
 
   // messages
 
-  async insertMessage(message: NewMessage): Promise<StoredMessage> {
-    const row = await this.insertUnique(
-      "message",
+  async insertMessage(
+    message: NewMessage,
+    announce?: EventToStore,
+  ): Promise<{ message: StoredMessage; event: StoredEvent | undefined }> {
+    const insert = `INSERT INTO messages (id, sandbox_id, message_type, delivery, content, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING *`;
+    const columns = [
       message.id,
-      `INSERT INTO messages (id, sandbox_id, message_type, delivery, content, status, created_at)
-       VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING *`,
-      [
+      message.sandbox_id,
+      message.message_type,
+      message.delivery,
+      storableText(message.content),
+      Date.now(),
+    ];
+    if (!announce) {
+      const row = await this.insertUnique("message", message.id, insert, columns);
+      return { message: rowToMessage(row), event: undefined };
+    }
+    // One statement, so one implicit transaction: the message and its event, or neither.
+    return retryingRaces(async () => {
+      const storedAt = Date.now();
+      const { values, payloads } = appendArguments([announce], storedAt);
+      const shifted = APPEND_CALL.replace(/\$(\d)/g, (_, n: string) => `$${Number(n) + 6}`);
+      const row = await this.insertUnique(
+        "message",
         message.id,
-        message.sandbox_id,
-        message.message_type,
-        message.delivery,
-        storableText(message.content),
-        Date.now(),
-      ],
-    );
-    return rowToMessage(row);
+        `WITH m AS (${insert}) SELECT m.*, a.seq AS event_seq FROM m, ${shifted} a`,
+        [...columns, ...values],
+      );
+      // A freshly minted event id is always stored; a missing row would mean it was not.
+      if (!row) throw new Error(`event ${announce.id} of message ${message.id} was not stored`);
+      return {
+        message: rowToMessage(row),
+        event: toStoredEvent(announce, Number(row.event_seq), payloads[0].payload, storedAt),
+      };
+    });
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
@@ -414,6 +434,17 @@ export class PostgresStore implements Store {
         throw conflict(`${what} '${id}' already exists`, { id });
       }
       throw error;
+    }
+  }
+}
+
+/** Runs `attempt` again after a lost race on an event id or a deadlock, a few times. */
+async function retryingRaces<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let count = 1; ; count++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!RETRYABLE_CODES.has(errorCode(error)) || count >= APPEND_ATTEMPTS) throw error;
     }
   }
 }

@@ -106,7 +106,13 @@ export class SqliteStore implements Store {
   // events
 
   async appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
-    const database = this.db();
+    return this.db()
+      .transaction(() => this.appendInTransaction(events))
+      .immediate();
+  }
+
+  /** Stores events inside the caller's transaction. */
+  private appendInTransaction(events: EventToStore[]): AppendResult[] {
     const byId = this.statement("SELECT * FROM events WHERE id = ?");
     const bump = this.statement(
       "INSERT INTO streams (stream_id, last_seq) VALUES (?, 1) ON CONFLICT (stream_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
@@ -114,31 +120,28 @@ export class SqliteStore implements Store {
     const insert = this.statement(
       "INSERT INTO events (id, stream_id, seq, sandbox_id, task_id, event_type, source, payload, emitted_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    const append = database.transaction((): AppendResult[] => {
-      const storedAt = Date.now();
-      return events.map((event) => {
-        // Also catches an id repeated within this batch: the first copy is already inserted.
-        const existing = byId.get(event.id);
-        if (existing) return { event: rowToEvent(existing), duplicate: true };
-        const seq = Number(bump.get(event.stream_id)?.last_seq);
-        const { json, payload } = storablePayload(event.payload);
-        const stored = toStoredEvent(event, seq, payload, storedAt);
-        insert.run(
-          stored.id,
-          stored.stream_id,
-          seq,
-          stored.sandbox_id,
-          stored.task_id,
-          stored.event_type,
-          stored.source,
-          json,
-          stored.emitted_at,
-          storedAt,
-        );
-        return { event: stored, duplicate: false };
-      });
+    const storedAt = Date.now();
+    return events.map((event) => {
+      // Also catches an id repeated within this batch: the first copy is already inserted.
+      const existing = byId.get(event.id);
+      if (existing) return { event: rowToEvent(existing), duplicate: true };
+      const seq = Number(bump.get(event.stream_id)?.last_seq);
+      const { json, payload } = storablePayload(event.payload);
+      const stored = toStoredEvent(event, seq, payload, storedAt);
+      insert.run(
+        stored.id,
+        stored.stream_id,
+        seq,
+        stored.sandbox_id,
+        stored.task_id,
+        stored.event_type,
+        stored.source,
+        json,
+        stored.emitted_at,
+        storedAt,
+      );
+      return { event: stored, duplicate: false };
     });
-    return append.immediate();
   }
 
   async listEvents(streamId: string, options?: ListEventsOptions): Promise<StoredEvent[]> {
@@ -177,7 +180,10 @@ export class SqliteStore implements Store {
 
   // messages
 
-  async insertMessage(message: NewMessage): Promise<StoredMessage> {
+  async insertMessage(
+    message: NewMessage,
+    announce?: EventToStore,
+  ): Promise<{ message: StoredMessage; event: StoredEvent | undefined }> {
     const stored: StoredMessage = {
       id: message.id,
       sandbox_id: message.sandbox_id,
@@ -188,22 +194,34 @@ export class SqliteStore implements Store {
       created_at: Date.now(),
       delivered_at: null,
     };
-    this.insertUnique(
-      "message",
-      stored.id,
-      "INSERT INTO messages (id, sandbox_id, message_type, delivery, content, status, created_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      [
+    const insert = () =>
+      this.insertUnique(
+        "message",
         stored.id,
-        stored.sandbox_id,
-        stored.message_type,
-        stored.delivery,
-        stored.content,
-        stored.status,
-        stored.created_at,
-        null,
-      ],
-    );
-    return stored;
+        "INSERT INTO messages (id, sandbox_id, message_type, delivery, content, status, created_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+          stored.id,
+          stored.sandbox_id,
+          stored.message_type,
+          stored.delivery,
+          stored.content,
+          stored.status,
+          stored.created_at,
+          null,
+        ],
+      );
+    if (!announce) {
+      insert();
+      return { message: stored, event: undefined };
+    }
+    // One transaction: the message and its event, or neither.
+    const [appended] = this.db()
+      .transaction(() => {
+        insert();
+        return this.appendInTransaction([announce]);
+      })
+      .immediate();
+    return { message: stored, event: appended.event };
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {

@@ -89,7 +89,14 @@ export interface Store {
   lastSeq(streamId: string): Promise<number>;
 
   // messages — never lost, never delivered twice
-  insertMessage(message: NewMessage): Promise<StoredMessage>;
+  /**
+   * Stores a pending message. With `announce` (its `message.queued` event), message and
+   * event are stored in one transaction: both or neither.
+   */
+  insertMessage(
+    message: NewMessage,
+    announce?: EventToStore,
+  ): Promise<{ message: StoredMessage; event: StoredEvent | undefined }>;
   getMessage(id: string): Promise<StoredMessage | undefined>;
   /** Pending messages of a sandbox, oldest first. */
   pendingMessages(sandboxId: string): Promise<StoredMessage[]>;

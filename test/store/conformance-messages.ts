@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { newMessageId } from "../../src/protocol/ids.ts";
 import type { NewMessage } from "../../src/store/store.ts";
-import { type MakeStore, range, storeOpener, streamId } from "./fixtures.ts";
+import { event, type MakeStore, range, storeOpener, streamId } from "./fixtures.ts";
 
 const message = (sandboxId: string, content = "hi"): NewMessage => ({
   id: newMessageId(),
@@ -19,7 +19,7 @@ export function messageConformance(makeStore: MakeStore) {
     it("stores a message as pending and lists pending ones oldest first", async () => {
       const store = await stores.open(stores.freshDatabase());
       const sandbox = streamId();
-      const first = await store.insertMessage(message(sandbox, "first"));
+      const { message: first } = await store.insertMessage(message(sandbox, "first"));
       assert.equal(first.status, "pending");
       assert.equal(first.delivered_at, null);
       assert.equal(typeof first.created_at, "number");
@@ -39,7 +39,9 @@ export function messageConformance(makeStore: MakeStore) {
 
     it("stores NUL characters in a message as U+FFFD", async () => {
       const store = await stores.open(stores.freshDatabase());
-      const stored = await store.insertMessage(message(streamId(), "before\u0000after"));
+      const { message: stored } = await store.insertMessage(
+        message(streamId(), "before\u0000after"),
+      );
       assert.equal(stored.content, "before\ufffdafter");
       assert.deepEqual(await store.getMessage(stored.id), stored);
     });
@@ -49,6 +51,36 @@ export function messageConformance(makeStore: MakeStore) {
       const original = message(streamId());
       await store.insertMessage(original);
       await assert.rejects(store.insertMessage(original), { name: "Conflict" });
+    });
+
+    it("stores a message and its message.queued event together", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const sandbox = streamId();
+      await store.appendEvents([event(sandbox)]);
+      const queued = message(sandbox, "steer me");
+      const announce = event(sandbox, {
+        event_type: "message.queued",
+        payload: { message_id: queued.id, content: queued.content },
+      });
+      const stored = await store.insertMessage(queued, announce);
+      assert.equal(stored.message.status, "pending");
+      assert.equal(stored.event?.id, announce.id);
+      assert.equal(stored.event?.seq, 2);
+      assert.deepEqual(await store.listEvents(sandbox, { afterSeq: 1 }), [stored.event]);
+      assert.deepEqual(await store.getMessage(queued.id), stored.message);
+    });
+
+    it("stores neither the message nor its event when the message cannot be stored", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const sandbox = streamId();
+      const original = message(sandbox);
+      await store.insertMessage(original);
+      const announce = event(sandbox, { event_type: "message.queued" });
+      await assert.rejects(store.insertMessage(original, announce), { name: "Conflict" });
+      assert.deepEqual(await store.listEvents(sandbox), []);
+      // The seq the failed write would have used is still free.
+      const [next] = await store.appendEvents([event(sandbox)]);
+      assert.equal(next.event.seq, 1);
     });
 
     it("takePendingMessages returns pending messages once and marks them delivered", async () => {
@@ -76,10 +108,10 @@ export function messageConformance(makeStore: MakeStore) {
     it("markDelivered returns only the ids that were pending until now", async () => {
       const store = await stores.open(stores.freshDatabase());
       const sandbox = streamId();
-      const a = await store.insertMessage(message(sandbox, "a"));
-      const b = await store.insertMessage(message(sandbox, "b"));
-      const c = await store.insertMessage(message(sandbox, "c"));
-      const foreign = await store.insertMessage(message(streamId()));
+      const { message: a } = await store.insertMessage(message(sandbox, "a"));
+      const { message: b } = await store.insertMessage(message(sandbox, "b"));
+      const { message: c } = await store.insertMessage(message(sandbox, "c"));
+      const { message: foreign } = await store.insertMessage(message(streamId()));
       assert.deepEqual((await store.markDelivered(sandbox, [a.id])).sort(), [a.id]);
       const second = await store.markDelivered(sandbox, [a.id, b.id, foreign.id, "unknown"]);
       assert.deepEqual(second, [b.id]);
@@ -109,7 +141,7 @@ export function messageConformance(makeStore: MakeStore) {
       await Promise.all(
         range(40).map(async (index) => {
           const stored = await replicas[index % replicas.length].insertMessage(message(sandbox));
-          inserted.push(stored.id);
+          inserted.push(stored.message.id);
           await Promise.all([takeFrom(index), takeFrom(index + 1)]);
         }),
       );
@@ -122,7 +154,8 @@ export function messageConformance(makeStore: MakeStore) {
       const replicas = await stores.openReplicas(3);
       const sandbox = streamId();
       const ids: string[] = [];
-      for (const _ of range(30)) ids.push((await replicas[0].insertMessage(message(sandbox))).id);
+      for (const _ of range(30))
+        ids.push((await replicas[0].insertMessage(message(sandbox))).message.id);
       const reports = await Promise.all(
         range(9).map((index) => replicas[index % replicas.length].markDelivered(sandbox, ids)),
       );
