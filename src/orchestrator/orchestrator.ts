@@ -33,6 +33,8 @@ export interface LaunchEnvironment {
   workerToken(sandboxId: string): string;
   modelBaseUrl: string;
   modelEnv: Record<string, string>;
+  /** A worker that cannot reach any server for this long stops its agent and exits. */
+  workerOrphanTimeoutMs: number;
 }
 
 export interface WorkerChannel {
@@ -655,6 +657,7 @@ export class Orchestrator implements Control {
       workspace: run.workspace,
       modelBaseUrl: this.launch.modelBaseUrl,
       modelEnv: this.launch.modelEnv,
+      orphanTimeoutMs: this.launch.workerOrphanTimeoutMs,
     };
     try {
       const handle = await this.provider.start(spec);

@@ -31,6 +31,8 @@ export interface WorkerLaunchSpec {
   modelBaseUrl: string;
   /** Model credentials; kept out of the sandbox where the provider can. */
   modelEnv: Record<string, string>;
+  /** How long the worker tries to reach a server before it stops its agent (worker default: 10 min). */
+  orphanTimeoutMs?: number;
 }
 
 export interface SandboxHandle {

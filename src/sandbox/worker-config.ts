@@ -23,6 +23,7 @@ export const WorkerConfig = z.object({
   workspace: z.string().min(1),
   modelBaseUrl: z.url(),
   modelEnv: z.record(z.string(), z.string()),
+  orphanTimeoutMs: z.number().int().positive().optional(),
   /** Absolute; exists. Per-sandbox folder for the worker (worker.log) and the agent's state. */
   stateDir: z.string().min(1),
   /** Absolute paths the agent must not read (the server data dir…); pass to `confine()`. */

@@ -23,6 +23,8 @@ export interface Config {
   idleWindowMs: number;
   /** A running sandbox silent for this long is declared dead. */
   heartbeatTimeoutMs: number;
+  /** A worker that cannot reach any server for this long stops its agent and exits. */
+  workerOrphanTimeoutMs: number;
   /** Where workers connect back to; defaults to the server's own address. */
   publicUrl: string | undefined;
   /** An id for this replica; sandboxes it supervises carry it as `owner`. */
@@ -63,6 +65,12 @@ const EnvSchema = z.object({
     .default(10 * 60_000),
   // Workers ping every 5 s; 12 s tolerates one lost ping and still catches a dead one within 15 s.
   OMOI_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1000).default(12_000),
+  // Long enough to ride out a server restart or upgrade; after it the run has no supervisor.
+  OMOI_WORKER_ORPHAN_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
   OMOI_PUBLIC_URL: z.url().optional(),
   OMOI_REPLICA_ID: z
     .string()
@@ -121,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),
     idleWindowMs: values.OMOI_IDLE_WINDOW_MS,
     heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
+    workerOrphanTimeoutMs: values.OMOI_WORKER_ORPHAN_TIMEOUT_MS,
     publicUrl: values.OMOI_PUBLIC_URL,
     replicaId:
       values.OMOI_REPLICA_ID ??

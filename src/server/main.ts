@@ -143,6 +143,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         workerToken: (sandboxId) => workerToken(secret, sandboxId),
         modelBaseUrl,
         modelEnv,
+        workerOrphanTimeoutMs: config.workerOrphanTimeoutMs,
       },
       {
         replicaId: config.replicaId,

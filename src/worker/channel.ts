@@ -27,9 +27,16 @@ export interface ChannelOptions {
   /** Most events in one frame (the contract allows 1000). */
   batchSize?: number;
   pingIntervalMs?: number;
+  /**
+   * How long the worker keeps trying to reach a server before it stops its agent: its
+   * server is gone for good (a replica that died), and no one is left to watch the run.
+   */
+  orphanTimeoutMs?: number;
   backoff?: Backoff;
   logger?: Logger;
 }
+
+export const DEFAULT_ORPHAN_TIMEOUT_MS = 10 * 60_000;
 
 /** How often one batch may be refused before its events are given up (with an error log). */
 const MAX_NACKS = 3;
@@ -58,6 +65,8 @@ export class ChannelTransport implements Transport {
   private connections = 0;
   private lastAckedSeq = 0;
   private lastFrameAt = 0;
+  /** Since when no server has welcomed this worker: its start, or its last disconnect. */
+  private offlineSince = Date.now();
   private flushScheduled = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -144,6 +153,7 @@ export class ChannelTransport implements Transport {
 
   private disconnected(socket: WebSocket, code: number, reason: string) {
     if (this.socket !== socket) return;
+    if (this.ready) this.offlineSince = Date.now();
     this.socket = null;
     this.ready = false;
     // Whatever was in flight may or may not be stored: resend it all, the ids make it safe.
@@ -152,6 +162,15 @@ export class ChannelTransport implements Transport {
     if (this.closed) return;
     if (code === WorkerCloseCode.stopped) {
       this.handlers?.onStop(reason || "stopped by server");
+      return;
+    }
+    const offlineMs = Date.now() - this.offlineSince;
+    const orphanTimeoutMs = this.options.orphanTimeoutMs ?? DEFAULT_ORPHAN_TIMEOUT_MS;
+    if (offlineMs >= orphanTimeoutMs) {
+      this.log.error({ offlineMs, pending: this.outbox.size() }, "no server reachable; stopping");
+      this.handlers?.onStop(
+        `no Omoi server reachable for ${Math.round(offlineMs / 1000)} s; the run has no supervisor`,
+      );
       return;
     }
     const delayMs = this.backoff.next();

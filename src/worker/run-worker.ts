@@ -118,6 +118,7 @@ function createTransport(options: WorkerOptions, logger: Logger): Transport {
     serverUrl: options.serverUrl,
     sandboxId: options.sandboxId,
     token: options.workerToken,
+    orphanTimeoutMs: options.orphanTimeoutMs,
     logger,
   };
   return options.transport === "http" ? new HttpTransport(common) : new ChannelTransport(common);

@@ -148,3 +148,32 @@ describe("restart: kill -9 of the server mid-run", () => {
     assertNoProcesses(survivorSandbox);
   });
 });
+
+describe("a server that never comes back", () => {
+  const data = tempDir("omoi-orphan-");
+  after(() => data.remove());
+
+  test("its worker stops the agent and exits after the orphan timeout", async () => {
+    const server = await spawnOmoi({
+      OMOI_DATA_DIR: data.dir,
+      OMOI_PORT: "0",
+      OMOI_WORKER_ORPHAN_TIMEOUT_MS: "2000",
+    });
+    let sandbox: Awaited<ReturnType<typeof getTask>>["sandbox"];
+    try {
+      const events = await new Lifecycle(server.url).open();
+      const task = await createTask(server.url, { prompt: SLOW, title: "orphaned" });
+      await events.next(task.id, "task.started");
+      events.close();
+      sandbox = (await getTask(server.url, task.id)).sandbox!;
+    } finally {
+      await server.kill9();
+    }
+    assert.ok(isAlive(sandbox.worker_pid!), "the worker outlives its server at first");
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && processesOf(sandbox.id).length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assertNoProcesses(sandbox);
+  });
+});

@@ -27,12 +27,13 @@ describe("ChannelTransport", () => {
     await server.close();
   });
 
-  function connect(batchSize = 50) {
+  function connect(batchSize = 50, orphanTimeoutMs?: number) {
     transport = new ChannelTransport({
       serverUrl: server.url,
       sandboxId: "sbx_test",
       token: "secret-token",
       batchSize,
+      orphanTimeoutMs,
       backoff: new Backoff(5, 50),
     });
     transport.start({
@@ -169,5 +170,35 @@ describe("ChannelTransport", () => {
     transport.send(event(1));
     assert.equal(await transport.flush(30_000), true);
     assert.deepEqual(stops, ["terminated by user"]);
+  });
+
+  it("stops its agent when no server has been reachable for the orphan timeout", async () => {
+    connect(50, 300);
+    await server.until(() => server.hellos.length === 1, "hello");
+    // The server goes away for good: every reconnect is refused.
+    await server.close();
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`no stop; stops=${stops}`)), 10_000);
+      const check = setInterval(() => {
+        if (stops.length === 0) return;
+        clearTimeout(deadline);
+        clearInterval(check);
+        resolve();
+      }, 20);
+    });
+    assert.equal(stops.length, 1);
+    assert.match(stops[0], /no Omoi server reachable for \d+ s/);
+    // afterEach closes the server; give it a fresh one to close.
+    server = await TestChannelServer.start();
+  });
+
+  it("rides out a server outage shorter than the orphan timeout", async () => {
+    connect(50, 60_000);
+    await server.until(() => server.hellos.length === 1, "hello");
+    server.drop();
+    transport.send(event(1));
+    assert.equal(await transport.flush(30_000), true);
+    assert.equal(server.hellos.length, 2);
+    assert.deepEqual(stops, []);
   });
 });
