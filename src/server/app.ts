@@ -21,6 +21,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { SeedProducers } from "./seed-producers.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
 
 const WEB_DIST = path.resolve(fileURLToPath(new URL("../../web/dist", import.meta.url)));
@@ -122,8 +123,9 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   });
 
   healthRoutes(app, context);
-  eventRoutes(app, context);
-  messageRoutes(app, context);
+  const producers = new SeedProducers(context.store);
+  eventRoutes(app, context, producers);
+  messageRoutes(app, context, producers);
   taskRoutes(app, context);
   sandboxRoutes(app, context);
 

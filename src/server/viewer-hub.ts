@@ -92,11 +92,13 @@ class ViewerConnection {
     const generation = ++this.generation;
     this.early ??= [];
     const start: Cursors = { ...(cursors ?? {}) };
-    if (since !== undefined) {
-      for (const id of filters.entity_ids ?? []) {
-        const wantsTask = !filters.entity_types?.length || filters.entity_types.includes("task");
-        const streams = wantsTask ? await this.store.listTaskStreams(id) : [];
-        for (const stream of streams.length ? streams : [id]) start[stream] ??= since;
+    const wantsTask = !filters.entity_types?.length || filters.entity_types.includes("task");
+    for (const id of filters.entity_ids ?? []) {
+      if (cursors !== undefined && since === undefined) break;
+      const streams = wantsTask ? await this.store.listTaskStreams(id) : [];
+      for (const stream of streams.length ? streams : [id]) {
+        // Live only: from each named stream's end now, so every later event arrives in order.
+        start[stream] ??= since ?? (await this.store.lastSeq(stream));
       }
     }
     if (generation !== this.generation) return;

@@ -14,6 +14,8 @@ export class GroupCommit<In, Out> {
     reject: (error: unknown) => void;
   }> = [];
   private inFlight = 0;
+  /** Settles when the latest group has answered its callers. */
+  private answered: Promise<void> = Promise.resolve();
 
   constructor(
     /** Stores the items in one transaction; returns one result per item, in order. */
@@ -39,33 +41,43 @@ export class GroupCommit<In, Out> {
         group.push(next);
       }
       this.inFlight++;
-      void this.run(group).finally(() => {
+      const answered = this.run(group, this.answered);
+      this.answered = answered;
+      void answered.finally(() => {
         this.inFlight--;
         this.drain();
       });
     }
   }
 
-  private async run(group: typeof this.queue): Promise<void> {
-    if (group.length === 1) {
-      const [only] = group;
-      await this.commit(only.items).then(only.resolve, only.reject);
-      return;
-    }
-    let results: Out[];
+  /**
+   * Commits a group, then answers its callers once every earlier group has answered its
+   * own. Two groups that append to one stream commit in order (its counter row's lock), but
+   * their replies may reach us in either order; answering in start order means callers see,
+   * and publish, each stream's events in seq order.
+   */
+  private async run(group: typeof this.queue, earlier: Promise<void>): Promise<void> {
+    let outcomes: PromiseSettledResult<Out[]>[];
     try {
-      results = await this.commit(group.flatMap((entry) => entry.items));
-    } catch {
-      // Split: each caller alone, so the error reaches only the caller whose events cause it.
-      await Promise.all(
-        group.map((entry) => this.commit(entry.items).then(entry.resolve, entry.reject)),
-      );
-      return;
+      const results = await this.commit(group.flatMap((entry) => entry.items));
+      let offset = 0;
+      outcomes = group.map((entry) => {
+        const value = results.slice(offset, offset + entry.items.length);
+        offset += entry.items.length;
+        return { status: "fulfilled", value };
+      });
+    } catch (error) {
+      // Split: each caller alone, so the error reaches only the caller whose items cause it.
+      outcomes =
+        group.length === 1
+          ? [{ status: "rejected", reason: error }]
+          : await Promise.allSettled(group.map((entry) => this.commit(entry.items)));
     }
-    let offset = 0;
-    for (const entry of group) {
-      entry.resolve(results.slice(offset, offset + entry.items.length));
-      offset += entry.items.length;
-    }
+    await earlier;
+    group.forEach((entry, index) => {
+      const outcome = outcomes[index];
+      if (outcome.status === "fulfilled") entry.resolve(outcome.value);
+      else entry.reject(outcome.reason);
+    });
   }
 }

@@ -25,6 +25,7 @@ const post = (sandbox: string, body: unknown) =>
 describe("the seed's REST clients", () => {
   test("POST an event, a message, and GET messages work with the seed's bodies", async () => {
     const sandbox = await externalSandbox("sandbox-abc123");
+    const before = Date.now();
     const event = await post(sandbox, {
       event_type: "agent.message",
       event_data: { content: "hello from the seed worker" },
@@ -68,6 +69,14 @@ describe("the seed's REST clients", () => {
       ["sandbox.created", "agent.message", "message.queued"],
     );
     assert.equal(stored.body.events[1].payload.content, "hello from the seed worker");
+
+    // Posting and polling is how a seed worker shows it is alive.
+    const row = await api<{ last_heartbeat_at: number | null }>(
+      omoi.url,
+      "GET",
+      `/api/v1/sandboxes/${sandbox}`,
+    );
+    assert.ok((row.body.last_heartbeat_at ?? 0) >= before, "the producer's heartbeat is recorded");
   });
 
   test("GET events pages ascending and filters by type", async () => {
@@ -136,6 +145,27 @@ describe("viewers", () => {
     assert.ok(typed.events.every((event) => event.event_type === "agent.tool_use"));
     viewer.close();
     typed.close();
+  });
+
+  test("a live-only viewer gets every event posted after it subscribed, in order", async () => {
+    const sandbox = await externalSandbox();
+    const message = (content: string) => ({ event_type: "agent.message", payload: { content } });
+    await post(sandbox, [message("before 1"), message("before 2")]);
+    const viewer = new TestViewer(`${ws}/ws/events?entity_ids=${sandbox}`);
+    await viewer.waitFor(
+      () => viewer.frames.some((frame) => frame.type === "subscribed"),
+      "subscribed",
+    );
+    const subscribed = viewer.frames.find((frame) => frame.type === "subscribed");
+    assert.deepEqual(subscribed?.cursors, { [sandbox]: 3 }, "it starts at the stream's end");
+    // Concurrent single-event POSTs, so commits and publishes race each other.
+    await Promise.all(Array.from({ length: 40 }, (_, index) => post(sandbox, message(`${index}`))));
+    await viewer.waitFor(() => viewer.events.length >= 40, "40 events");
+    assert.deepEqual(
+      viewer.events.map((event) => event.seq),
+      Array.from({ length: 40 }, (_, index) => index + 4),
+    );
+    viewer.close();
   });
 
   test("since= replays stored events, then live ones, with no gap and no duplicate", async () => {

@@ -64,6 +64,22 @@ describe("GroupCommit", () => {
     assert.deepEqual(await alsoGood, [50]);
   });
 
+  it("answers groups in the order they started, even when a later one commits first", async () => {
+    const finish = new Map<number, () => void>();
+    const commit = (items: number[]) =>
+      new Promise<number[]>((resolve) => finish.set(items[0], () => resolve(items)));
+    const group = new GroupCommit(commit, { maxInFlight: 2, maxItems: 100 });
+    const answered: number[] = [];
+    const first = group.add([1]).then(() => answered.push(1));
+    const second = group.add([2]).then(() => answered.push(2));
+    finish.get(2)!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(answered, [], "the second waits for the first");
+    finish.get(1)!();
+    await Promise.all([first, second]);
+    assert.deepEqual(answered, [1, 2]);
+  });
+
   it("answers an empty add without a transaction", async () => {
     const store = recorder();
     const group = new GroupCommit(store.commit, { maxInFlight: 1, maxItems: 10 });

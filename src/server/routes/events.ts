@@ -3,11 +3,11 @@ import { z } from "zod";
 import { badRequest, notFound } from "../../protocol/error.ts";
 import { NewEvent, SeedEvent } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
-import type { Sandbox } from "../../protocol/sandbox.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { sandboxTarget } from "../ingest.ts";
+import type { SeedProducers } from "../seed-producers.ts";
 
 const Params = z.object({ id: EntityId });
 const MAX_BATCH = 1000;
@@ -54,22 +54,19 @@ const Query = z.object({
     .pipe(z.array(EventTypePattern).optional()),
 });
 
-/** A worker on the seed's HTTP transport shows it is alive by posting and polling. */
-export async function recordHeartbeat(context: ServerContext, sandbox: Sandbox) {
-  const now = Date.now();
-  if (now - (sandbox.last_heartbeat_at ?? 0) < 2_000) return;
-  await context.store.updateSandbox(sandbox.id, { last_heartbeat_at: now });
-}
-
-export function eventRoutes(app: FastifyInstance, context: ServerContext) {
+export function eventRoutes(
+  app: FastifyInstance,
+  context: ServerContext,
+  producers: SeedProducers,
+) {
   app.post("/api/v1/sandboxes/:id/events", async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const { events, batch } = parseEventBody(request.body);
-    const sandbox = await context.store.getSandbox(id);
-    if (!sandbox) throw notFound("sandbox", id);
-    const prepared = context.ingest.prepare(sandboxTarget(id, sandbox.task_id), events, "agent");
+    const taskId = await producers.taskOf(id);
+    const prepared = context.ingest.prepare(sandboxTarget(id, taskId), events, "agent");
     const results = await context.ingest.append(prepared);
-    await recordHeartbeat(context, sandbox);
+    // A worker on the seed's HTTP transport shows it is alive by posting and polling.
+    await producers.heartbeat(id);
     reply.status(201);
     if (!batch) {
       const [result] = results;

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { notFound } from "../../protocol/error.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { PostMessageBody, toMessageFrame } from "../../protocol/message.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
-import { recordHeartbeat } from "./events.ts";
+import type { SeedProducers } from "../seed-producers.ts";
 
 const Params = z.object({ id: EntityId });
 const hasContent = (body: PostMessageBody) =>
@@ -15,7 +14,11 @@ const Body = PostMessageBody.refine(hasContent, contentError);
 /** The task route is Omoi's own (no seed client to stay compatible with): unknown fields are refused. */
 const TaskMessageBody = PostMessageBody.strict().refine(hasContent, contentError);
 
-export function messageRoutes(app: FastifyInstance, context: ServerContext) {
+export function messageRoutes(
+  app: FastifyInstance,
+  context: ServerContext,
+  producers: SeedProducers,
+) {
   app.post("/api/v1/sandboxes/:id/messages", async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const body = parseRequest(Body, request.body, "message body");
@@ -27,10 +30,9 @@ export function messageRoutes(app: FastifyInstance, context: ServerContext) {
   // The seed worker's poll: returns pending messages and consumes them.
   app.get("/api/v1/sandboxes/:id/messages", async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
-    const sandbox = await context.store.getSandbox(id);
-    if (!sandbox) throw notFound("sandbox", id);
+    await producers.taskOf(id);
     const messages = await context.store.takePendingMessages(id);
-    await recordHeartbeat(context, sandbox);
+    await producers.heartbeat(id);
     return messages.map(toMessageFrame);
   });
 
