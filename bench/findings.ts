@@ -28,21 +28,30 @@ latency runs now come first, on a fresh server after a warm-up, which is what a 
 events/s looks like; the ingest figures follow on the same server. Per event the server
 spends about 110 µs in the SQLite transaction and 80 µs in socket writes.
 
-**Scaled pipeline p99 (bar 15 ms): missed, about 25–35 ms.** An append is one transaction of five
-round trips (BEGIN, duplicate check, seq reservation, INSERT, COMMIT with an fsync —
-\`synchronous_commit = on\`, which the kill -9 guarantee does not need but a Postgres crash
-would), then a Redis publish and the subscriber's fan-out. Each sandbox's events wait for the commit in
-flight and then their own, so two commits of ~5 ms bound the median. Folding the whole
-append into one statement (duplicate check, seq reservation and INSERT as CTEs, with the
-concurrent-duplicate race turned into a statement error and a retry) would take four round
-trips out of every commit; that is the next step.
+**Scaled pipeline p99 (bar 15 ms): met in the recorded run; across repeated runs on a quiet
+machine it spans about 6–16 ms.** Earlier it was 25–35 ms (p50 12–17 ms). What closed it:
+(1) *one round trip per append* — \`omoi_append\` (migration 2) does the duplicate check, the
+seq reservation and the insert as one statement in its own implicit transaction, instead of
+BEGIN, three statements and COMMIT; (2) *group commit across callers* — appends that arrive
+while two are in flight share the next transaction, whichever worker or HTTP producer they
+come from (\`src/store/group-commit.ts\`); (3) *own events skip the Redis hop* — a replica
+hands what it publishes to its own viewers at once and drops the echo by its origin tag, so
+only other replicas' events cross Redis, and publishes of one tick leave in one write.
+Profiling the server at 2,000 events/s showed about half its CPU in socket writes (Postgres,
+Redis and viewer sockets, each a syscall on loopback), so fewer, fuller writes are what
+remains to gain. The tail that is left moves with the machine: the benchmark client, the
+server, Postgres and Redis share two cores, and a commit's fsync sits on every append.
+
+**Seed HTTP producers** (one event per POST) used to cost a sandbox lookup and, every two
+seconds, a heartbeat write from each concurrent request. Both are now kept per process
+(\`src/server/seed-producers.ts\`), which took single-event POSTs on Postgres from under
+1,000 to 2,400–3,400 events/s.
 
 **Message injection** on the embedded store is a few SQLite statements and an in-process
-publish. On Postgres + Redis it is ~7 Postgres round trips (\`Orchestrator.postMessage\`: read
-the sandbox, insert the message, append \`message.queued\`) plus a trip through Redis, because
-the push rides the bus even when the worker is connected to the same replica — by design for
-replicas. Both are under the bar. With the real SDK the message is pulled as soon as it is
-pushed.
+publish. On Postgres + Redis it is one read of the sandbox and one statement that stores the
+message together with its \`message.queued\` event (atomic: a crash never leaves one without
+the other); the push to a worker connected to the same replica no longer waits for Redis.
+With the real SDK the message is pulled as soon as it is pushed.
 
 **Task start** is process start-up inside the sandbox; the server's share (task.created →
 sandbox.starting) is a few ms. The rest is the worker starting (now from a compiled bundle),

@@ -251,7 +251,7 @@ async function startupPart(report: Report) {
     env: { ...AGENT_ENV, OMOI_IDLE_WINDOW_MS: "120000" },
   });
   try {
-    const sdk = await sdkInjectionRun(steerable, { messages: 10 });
+    const sdk = await sdkInjectionRun(steerable, { messages: 20 });
     report.row({
       part: "injection",
       what: "POST /messages → agent.message_injected (real SDK, slow-tool)",

@@ -324,3 +324,47 @@ describe("the session view, driven from the browser", () => {
     }
   });
 });
+
+describe("browser notifications", () => {
+  test("once allowed, a task that ends while the app is open raises a notification naming it", async () => {
+    const { page, context, errors } = await newPage(browser);
+    try {
+      await context.grantPermissions(["notifications"], { origin: omoi.url });
+      // Records each notification the app raises, then raises it for real (page-side JS).
+      await page.addInitScript({
+        content: `
+          const Real = window.Notification;
+          window.raisedNotifications = [];
+          class Recording extends Real {
+            constructor(title, options) {
+              super(title, options);
+              window.raisedNotifications.push({ title, body: options?.body, tag: options?.tag });
+            }
+            static get permission() { return Real.permission; }
+            static requestPermission(...args) { return Real.requestPermission(...args); }
+          }
+          window.Notification = Recording;
+        `,
+      });
+      await page.goto(`${omoi.url}/#/`);
+      await visible(page.locator('[data-testid="connection-state"][data-state="live"]'));
+      assert.equal(await page.getByTestId("enable-notifications").count(), 0, "already allowed");
+
+      const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+        prompt: "[scenario:quick] say hi",
+        title: "Notify when done",
+      });
+      assert.equal(created.status, 201);
+      await page.waitForFunction("window.raisedNotifications.length > 0", undefined, {
+        timeout: WAIT_MS,
+      });
+      const raised = await page.evaluate("window.raisedNotifications");
+      assert.deepEqual(raised, [
+        { title: "Task completed", body: "Notify when done", tag: `omoi-${created.body.id}` },
+      ]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
