@@ -45,9 +45,9 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * Append transactions open at once; appends arriving meanwhile share the next one. Two keeps
- * a commit's fsync overlapped with the next group's statements; more only adds transactions
- * competing for the same CPUs (measured in docs/benchmarks.md).
+ * Append transactions open at once; appends arriving meanwhile share the next one. Two lets
+ * one group's statement run while the other waits on its commit's fsync; one, two and four
+ * measured alike within the noise of the pipeline benchmark.
  */
 const APPENDS_IN_FLIGHT = 2;
 /** How often an append is retried after losing a race or a deadlock. */
