@@ -156,6 +156,36 @@ async function pipelinePart(report: Report, backends: Backend[], seconds: number
     } finally {
       await server.stop();
     }
+    if (backend === "scaled") await asyncCommitRun(report, seconds);
+  }
+}
+
+/**
+ * The same worker-channel latency with Postgres told not to wait for the WAL fsync at
+ * commit (`synchronous_commit=off`, set through DATABASE_URL): what an operator trades
+ * durability across a Postgres crash for. Shows how much of the tail is the disk's fsync.
+ */
+async function asyncCommitRun(report: Report, seconds: number) {
+  console.log("\npipeline, scaled with synchronous_commit=off (diagnostic)");
+  const server = await startServer("scaled", {
+    databaseOptions: "-c synchronous_commit=off",
+  });
+  try {
+    const run = await latencyRun(server, "channel", {
+      rate: LATENCY_RATE,
+      seconds,
+      sandboxes: 10,
+      warmupSeconds: 2,
+    });
+    report.row({
+      part: "pipeline",
+      what: `latency Postgres+Redis with synchronous_commit=off (opt-in), worker channel @ ${LATENCY_RATE} ev/s`,
+      result: latencyText(run.latency),
+      bar: "(diagnostic)",
+      verdict: "",
+    });
+  } finally {
+    await server.stop();
   }
 }
 

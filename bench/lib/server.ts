@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -107,8 +107,17 @@ async function spawnServer(
  */
 export async function startServer(
   backend: Backend,
-  options: { env?: Record<string, string>; nodeArgs?: string[]; dataRoot?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    nodeArgs?: string[];
+    dataRoot?: string;
+    /** Postgres run-time settings for the server's connections (libpq `options`). */
+    databaseOptions?: string;
+  } = {},
 ): Promise<BenchServer> {
+  // What an earlier part wrote is flushed to disk first, so its writeback does not land on
+  // this part's fsyncs; each part pays only for its own writes.
+  execFileSync("sync");
   const dataDir = mkdtempSync(path.join(options.dataRoot ?? os.tmpdir(), "omoi-bench-"));
   const removeData = onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
   let dropDatabase: (() => Promise<void>) | undefined;
@@ -117,7 +126,9 @@ export async function startServer(
   if (backend === "scaled") {
     const database = await createDatabase();
     dropDatabase = database.drop;
-    backendEnv.DATABASE_URL = database.url;
+    const url = new URL(database.url);
+    if (options.databaseOptions) url.searchParams.set("options", options.databaseOptions);
+    backendEnv.DATABASE_URL = url.toString();
     backendEnv.REDIS_URL = REDIS_URL;
     // Its own channel, so nothing else on this Redis hears the benchmark's events.
     backendEnv.OMOI_REDIS_CHANNEL = `omoi:bench:${path.basename(dataDir)}`;
