@@ -28,8 +28,10 @@ latency runs now come first, on a fresh server after a warm-up, which is what a 
 events/s looks like; the ingest figures follow on the same server. Per event the server
 spends about 110 µs in the SQLite transaction and 80 µs in socket writes.
 
-**Scaled pipeline p99 (bar 15 ms): met in the recorded run; across repeated runs on a quiet
-machine it spans about 6–16 ms.** Earlier it was 25–35 ms (p50 12–17 ms). What closed it:
+**Scaled pipeline p99 (bar 15 ms): met in most runs, not all.** On a quiet machine,
+repeated 10 s windows gave p99 from about 6 to 16 ms, and now and then one window caught a
+stall of 100–400 ms and missed widely. Earlier it was 25–35 ms in every run (p50 12–17 ms).
+What closed most of it:
 (1) *one round trip per append* — \`omoi_append\` (migration 2) does the duplicate check, the
 seq reservation and the insert as one statement in its own implicit transaction, instead of
 BEGIN, three statements and COMMIT; (2) *group commit across callers* — appends that arrive
@@ -37,10 +39,18 @@ while two are in flight share the next transaction, whichever worker or HTTP pro
 come from (\`src/store/group-commit.ts\`); (3) *own events skip the Redis hop* — a replica
 hands what it publishes to its own viewers at once and drops the echo by its origin tag, so
 only other replicas' events cross Redis, and publishes of one tick leave in one write.
+
+**What is left is the disk.** Sampling Postgres's wait events during a run, the append
+backends spent most of their time in \`IO:WALSync\` (the commit's fsync), then
+\`LWLock:WALWrite\` (waiting for another commit's fsync). The stalls are fsyncs that take
+100+ ms on this machine's disk: every event acknowledged in that moment waits for it, since
+Omoi acknowledges only what is committed. The diagnostic row with
+\`synchronous_commit=off\` (an operator's opt-in through \`DATABASE_URL\`, see the README)
+removes that wait: p99 about 5–12 ms and no stalls in every run tried.
+
 Profiling the server at 2,000 events/s showed about half its CPU in socket writes (Postgres,
 Redis and viewer sockets, each a syscall on loopback), so fewer, fuller writes are what
-remains to gain. The tail that is left moves with the machine: the benchmark client, the
-server, Postgres and Redis share two cores, and a commit's fsync sits on every append.
+remains to gain on the CPU side.
 
 **Seed HTTP producers** (one event per POST) used to cost a sandbox lookup and, every two
 seconds, a heartbeat write from each concurrent request. Both are now kept per process
