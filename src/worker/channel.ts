@@ -13,7 +13,9 @@ import { Backoff } from "./backoff.ts";
 import { log as defaultLog, type Logger } from "./log.ts";
 import { Outbox, within } from "./outbox.ts";
 import {
+  DEFAULT_ORPHAN_TIMEOUT_MS,
   IncomingMessageSchema,
+  orphanedReason,
   SeenIds,
   type Transport,
   type TransportHandlers,
@@ -35,8 +37,6 @@ export interface ChannelOptions {
   backoff?: Backoff;
   logger?: Logger;
 }
-
-export const DEFAULT_ORPHAN_TIMEOUT_MS = 10 * 60_000;
 
 /** How often one batch may be refused before its events are given up (with an error log). */
 const MAX_NACKS = 3;
@@ -168,9 +168,7 @@ export class ChannelTransport implements Transport {
     const orphanTimeoutMs = this.options.orphanTimeoutMs ?? DEFAULT_ORPHAN_TIMEOUT_MS;
     if (offlineMs >= orphanTimeoutMs) {
       this.log.error({ offlineMs, pending: this.outbox.size() }, "no server reachable; stopping");
-      this.handlers?.onStop(
-        `no Omoi server reachable for ${Math.round(offlineMs / 1000)} s; the run has no supervisor`,
-      );
+      this.handlers?.onStop(orphanedReason(offlineMs));
       return;
     }
     const delayMs = this.backoff.next();

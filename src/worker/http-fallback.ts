@@ -5,7 +5,9 @@ import { Backoff } from "./backoff.ts";
 import { log as defaultLog, type Logger } from "./log.ts";
 import { Outbox, within } from "./outbox.ts";
 import {
+  DEFAULT_ORPHAN_TIMEOUT_MS,
   IncomingMessageSchema,
+  orphanedReason,
   SeenIds,
   type Transport,
   type TransportHandlers,
@@ -19,6 +21,8 @@ export interface HttpTransportOptions {
   pollIntervalMs?: number;
   batchSize?: number;
   requestTimeoutMs?: number;
+  /** How long the worker keeps trying to reach a server before it stops its agent. */
+  orphanTimeoutMs?: number;
   backoff?: Backoff;
   logger?: Logger;
 }
@@ -42,6 +46,8 @@ export class HttpTransport implements Transport {
   private closed = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** When a request last got an answer (or the start). */
+  private lastAnsweredAt = Date.now();
 
   constructor(private readonly options: HttpTransportOptions) {
     this.postBackoff = options.backoff ?? new Backoff();
@@ -120,6 +126,7 @@ export class HttpTransport implements Transport {
         body,
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000),
       });
+      this.lastAnsweredAt = Date.now();
       if (response.ok) return response;
       const text = await response.text().catch(() => "");
       this.log.warn(
@@ -146,6 +153,12 @@ export class HttpTransport implements Transport {
       this.pollBackoff.reset();
       this.receive(await response.json().catch(() => null));
     } else {
+      const silentMs = Date.now() - this.lastAnsweredAt;
+      if (silentMs >= (this.options.orphanTimeoutMs ?? DEFAULT_ORPHAN_TIMEOUT_MS)) {
+        this.log.error({ silentMs, pending: this.outbox.size() }, "no server reachable; stopping");
+        this.handlers?.onStop(orphanedReason(silentMs));
+        return;
+      }
       delayMs = this.pollBackoff.next();
     }
     if (this.closed) return;

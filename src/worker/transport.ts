@@ -77,3 +77,10 @@ export class SeenIds {
     return true;
   }
 }
+
+/** How long a worker keeps trying to reach a server before it stops its agent. */
+export const DEFAULT_ORPHAN_TIMEOUT_MS = 10 * 60_000;
+
+/** Why a worker that lost its server for good stops. */
+export const orphanedReason = (silentMs: number) =>
+  `no Omoi server reachable for ${Math.round(silentMs / 1000)} s; the run has no supervisor`;

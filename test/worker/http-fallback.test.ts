@@ -130,3 +130,34 @@ describe("HttpTransport", () => {
     }
   });
 });
+
+describe("HttpTransport without a server", () => {
+  it("stops its agent once no server has answered for the orphan timeout", async () => {
+    const server = await seedServer(0);
+    await server.close();
+    const stops: string[] = [];
+    const transport = new HttpTransport({
+      serverUrl: server.url,
+      sandboxId: "sbx_test",
+      token: "tok",
+      pollIntervalMs: 10,
+      orphanTimeoutMs: 300,
+    });
+    try {
+      const stopped = new Promise<void>((resolve) =>
+        transport.start({
+          onMessage: () => {},
+          onStop: (reason) => {
+            stops.push(reason);
+            resolve();
+          },
+        }),
+      );
+      await stopped;
+      assert.equal(stops.length, 1);
+      assert.match(stops[0], /no Omoi server reachable for \d+ s/);
+    } finally {
+      await transport.close();
+    }
+  });
+});
