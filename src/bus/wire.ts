@@ -3,10 +3,10 @@ import { EventSource, type StoredEvent } from "../protocol/event.ts";
 import { parseWith } from "../protocol/json.ts";
 
 /**
- * A stored event as it crosses Redis: `<origin> <StoredEvent JSON>`, where origin names the
- * publishing bus (hex, no spaces). Whatever arrives on the channel is checked against this
- * shape before any subscriber sees it. A message that starts with `{` is an event without
- * an origin, as older replicas sent it.
+ * A stored event as it crosses Redis: the StoredEvent JSON with an `origin` key first, naming
+ * the publishing bus (hex). Whatever arrives on the channel is checked against this shape
+ * before any subscriber sees it; unknown keys are ignored, so replicas with and without the
+ * origin read each other's messages.
  */
 const WireEvent = z.object({
   id: z.string().min(1),
@@ -22,7 +22,9 @@ const WireEvent = z.object({
 });
 
 export const encodeMessage = (origin: string, event: StoredEvent): string =>
-  `${origin} ${JSON.stringify(event)}`;
+  `${originPrefix(origin)}${JSON.stringify(event).slice(1)}`;
+
+const originPrefix = (origin: string) => `{"origin":${JSON.stringify(origin)},`;
 
 /** `own`: the message came from the bus tagged `self`; it is not parsed. */
 export function decodeMessage(
@@ -32,9 +34,8 @@ export function decodeMessage(
   | { ok: true; own: true }
   | { ok: true; own: false; event: StoredEvent }
   | { ok: false; error: string } {
-  const space = text.startsWith("{") ? -1 : text.indexOf(" ");
-  if (space === self.length && text.startsWith(self)) return { ok: true, own: true };
-  const parsed = parseWith(WireEvent, text.slice(space + 1));
+  if (text.startsWith(originPrefix(self))) return { ok: true, own: true };
+  const parsed = parseWith(WireEvent, text);
   return parsed.ok
     ? { ok: true, own: false, event: parsed.value }
     : { ok: false, error: parsed.error };

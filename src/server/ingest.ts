@@ -75,7 +75,10 @@ export class Ingest {
         },
       );
     }
-    await this.publish(results.filter((result) => !result.duplicate).map((result) => result.event));
+    // Duplicates are published again: a retry after a commit whose reply was lost finds its
+    // events stored but never published. Viewers drop what they already have (by seq).
+    const unique = new Map(results.map((result) => [result.event.id, result.event]));
+    await this.publish([...unique.values()]);
     return results;
   }
 

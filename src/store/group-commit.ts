@@ -41,9 +41,7 @@ export class GroupCommit<In, Out> {
         group.push(next);
       }
       this.inFlight++;
-      const answered = this.run(group, this.answered);
-      this.answered = answered;
-      void answered.finally(() => {
+      this.answered = this.run(group, this.answered, () => {
         this.inFlight--;
         this.drain();
       });
@@ -51,12 +49,17 @@ export class GroupCommit<In, Out> {
   }
 
   /**
-   * Commits a group, then answers its callers once every earlier group has answered its
-   * own. Two groups that append to one stream commit in order (its counter row's lock), but
-   * their replies may reach us in either order; answering in start order means callers see,
-   * and publish, each stream's events in seq order.
+   * Commits a group, frees its slot, then answers its callers once every earlier group has
+   * answered its own. Groups that append to one stream usually commit in start order (its
+   * counter row's lock), but their replies may reach us in either order; answering in start
+   * order keeps callers, and what they publish, in that order. (Viewers reorder by seq in
+   * any case; this only spares them the work.)
    */
-  private async run(group: typeof this.queue, earlier: Promise<void>): Promise<void> {
+  private async run(
+    group: typeof this.queue,
+    earlier: Promise<void>,
+    committed: () => void,
+  ): Promise<void> {
     let outcomes: PromiseSettledResult<Out[]>[];
     try {
       const results = await this.commit(group.flatMap((entry) => entry.items));
@@ -67,12 +70,22 @@ export class GroupCommit<In, Out> {
         return { status: "fulfilled", value };
       });
     } catch (error) {
-      // Split: each caller alone, so the error reaches only the caller whose items cause it.
-      outcomes =
-        group.length === 1
-          ? [{ status: "rejected", reason: error }]
-          : await Promise.allSettled(group.map((entry) => this.commit(entry.items)));
+      // Split: each caller alone, one after another, so the error reaches only the caller
+      // whose items cause it.
+      outcomes = [];
+      if (group.length === 1) outcomes.push({ status: "rejected", reason: error });
+      else {
+        for (const entry of group) {
+          outcomes.push(
+            await this.commit(entry.items).then(
+              (value) => ({ status: "fulfilled", value }) as const,
+              (reason: unknown) => ({ status: "rejected", reason }) as const,
+            ),
+          );
+        }
+      }
     }
+    committed();
     await earlier;
     group.forEach((entry, index) => {
       const outcome = outcomes[index];

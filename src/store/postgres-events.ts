@@ -4,6 +4,12 @@ import { type Row, rowToEvent, toStoredEvent } from "./rows.ts";
 import { storablePayload } from "./storable.ts";
 import type { AppendResult, EventToStore } from "./store.ts";
 
+/**
+ * A bound on one append: a connection that hangs (a half-open socket) fails its group, which
+ * is then retried alone, instead of holding every later append.
+ */
+export const APPEND_TIMEOUT_MS = 30_000;
+
 /** The call of `omoi_append`; its arguments are $1…$9, from appendArguments(). */
 export const APPEND_CALL = "omoi_append($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
@@ -41,10 +47,12 @@ export async function appendOnce(
   storedAt: number,
 ): Promise<AppendResult[]> {
   const { values, payloads } = appendArguments(events, storedAt);
-  const result = await pool.query<{ id: string; seq: number }>(
-    `SELECT id, seq FROM ${APPEND_CALL}`,
+  // pg honours a per-query `query_timeout`; its types do not list it.
+  const result = await pool.query<{ id: string; seq: number }>({
+    text: `SELECT id, seq FROM ${APPEND_CALL}`,
     values,
-  );
+    query_timeout: APPEND_TIMEOUT_MS,
+  } as pg.QueryConfig);
   const seqs = new Map<string, number>();
   for (const row of result.rows) seqs.set(row.id, row.seq);
 
@@ -57,18 +65,16 @@ export async function appendOnce(
     for (const row of existing.rows) before.set(String(row.id), rowToEvent(row));
   }
 
-  const returned = new Set<string>();
+  // A repeat of an id within this batch (group commit mixes callers) is a duplicate of the
+  // first copy, which is what was stored.
+  const firstCopies = new Map<string, StoredEvent>();
   return events.map((event, index) => {
-    const stored = before.get(event.id);
+    const stored = before.get(event.id) ?? firstCopies.get(event.id);
     if (stored) return { event: stored, duplicate: true };
     const seq = seqs.get(event.id);
     if (seq === undefined) throw new Error(`event ${event.id} was neither stored nor found`);
-    // A repeat of an id within this batch is a duplicate of its first copy.
-    const duplicate = returned.has(event.id);
-    returned.add(event.id);
-    return {
-      event: toStoredEvent(event, seq, payloads[index].payload, storedAt),
-      duplicate,
-    };
+    const first = toStoredEvent(event, seq, payloads[index].payload, storedAt);
+    firstCopies.set(event.id, first);
+    return { event: first, duplicate: false };
   });
 }

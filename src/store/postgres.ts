@@ -94,6 +94,8 @@ export class PostgresStore implements Store {
       connectionString: url,
       max: options.poolSize,
       types: parseTypes,
+      // A peer that vanished without a FIN is noticed, not waited on forever.
+      keepAlive: true,
       // Set at connection start-up, so every pooled connection resolves names in our schema.
       options: options.schema ? `-c search_path=${options.schema}` : undefined,
     });
@@ -215,7 +217,7 @@ export class PostgresStore implements Store {
     return retryingRaces(async () => {
       const storedAt = Date.now();
       const { values, payloads } = appendArguments([announce], storedAt);
-      const shifted = APPEND_CALL.replace(/\$(\d)/g, (_, n: string) => `$${Number(n) + 6}`);
+      const shifted = APPEND_CALL.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 6}`);
       const row = await this.insertUnique(
         "message",
         message.id,
@@ -421,7 +423,7 @@ export class PostgresStore implements Store {
   }
 
   private async insertUnique(
-    what: string,
+    what: keyof typeof PRIMARY_KEYS,
     id: string,
     sql: string,
     values: unknown[],
@@ -430,13 +432,25 @@ export class PostgresStore implements Store {
       const result = await this.pool.query<Row>(sql, values);
       return result.rows[0];
     } catch (error) {
-      if (errorCode(error) === UNIQUE_VIOLATION) {
+      // Only the row's own id is the caller's conflict; any other is a bug to surface as is.
+      if (errorCode(error) === UNIQUE_VIOLATION && constraintOf(error) === PRIMARY_KEYS[what]) {
         throw conflict(`${what} '${id}' already exists`, { id });
       }
       throw error;
     }
   }
 }
+
+const PRIMARY_KEYS = {
+  message: "messages_pkey",
+  task: "tasks_pkey",
+  sandbox: "sandboxes_pkey",
+} as const;
+
+const constraintOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "constraint" in error
+    ? String(error.constraint)
+    : undefined;
 
 /** Runs `attempt` again after a lost race on an event id or a deadlock, a few times. */
 async function retryingRaces<T>(attempt: () => Promise<T>): Promise<T> {

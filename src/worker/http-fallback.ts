@@ -46,7 +46,7 @@ export class HttpTransport implements Transport {
   private closed = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  /** When a request last got an answer (or the start). */
+  /** When the server last answered a request (or the start). */
   private lastAnsweredAt = Date.now();
 
   constructor(private readonly options: HttpTransportOptions) {
@@ -126,7 +126,8 @@ export class HttpTransport implements Transport {
         body,
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000),
       });
-      this.lastAnsweredAt = Date.now();
+      // A 5xx may be a proxy with no server behind it: only Omoi's own answers count.
+      if (response.status < 500) this.lastAnsweredAt = Date.now();
       if (response.ok) return response;
       const text = await response.text().catch(() => "");
       this.log.warn(

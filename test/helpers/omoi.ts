@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { isAlive } from "../../src/sandbox/process-tree.ts";
 import { type Config, loadConfig } from "../../src/server/config.ts";
 import { type RunningOmoi, startOmoi } from "../../src/server/main.ts";
 
@@ -110,12 +111,8 @@ export async function api<T = unknown>(
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-/** Whether a process is still there (signal 0 checks without touching it). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/**
+ * Whether a process still runs. A killed child of this test process stays a zombie until
+ * Node reaps it, and signal 0 would still reach it; /proc tells the two apart.
+ */
+export const pidAlive = (pid: number): boolean => isAlive(pid);

@@ -137,6 +137,27 @@ export function eventConformance(makeStore: MakeStore) {
       assert.equal(await store.lastSeq(stream), 2);
     });
 
+    it("answers an id posted at once into two streams with the one stored copy", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const [first, second] = [streamId(), streamId()];
+      const original = event(first);
+      const reused = { ...original, stream_id: second, sandbox_id: second };
+      // Concurrent calls behind two others, so a store that groups appends while some are in
+      // flight puts these two in one transaction.
+      const [, , ...calls] = await Promise.all([
+        store.appendEvents([event(streamId())]),
+        store.appendEvents([event(streamId())]),
+        store.appendEvents([original]),
+        store.appendEvents([reused]),
+      ]);
+      const results = calls.flat();
+      assert.equal(results.filter((result) => !result.duplicate).length, 1);
+      const [stored] = results.filter((result) => !result.duplicate);
+      for (const result of results) assert.deepEqual(result.event, stored.event);
+      const total = (await store.lastSeq(first)) + (await store.lastSeq(second));
+      assert.equal(total, 1, "one seq used in all");
+    });
+
     it("stores an id once when it is posted concurrently from several replicas", async () => {
       const replicas = await stores.openReplicas(3);
       const stream = streamId();
