@@ -9,6 +9,8 @@ import type { MessageFrame } from "./message.ts";
  *   worker → server  hello {protocol, sandbox_id, token, last_acked_seq}
  *   server → worker  welcome {protocol, last_seq, messages: pending}
  *   worker → server  events {batch_id, events}         → server: ack {batch_id, ids, last_seq}
+ *                                                        or nack {batch_id, error} (invalid,
+ *                                                        or an id another stream holds)
  *   server → worker  message {message}                 → worker: delivered {message_ids}
  *   server → worker  stop {reason}                     (the sandbox is being stopped)
  *   either           ping / pong

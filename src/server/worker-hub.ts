@@ -11,7 +11,7 @@ import {
   WorkerHello,
   type WorkerServerFrame,
 } from "../protocol/worker-channel.ts";
-import type { EventToStore, Store } from "../store/store.ts";
+import type { AppendResult, EventToStore, Store } from "../store/store.ts";
 import { type Ingest, sandboxTarget } from "./ingest.ts";
 import type { Logger } from "./logger.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
@@ -267,18 +267,7 @@ export class WorkerHub {
             });
           }
         }
-        const results = await this.ingest.append(accepted.flatMap((batch) => batch.prepared));
-        let offset = 0;
-        for (const batch of accepted) {
-          const mine = results.slice(offset, offset + batch.prepared.length);
-          offset += batch.prepared.length;
-          this.send(connection.socket, {
-            type: "ack",
-            batch_id: batch.batchId,
-            ids: mine.map((result) => result.event.id),
-            last_seq: Math.max(0, ...mine.map((result) => result.event.seq)),
-          });
-        }
+        await this.storeAndAcknowledge(connection, accepted);
       }
     } catch (error) {
       this.logger.error(
@@ -288,6 +277,44 @@ export class WorkerHub {
       connection.socket.close(1011, "could not store events; reconnect and resend");
     } finally {
       connection.flushing = undefined;
+    }
+  }
+
+  /**
+   * Stores the batches together and acknowledges each. When the store refuses them with a
+   * client error (an event id already used by another stream), each batch is stored alone,
+   * so only the offending one is refused (`nack`) and the worker does not resend it forever.
+   */
+  private async storeAndAcknowledge(
+    connection: WorkerConnection,
+    batches: { batchId: string; prepared: EventToStore[] }[],
+  ) {
+    let results: AppendResult[];
+    try {
+      results = await this.ingest.append(batches.flatMap((batch) => batch.prepared));
+    } catch (error) {
+      if (!(error instanceof OmoiError)) throw error;
+      if (batches.length === 1) {
+        this.send(connection.socket, {
+          type: "nack",
+          batch_id: batches[0].batchId,
+          error: { name: error.name, message: error.message },
+        });
+        return;
+      }
+      for (const batch of batches) await this.storeAndAcknowledge(connection, [batch]);
+      return;
+    }
+    let offset = 0;
+    for (const batch of batches) {
+      const mine = results.slice(offset, offset + batch.prepared.length);
+      offset += batch.prepared.length;
+      this.send(connection.socket, {
+        type: "ack",
+        batch_id: batch.batchId,
+        ids: mine.map((result) => result.event.id),
+        last_seq: Math.max(0, ...mine.map((result) => result.event.seq)),
+      });
     }
   }
 

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
+import { workerToken } from "../../src/server/worker-token.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 let omoi: TestOmoi;
 const SANDBOX = "sandbox-bad-input";
+const WORKER_SECRET = "bad-input-test-secret-0123456789";
 
 before(async () => {
-  omoi = await startTestOmoi({ OMOI_RUN_AGENTS: "0", OMOI_BODY_LIMIT_BYTES: "65536" });
+  omoi = await startTestOmoi({
+    OMOI_RUN_AGENTS: "0",
+    OMOI_BODY_LIMIT_BYTES: "65536",
+    OMOI_SECRET: WORKER_SECRET,
+  });
   assert.equal((await api(omoi.url, "POST", "/api/v1/sandboxes", { id: SANDBOX })).status, 201);
 });
 after(async () => omoi.stop());
@@ -296,5 +302,63 @@ describe("bad WebSocket filters and frames", () => {
       JSON.stringify({ type: "hello", protocol: 1, sandbox_id: SANDBOX, token: "forged" }),
     );
     assert.equal(forged.code, 4401);
+  });
+
+  test("a worker batch that reuses another stream's event id is refused alone", async () => {
+    const taken = "3f9b8c1e-2d4a-4b6c-9e8f-0a1b2c3d4e5f";
+    assert.equal(
+      (await api(omoi.url, "POST", "/api/v1/sandboxes", { id: "worker-other" })).status,
+      201,
+    );
+    assert.equal(
+      (
+        await api(omoi.url, "POST", "/api/v1/sandboxes/worker-other/events", {
+          id: taken,
+          event_type: "agent.message",
+        })
+      ).status,
+      201,
+    );
+    const socket = new WebSocket(`${omoi.url.replace("http", "ws")}/api/v1/worker/channel`);
+    const frames: { type: string; batch_id?: string; error?: { message: string } }[] = [];
+    const answered = new Promise<void>((resolve, reject) => {
+      socket.on("close", (code, reason) =>
+        reject(new Error(`the channel closed (${code} ${reason}) before answering every batch`)),
+      );
+      socket.on("message", (data) => {
+        frames.push(JSON.parse(data.toString()));
+        const answers = frames.filter((frame) => frame.type === "ack" || frame.type === "nack");
+        if (answers.length === 3) resolve();
+      });
+    });
+    await new Promise((resolve) => socket.once("open", resolve));
+    socket.send(
+      JSON.stringify({
+        type: "hello",
+        protocol: 1,
+        sandbox_id: SANDBOX,
+        token: workerToken(WORKER_SECRET, SANDBOX),
+      }),
+    );
+    const batch = (batchId: string, id?: string) =>
+      JSON.stringify({
+        type: "events",
+        batch_id: batchId,
+        events: [
+          { ...(id ? { id } : {}), event_type: "agent.message", payload: { content: batchId } },
+        ],
+      });
+    // Sent together, so the server stores them in one group.
+    socket.send(batch("before"));
+    socket.send(batch("reused", taken));
+    socket.send(batch("after"));
+    await answered;
+    const answer = (batchId: string) => frames.find((frame) => frame.batch_id === batchId);
+    assert.equal(answer("before")?.type, "ack");
+    assert.equal(answer("after")?.type, "ack");
+    assert.equal(answer("reused")?.type, "nack");
+    assert.match(answer("reused")?.error?.message ?? "", /already used by another stream/);
+    assert.equal(socket.readyState, WebSocket.OPEN, "the channel stays open");
+    socket.close();
   });
 });
