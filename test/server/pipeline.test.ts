@@ -1,30 +1,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
-import { api, startTestOmoi, TEST_REDIS_URL, type TestOmoi } from "../helpers/omoi.ts";
-import { createTestDatabase } from "../helpers/postgres.ts";
+import { describe, test } from "node:test";
+import { forEachBackend } from "../helpers/backends.ts";
+import { api, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 let omoi: TestOmoi;
 let ws: string;
-
-/** Every test below runs on both backends: the embedded one and Postgres + Redis. */
-const BACKENDS: [string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>][] =
-  [
-    ["the embedded backend", async () => ({ env: {}, drop: async () => {} })],
-    [
-      "Postgres + Redis",
-      async () => {
-        const database = await createTestDatabase();
-        const env = {
-          DATABASE_URL: database.url,
-          REDIS_URL: TEST_REDIS_URL,
-          OMOI_REDIS_CHANNEL: `omoi:test:${randomUUID()}`,
-        };
-        return { env, drop: database.drop };
-      },
-    ],
-  ];
 
 async function externalSandbox(id = `sbx-${randomUUID().slice(0, 8)}`) {
   const created = await api<{ id: string }>(omoi.url, "POST", "/api/v1/sandboxes", { id });
@@ -35,24 +17,15 @@ async function externalSandbox(id = `sbx-${randomUUID().slice(0, 8)}`) {
 const post = (sandbox: string, body: unknown) =>
   api<Record<string, unknown>>(omoi.url, "POST", `/api/v1/sandboxes/${sandbox}/events`, body);
 
-for (const [backend, prepare] of BACKENDS) {
-  describe(`the pipeline on ${backend}`, () => {
-    let drop = async () => {};
-    before(async () => {
-      const prepared = await prepare();
-      drop = prepared.drop;
-      omoi = await startTestOmoi({
-        OMOI_RUN_AGENTS: "0",
-        OMOI_VIEWER_MAX_BUFFER_BYTES: "65536",
-        ...prepared.env,
-      });
-      ws = omoi.url.replace("http", "ws");
-    });
-    after(async () => {
-      await omoi.stop();
-      await drop();
-    });
-
+// Every test below runs on both backends.
+forEachBackend(
+  "the pipeline",
+  { OMOI_RUN_AGENTS: "0", OMOI_VIEWER_MAX_BUFFER_BYTES: "65536" },
+  (started) => {
+    omoi = started;
+    ws = omoi.url.replace("http", "ws");
+  },
+  () => {
     describe("the seed's REST clients", () => {
       test("POST an event, a message, and GET messages work with the seed's bodies", async () => {
         const sandbox = await externalSandbox("sandbox-abc123");
@@ -382,5 +355,5 @@ for (const [backend, prepare] of BACKENDS) {
         assert.equal(stored.body.events.length, 3);
       });
     });
-  });
-}
+  },
+);
