@@ -10,52 +10,63 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
+/** Producers stream events; the server is killed with SIGKILL; a new one starts on its data. */
+async function killNineKeepsAcknowledged(backendEnv: Record<string, string>) {
+  const data = tempDir();
+  cleanups.push(() => data.remove());
+  const env = { OMOI_DATA_DIR: data.dir, OMOI_PORT: "0", OMOI_RUN_AGENTS: "0", ...backendEnv };
+  const first = await spawnOmoi(env);
+  cleanups.push(() => first.stop());
+  await api(first.url, "POST", "/api/v1/sandboxes", { id: "durable" });
+  const acknowledged: string[] = [];
+  let stop = false;
+  const producers = [0, 1, 2].map(async () => {
+    while (!stop) {
+      const batch = Array.from({ length: 5 }, () => ({
+        id: randomUUID(),
+        event_type: "agent.message",
+        payload: { content: "x" },
+      }));
+      try {
+        const response = await api(first.url, "POST", "/api/v1/sandboxes/durable/events", batch);
+        if (response.status === 201) acknowledged.push(...batch.map((event) => event.id));
+      } catch {
+        return; // the server died mid-request: not acknowledged
+      }
+    }
+  });
+  while (acknowledged.length < 300) await new Promise((resolve) => setImmediate(resolve));
+  await first.kill9();
+  stop = true;
+  await Promise.all(producers);
+
+  const second = await spawnOmoi({ ...env });
+  cleanups.push(() => second.stop());
+  const stored = await api<{ events: { id: string; seq: number }[] }>(
+    second.url,
+    "GET",
+    "/api/v1/sandboxes/durable/events?limit=1000",
+  );
+  const storedIds = new Set(stored.body.events.map((event) => event.id));
+  const missing = acknowledged.filter((id) => !storedIds.has(id));
+  assert.deepEqual(missing, [], "every acknowledged event survived");
+  assert.deepEqual(
+    stored.body.events.map((event) => event.seq),
+    Array.from({ length: stored.body.events.length }, (_, index) => index + 1),
+    "seqs stay gap-free",
+  );
+  await second.stop();
+}
+
 describe("durability", () => {
   test("kill -9 of the server while events stream: everything it acknowledged is there after restart", async () => {
-    const data = tempDir();
-    cleanups.push(() => data.remove());
-    const env = { OMOI_DATA_DIR: data.dir, OMOI_PORT: "0", OMOI_RUN_AGENTS: "0" };
-    const first = await spawnOmoi(env);
-    cleanups.push(() => first.stop());
-    await api(first.url, "POST", "/api/v1/sandboxes", { id: "durable" });
-    const acknowledged: string[] = [];
-    let stop = false;
-    const producers = [0, 1, 2].map(async () => {
-      while (!stop) {
-        const batch = Array.from({ length: 5 }, () => ({
-          id: randomUUID(),
-          event_type: "agent.message",
-          payload: { content: "x" },
-        }));
-        try {
-          const response = await api(first.url, "POST", "/api/v1/sandboxes/durable/events", batch);
-          if (response.status === 201) acknowledged.push(...batch.map((event) => event.id));
-        } catch {
-          return; // the server died mid-request: not acknowledged
-        }
-      }
-    });
-    while (acknowledged.length < 300) await new Promise((resolve) => setImmediate(resolve));
-    await first.kill9();
-    stop = true;
-    await Promise.all(producers);
+    await killNineKeepsAcknowledged({});
+  });
 
-    const second = await spawnOmoi({ ...env });
-    cleanups.push(() => second.stop());
-    const stored = await api<{ events: { id: string; seq: number }[] }>(
-      second.url,
-      "GET",
-      "/api/v1/sandboxes/durable/events?limit=1000",
-    );
-    const storedIds = new Set(stored.body.events.map((event) => event.id));
-    const missing = acknowledged.filter((id) => !storedIds.has(id));
-    assert.deepEqual(missing, [], "every acknowledged event survived");
-    assert.deepEqual(
-      stored.body.events.map((event) => event.seq),
-      Array.from({ length: stored.body.events.length }, (_, index) => index + 1),
-      "seqs stay gap-free",
-    );
-    await second.stop();
+  test("the same on Postgres: everything acknowledged survives kill -9", async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    await killNineKeepsAcknowledged({ DATABASE_URL: database.url });
   });
 
   test("two replicas on Postgres + Redis: a viewer on B sees what A stored, and resumes on A without gaps", async () => {
