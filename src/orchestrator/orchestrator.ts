@@ -406,31 +406,20 @@ export class Orchestrator implements Control {
       );
     }
     const id = newMessageId();
-    const content = body.content;
+    const { message_type, delivery, content } = body;
     const [announce] = this.ingest.prepare(
       sandboxTarget(sandbox.id, sandbox.task_id),
       [
         {
           event_type: "message.queued",
-          payload: {
-            message_id: id,
-            message_type: body.message_type,
-            content,
-            delivery: body.delivery,
-          },
+          payload: { message_id: id, message_type, content, delivery },
         },
       ],
       "system",
     );
     // Message and event are stored together: a crash never leaves one without the other.
     const { message, event } = await this.store.insertMessage(
-      {
-        id,
-        sandbox_id: sandbox.id,
-        message_type: body.message_type,
-        delivery: body.delivery,
-        content,
-      },
+      { id, sandbox_id: sandbox.id, message_type, delivery, content },
       announce,
     );
     if (event) await this.ingest.publish([event]);
@@ -1045,16 +1034,16 @@ export class Orchestrator implements Control {
     await this.finishSandbox(active.sandboxId, "failed", reason);
   }
 
-  /**
-   * The bus delivers at most once: a lifecycle event stored but never heard (a Redis blip)
-   * would leave its task "running" forever. Every few seconds, stored lifecycle events past
-   * what was heard, and older than any publish in flight, are handled as if heard.
-   */
   /** The bus reconnected: sweep every supervised sandbox for missed events on the next tick. */
   lookForMissedEvents() {
     for (const active of this.active.values()) active.lastMissedCheck = 0;
   }
 
+  /**
+   * The bus delivers at most once: a lifecycle event stored but never heard (a Redis blip)
+   * would leave its task "running" forever. Every few seconds, stored lifecycle events past
+   * what was heard, and older than any publish in flight, are handled as if heard.
+   */
   private async recoverMissed(active: ActiveSandbox, now: number) {
     if (now - (active.lastMissedCheck ?? 0) < 5_000) return;
     active.lastMissedCheck = now;

@@ -92,12 +92,13 @@ class ViewerConnection {
     const generation = ++this.generation;
     this.early ??= [];
     const start: Cursors = { ...(cursors ?? {}) };
+    // With `since`, or live only (no cursors either), the named entities' streams start here;
+    // live only, each from its end now, so every later event arrives in order.
+    const namedStart = since !== undefined || cursors === undefined;
     const wantsTask = !filters.entity_types?.length || filters.entity_types.includes("task");
-    for (const id of filters.entity_ids ?? []) {
-      if (cursors !== undefined && since === undefined) break;
+    for (const id of namedStart ? (filters.entity_ids ?? []) : []) {
       const streams = wantsTask ? await this.store.listTaskStreams(id) : [];
       for (const stream of streams.length ? streams : [id]) {
-        // Live only: from each named stream's end now, so every later event arrives in order.
         start[stream] ??= since ?? (await this.store.lastSeq(stream));
       }
     }

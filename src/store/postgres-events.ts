@@ -10,10 +10,13 @@ import type { AppendResult, EventToStore } from "./store.ts";
  */
 export const APPEND_TIMEOUT_MS = 30_000;
 
-/** The call of `omoi_append`; its arguments are $1…$9, from appendArguments(). */
-export const APPEND_CALL = "omoi_append($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/** The call of `omoi_append`, its nine arguments (appendArguments()) numbered from `first`. */
+export const appendCall = (first = 1) =>
+  `omoi_append(${Array.from({ length: 9 }, (_, index) => `$${first + index}`).join(", ")})`;
 
-/** The arguments of APPEND_CALL, and each event's payload as it will be stored. */
+const APPEND_SQL = `SELECT id, seq FROM ${appendCall()}`;
+
+/** The arguments of appendCall(), and each event's payload as it will be stored. */
 export function appendArguments(events: EventToStore[], storedAt: number) {
   const payloads = events.map((event) => storablePayload(event.payload));
   const column = <T>(pick: (event: EventToStore) => T) => events.map(pick);
@@ -49,7 +52,7 @@ export async function appendOnce(
   const { values, payloads } = appendArguments(events, storedAt);
   // pg honours a per-query `query_timeout`; its types do not list it.
   const result = await pool.query<{ id: string; seq: number }>({
-    text: `SELECT id, seq FROM ${APPEND_CALL}`,
+    text: APPEND_SQL,
     values,
     query_timeout: APPEND_TIMEOUT_MS,
   } as pg.QueryConfig);

@@ -14,7 +14,7 @@ import {
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { APPEND_CALL, appendArguments, appendOnce } from "./postgres-events.ts";
+import { appendArguments, appendCall, appendOnce } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import {
   type Row,
@@ -217,11 +217,10 @@ export class PostgresStore implements Store {
     return retryingRaces(async () => {
       const storedAt = Date.now();
       const { values, payloads } = appendArguments([announce], storedAt);
-      const shifted = APPEND_CALL.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 6}`);
       const row = await this.insertUnique(
         "message",
         message.id,
-        `WITH m AS (${insert}) SELECT m.*, a.seq AS event_seq FROM m, ${shifted} a`,
+        `WITH m AS (${insert}) SELECT m.*, a.seq AS event_seq FROM m, ${appendCall(columns.length + 1)} a`,
         [...columns, ...values],
       );
       // A freshly minted event id is always stored; a missing row would mean it was not.
