@@ -1,8 +1,16 @@
-import { readFile, realpath } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { realpath } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { AgentFileEdited } from "../protocol/events.ts";
 import { type AgentEvent, agentEvent } from "./agent-event.ts";
+import {
+  DEFAULT_WORKSPACE_READ_LIMITS,
+  isInside,
+  readWorkspaceFile,
+  realpathOfExisting,
+  type WorkspaceReadFailure,
+  type WorkspaceReadLimits,
+} from "./workspace-file.ts";
 
 /** Tools that change one file; their input names it. */
 export const FILE_EDIT_TOOLS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
@@ -33,13 +41,18 @@ interface Snapshot {
  * Remembers a file's content before an edit tool runs, and turns it into
  * `agent.file_edited` once the tool has answered. The worker is trusted and the agent
  * is not, so it reads only files inside the workspace (symlinks resolved): an agent
- * naming `/etc/shadow` in an Edit must not get it diffed into the event stream.
+ * naming `/etc/shadow` in an Edit must not get it diffed into the event stream. Every read
+ * goes through `readWorkspaceFile`: a named pipe, a device or an oversized file is skipped
+ * (no diff), never waited on.
  */
 export class FileEditTracker {
   private readonly snapshots = new Map<string, Snapshot>();
   private workspaceReal: string | null = null;
 
-  constructor(private readonly workspace: string) {}
+  constructor(
+    private readonly workspace: string,
+    private readonly limits: WorkspaceReadLimits = DEFAULT_WORKSPACE_READ_LIMITS,
+  ) {}
 
   /** Records the content before the tool runs. The first call per tool use wins. */
   async before(toolUseId: string, tool: string, input: unknown): Promise<void> {
@@ -49,13 +62,10 @@ export class FileEditTracker {
     const absolute = isAbsolute(target) ? target : resolve(this.workspace, target);
     const inside = await this.insideWorkspace(absolute);
     if (!inside || this.snapshots.has(toolUseId)) return;
-    const before = await readText(absolute);
-    if (this.snapshots.has(toolUseId)) return;
-    this.snapshots.set(toolUseId, {
-      path: relative(this.workspace, absolute),
-      absolute,
-      before: before ?? "",
-    });
+    // A pipe or device the tool may replace counts as no file: its contents are never read.
+    const before = await this.readText(absolute, ["missing", "not_a_regular_file"]);
+    if (before === null || this.snapshots.has(toolUseId)) return;
+    this.snapshots.set(toolUseId, { path: relative(this.workspace, absolute), absolute, before });
   }
 
   /** After the tool answered: the file's diff, or null when nothing changed. */
@@ -64,41 +74,28 @@ export class FileEditTracker {
     if (!snapshot) return null;
     this.snapshots.delete(toolUseId);
     if (!(await this.insideWorkspace(snapshot.absolute))) return null;
-    const after = (await readText(snapshot.absolute)) ?? "";
-    if (after === snapshot.before) return null;
+    const after = await this.readText(snapshot.absolute, ["missing"]);
+    if (after === null || after === snapshot.before) return null;
     return agentEvent(AgentFileEdited, {
       path: snapshot.path,
       diff: unifiedDiff(snapshot.path, snapshot.before, after),
     });
   }
 
-  private async insideWorkspace(absolute: string): Promise<boolean> {
+  private async workspaceRealPath(): Promise<string> {
     this.workspaceReal ??= await realpath(this.workspace).catch(() => resolve(this.workspace));
+    return this.workspaceReal;
+  }
+
+  private async insideWorkspace(absolute: string): Promise<boolean> {
     // A file that does not exist yet: judge by its nearest existing parent folder.
-    const real = await realpathOfExisting(absolute);
-    return real === this.workspaceReal || real.startsWith(this.workspaceReal + sep);
+    return isInside(await this.workspaceRealPath(), await realpathOfExisting(absolute));
   }
-}
 
-async function realpathOfExisting(path: string): Promise<string> {
-  let current = path;
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      return join(await realpath(current), ...rest.reverse());
-    } catch {
-      const parent = dirname(current);
-      if (parent === current) return path;
-      rest.push(current.slice(parent.length + (parent.endsWith(sep) ? 0 : 1)));
-      current = parent;
-    }
-  }
-}
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, "utf8");
-  } catch {
-    return null;
+  /** The file's text; "" when the read failed for one of `empty`; null when it must not or cannot be read. */
+  private async readText(absolute: string, empty: WorkspaceReadFailure[]): Promise<string | null> {
+    const read = await readWorkspaceFile(await this.workspaceRealPath(), absolute, this.limits);
+    if (read.ok) return read.text;
+    return empty.includes(read.reason) ? "" : null;
   }
 }
