@@ -5,8 +5,11 @@ import { EntityId } from "./ids.ts";
  * The viewer WebSocket (`/ws/events`, `/api/v1/ws/events`).
  *
  * Query string: `entity_types`, `entity_ids`, `event_types` (comma lists; an event type may
- * end in `.*` to match a prefix), `since` (a seq; with exactly one entity id), `cursors`
- * (`stream:seq,stream:seq`). Client frames below replace the filters at any time.
+ * end in `.*` to match a prefix), `since` (a seq; with exactly one entity id), `tail` (the
+ * last N events of each named entity's streams, then live; instead of `since`), `cursors`
+ * (`stream:seq,stream:seq`), `replay` (`full`, the default, or `compact`: stored deltas
+ * superseded by their finished message are passed over and announced by `skipped` frames).
+ * Client frames below replace the filters at any time.
  */
 
 export const EntityType = z.enum(["sandbox", "task"]);
@@ -21,6 +24,11 @@ const commaList = <S extends z.ZodType<unknown, string>>(item: S) =>
         .filter(Boolean),
     )
     .pipe(z.array(item).max(1000));
+
+/** Most events a `tail` may ask for per stream. */
+export const MAX_TAIL = 100_000;
+export const ReplayMode = z.enum(["full", "compact"]);
+export type ReplayMode = z.infer<typeof ReplayMode>;
 
 export const EventTypePattern = z
   .string()
@@ -48,6 +56,8 @@ export const ViewerQuery = z.object({
   entity_ids: commaList(EntityId).optional(),
   event_types: commaList(EventTypePattern).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
+  tail: z.coerce.number().int().nonnegative().max(MAX_TAIL).optional(),
+  replay: ReplayMode.optional(),
   cursors: z
     .string()
     .transform((value, context) => {
@@ -81,6 +91,8 @@ export const ViewerClientFrame = z.discriminatedUnion("type", [
   ViewerFilters.extend({
     type: z.literal("subscribe"),
     since: z.number().int().nonnegative().optional(),
+    tail: z.number().int().nonnegative().max(MAX_TAIL).optional(),
+    replay: ReplayMode.optional(),
     cursors: Cursors.optional(),
   }),
   z.object({ type: z.literal("ping"), id: z.string().max(100).optional() }),
@@ -91,6 +103,8 @@ export type ViewerClientFrame = z.infer<typeof ViewerClientFrame>;
 export type ViewerServerFrame =
   | { type: "subscribed"; filters: ViewerFilters; cursors: Cursors }
   | { type: "replayed"; cursors: Cursors }
+  /** Compact replay passed over `from_seq`..`to_seq` of a stream: superseded deltas only. */
+  | { type: "skipped"; stream_id: string; from_seq: number; to_seq: number }
   | { type: "pong"; id?: string; server_time: number }
   | { type: "error"; error: { name: string; message: string } }
   | { type: "lagged"; message: string; cursors: Cursors };

@@ -4,6 +4,7 @@ import { type StoredEvent, toEventFrame } from "../protocol/event.ts";
 import { formatIssues, parseWith } from "../protocol/json.ts";
 import {
   type Cursors,
+  type ReplayMode,
   ViewerClientFrame,
   ViewerCloseCode,
   type ViewerFilters,
@@ -12,6 +13,7 @@ import {
 } from "../protocol/viewer.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "./logger.ts";
+import { supersededDeltas } from "./superseded-deltas.ts";
 
 export interface ViewerHubOptions {
   /** A viewer whose socket buffers more than this is told it lagged and is closed. */
@@ -63,6 +65,17 @@ interface StreamState {
   last: number;
   pending: Map<number, StoredEvent>;
   filling: boolean;
+  /** First seq of a run of superseded deltas passed over and not yet announced. */
+  skippedFrom?: number;
+}
+
+/** Where a subscription starts and how it replays. */
+export interface SubscribeStart {
+  since?: number;
+  /** The last N events of each named entity's streams. */
+  tail?: number;
+  cursors?: Cursors;
+  replay?: ReplayMode;
 }
 
 /**
@@ -74,6 +87,8 @@ class ViewerConnection {
   private filters: ViewerFilters = {};
   /** With history, streams first seen live are replayed from seq 1. */
   private history = false;
+  /** Replay passes over superseded deltas (see superseded-deltas.ts). */
+  private compact = false;
   private streams = new Map<string, StreamState>();
   private generation = 0;
   private closed = false;
@@ -88,23 +103,30 @@ class ViewerConnection {
     private readonly logger: Logger,
   ) {}
 
-  async subscribe(filters: ViewerFilters, since: number | undefined, cursors: Cursors | undefined) {
+  async subscribe(filters: ViewerFilters, { since, tail, cursors, replay }: SubscribeStart) {
     const generation = ++this.generation;
     this.early ??= [];
     const start: Cursors = { ...(cursors ?? {}) };
-    // With `since`, or live only (no cursors either), the named entities' streams start here;
-    // live only, each from its end now, so every later event arrives in order.
-    const namedStart = since !== undefined || cursors === undefined;
+    // With `since` or `tail`, or live only (no cursors either), the named entities' streams
+    // start here (a stream with a cursor resumes from it): from `since`; `tail` events before
+    // their end now; live only, from their end now, so every later event arrives in order.
+    const namedStart = since !== undefined || tail !== undefined || cursors === undefined;
     const wantsTask = !filters.entity_types?.length || filters.entity_types.includes("task");
     for (const id of namedStart ? (filters.entity_ids ?? []) : []) {
       const streams = wantsTask ? await this.store.listTaskStreams(id) : [];
       for (const stream of streams.length ? streams : [id]) {
-        start[stream] ??= since ?? (await this.store.lastSeq(stream));
+        if (start[stream] !== undefined) continue;
+        if (since !== undefined) start[stream] = since;
+        else {
+          const last = await this.store.lastSeq(stream);
+          start[stream] = tail === undefined ? last : Math.max(0, last - tail);
+        }
       }
     }
     if (generation !== this.generation) return;
     this.filters = filters;
-    this.history = since !== undefined || cursors !== undefined;
+    this.compact = replay === "compact";
+    this.history = since !== undefined || tail !== undefined || cursors !== undefined;
     this.streams = new Map();
     this.send({ type: "subscribed", filters, cursors: start });
     const fills: Promise<void>[] = [];
@@ -191,12 +213,21 @@ class ViewerConnection {
           limit: FILL_PAGE,
         });
         if (generation !== this.generation || this.closed) return;
+        const superseded = this.compact ? await supersededDeltas(this.store, page) : undefined;
+        if (generation !== this.generation || this.closed) return;
         for (const event of page) {
           if (event.seq !== state.last + 1) continue;
+          if (superseded?.has(event.seq)) {
+            state.skippedFrom ??= event.seq;
+            state.last = event.seq;
+            continue;
+          }
+          this.announceSkipped(stream, state);
           this.deliver(state, event, true);
           if (this.socket.bufferedAmount > this.options.maxBufferedBytes / 2) await this.drained();
           if (generation !== this.generation || this.closed) return;
         }
+        this.announceSkipped(stream, state);
         if (state.pending.size > MAX_HELD_EVENTS) return this.lagged();
         if (page.length < FILL_PAGE) break;
       }
@@ -209,6 +240,18 @@ class ViewerConnection {
       state.filling = false;
     }
     this.drain(stream, state, true);
+  }
+
+  /** Tells the viewer which seqs compact replay passed over, so it sees no unexplained gap. */
+  private announceSkipped(stream: string, state: StreamState) {
+    if (state.skippedFrom === undefined) return;
+    this.send({
+      type: "skipped",
+      stream_id: stream,
+      from_seq: state.skippedFrom,
+      to_seq: state.last,
+    });
+    state.skippedFrom = undefined;
   }
 
   /** Reads from the store whatever each stream may have missed (a bus reconnect). */
@@ -251,6 +294,19 @@ class ViewerConnection {
   markClosed() {
     this.closed = true;
   }
+}
+
+/** Why a start position cannot be served, or undefined when it can. */
+function checkStart(
+  filters: ViewerFilters,
+  since: number | undefined,
+  tail: number | undefined,
+): string | undefined {
+  if (since !== undefined && tail !== undefined) return "use either since or tail, not both";
+  if (filters.entity_ids?.length) return undefined;
+  if (since !== undefined) return "since needs entity_ids (or use cursors=stream:seq)";
+  if (tail !== undefined) return "tail needs entity_ids";
+  return undefined;
 }
 
 /** Fans stored events out to viewer WebSockets, with filters, replay and backpressure. */
@@ -304,12 +360,10 @@ export class ViewerHub {
       );
       return;
     }
-    const { since, cursors, token: _token, ...filters } = parsed.data;
-    if (since !== undefined && !filters.entity_ids?.length) {
-      socket.close(
-        ViewerCloseCode.badRequest,
-        "since needs entity_ids (or use cursors=stream:seq)",
-      );
+    const { since, tail, cursors, replay, token: _token, ...filters } = parsed.data;
+    const startProblem = checkStart(filters, since, tail);
+    if (startProblem) {
+      socket.close(ViewerCloseCode.badRequest, startProblem);
       return;
     }
     const connection = new ViewerConnection(socket, this.store, this.options, this.logger);
@@ -331,16 +385,22 @@ export class ViewerHub {
         connection.send({ type: "pong", id: value.id, server_time: Date.now() });
         return;
       }
-      const { type: _type, since: frameSince, cursors: frameCursors, ...frameFilters } = value;
-      if (frameSince !== undefined && !frameFilters.entity_ids?.length) {
-        return connection.sendError("BadFrame", "since needs entity_ids (or use cursors)");
-      }
-      void connection.subscribe(frameFilters, frameSince, frameCursors).catch((error) => {
+      const { type: _type, since: frameSince, tail: frameTail, ...rest } = value;
+      const { cursors: frameCursors, replay: frameReplay, ...frameFilters } = rest;
+      const problem = checkStart(frameFilters, frameSince, frameTail);
+      if (problem) return connection.sendError("BadFrame", problem);
+      const start = {
+        since: frameSince,
+        tail: frameTail,
+        cursors: frameCursors,
+        replay: frameReplay,
+      };
+      void connection.subscribe(frameFilters, start).catch((error) => {
         this.logger.error({ err: error }, "viewer subscribe failed");
         connection.close(1011, "subscribe failed");
       });
     });
-    void connection.subscribe(filters, since, cursors).catch((error) => {
+    void connection.subscribe(filters, { since, tail, cursors, replay }).catch((error) => {
       this.logger.error({ err: error }, "viewer subscribe failed");
       connection.close(1011, "subscribe failed");
     });

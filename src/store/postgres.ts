@@ -164,16 +164,23 @@ export class PostgresStore implements Store {
   async listEvents(streamId: string, options?: ListEventsOptions): Promise<StoredEvent[]> {
     const query = toEventQuery(options);
     if (query.limit === 0) return [];
-    const typeFilter = filtersTypes(query)
-      ? " AND (event_type = ANY($4::text[]) OR event_type ^@ ANY($5::text[]))"
-      : "";
     const values: unknown[] = [streamId, query.afterSeq, query.limit];
-    if (typeFilter) values.push(query.exact, query.prefixes);
+    let filter = "";
+    if (filtersTypes(query)) {
+      filter = ` AND (event_type = ANY($${values.length + 1}::text[]) OR event_type ^@ ANY($${values.length + 2}::text[]))`;
+      values.push(query.exact, query.prefixes);
+    }
+    if (query.beforeSeq !== undefined) {
+      filter += ` AND seq < $${values.length + 1}`;
+      values.push(query.beforeSeq);
+    }
+    const order = query.beforeSeq === undefined ? "ASC" : "DESC";
     const result = await this.pool.query<Row>(
-      `SELECT * FROM events WHERE stream_id = $1 AND seq > $2${typeFilter} ORDER BY seq LIMIT $3`,
+      `SELECT * FROM events WHERE stream_id = $1 AND seq > $2${filter} ORDER BY seq ${order} LIMIT $3`,
       values,
     );
-    return result.rows.map(rowToEvent);
+    const events = result.rows.map(rowToEvent);
+    return order === "DESC" ? events.reverse() : events;
   }
 
   async listTaskStreams(taskId: string): Promise<string[]> {

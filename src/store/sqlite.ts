@@ -158,11 +158,18 @@ export class SqliteStore implements Store {
       parameters.push(...query.exact);
       for (const prefix of query.prefixes) parameters.push(prefix.length, prefix);
     }
+    let window = "";
+    if (query.beforeSeq !== undefined) {
+      window = " AND seq < ?";
+      parameters.push(query.beforeSeq);
+    }
     parameters.push(query.limit);
-    const sql = `SELECT * FROM events WHERE stream_id = ? AND seq > ?${typeFilter} ORDER BY seq LIMIT ?`;
-    return this.statement(sql)
+    const order = query.beforeSeq === undefined ? "ASC" : "DESC";
+    const sql = `SELECT * FROM events WHERE stream_id = ? AND seq > ?${typeFilter}${window} ORDER BY seq ${order} LIMIT ?`;
+    const events = this.statement(sql)
       .all(...parameters)
       .map(rowToEvent);
+    return order === "DESC" ? events.reverse() : events;
   }
 
   async listTaskStreams(taskId: string): Promise<string[]> {

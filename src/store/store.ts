@@ -23,6 +23,11 @@ export interface AppendResult {
 
 export interface ListEventsOptions {
   afterSeq?: number;
+  /**
+   * Pages backwards: the last `limit` events below this seq (still returned in ascending
+   * order). Combines with `afterSeq` as a window.
+   */
+  beforeSeq?: number;
   limit?: number;
   /** Exact types or `prefix.*` patterns. */
   eventTypes?: string[];

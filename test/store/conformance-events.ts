@@ -204,6 +204,37 @@ export function eventConformance(makeStore: MakeStore) {
       assert.deepEqual(await store.listEvents(streamId()), []);
     });
 
+    it("pages backwards with beforeSeq: the newest events below it, ascending", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const stream = streamId();
+      await store.appendEvents(
+        range(25).map((index) =>
+          event(stream, { event_type: index % 2 ? "agent.message" : "agent.tool_use" }),
+        ),
+      );
+      const seqs = async (options: Parameters<typeof store.listEvents>[1]) =>
+        (await store.listEvents(stream, options)).map((stored) => stored.seq);
+      assert.deepEqual(await seqs({ beforeSeq: 26, limit: 3 }), [23, 24, 25]);
+      assert.deepEqual(await seqs({ beforeSeq: 1_000_000, limit: 2 }), [24, 25]);
+      assert.deepEqual(await seqs({ beforeSeq: 23, limit: 3 }), [20, 21, 22]);
+      assert.deepEqual(await seqs({ beforeSeq: 3, limit: 10 }), [1, 2]);
+      assert.deepEqual(await seqs({ beforeSeq: 1, limit: 10 }), []);
+      // Walking back page by page visits every seq once, in order.
+      const walked: number[] = [];
+      for (let before = 26; before > 1; ) {
+        const page = await seqs({ beforeSeq: before, limit: 4 });
+        walked.unshift(...page);
+        before = page[0];
+      }
+      assert.deepEqual(walked, range(25));
+      assert.deepEqual(await seqs({ afterSeq: 20, beforeSeq: 25, limit: 2 }), [23, 24]);
+      assert.deepEqual(await seqs({ afterSeq: 20, beforeSeq: 25, limit: 10 }), [21, 22, 23, 24]);
+      assert.deepEqual(
+        await seqs({ beforeSeq: 10, limit: 2, eventTypes: ["agent.message"] }),
+        [7, 9],
+      );
+    });
+
     it("filters by exact event types and prefix.* patterns", async () => {
       const store = await stores.open(stores.freshDatabase());
       const stream = streamId();

@@ -8,6 +8,7 @@ import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { sandboxTarget } from "../ingest.ts";
 import type { SeedProducers } from "../seed-producers.ts";
+import { supersededDeltas } from "../superseded-deltas.ts";
 
 const Params = z.object({ id: EntityId });
 const MAX_BATCH = 1000;
@@ -46,6 +47,11 @@ function parseEventBody(body: unknown): { events: NewEvent[]; batch: boolean } {
 
 const Query = z.object({
   after_seq: z.coerce.number().int().nonnegative().default(0),
+  before_seq: z.coerce.number().int().positive().optional(),
+  compact: z
+    .enum(["true", "false", "1", "0"])
+    .optional()
+    .transform((value) => value === "true" || value === "1"),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   event_type: z
     .string()
@@ -92,15 +98,23 @@ export function eventRoutes(
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const query = parseRequest(Query, request.query, "query");
     if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
+    const backwards = query.before_seq !== undefined;
     const events = await context.store.listEvents(id, {
       afterSeq: query.after_seq,
+      beforeSeq: query.before_seq,
       limit: query.limit + 1,
       eventTypes: query.event_type,
     });
-    const page = events.slice(0, query.limit);
+    const page = backwards ? events.slice(-query.limit) : events.slice(0, query.limit);
+    const first = page[0];
+    const last = page.at(-1);
+    const superseded = query.compact ? await supersededDeltas(context.store, page) : undefined;
     return {
-      events: page,
-      last_seq: page.length ? page[page.length - 1].seq : query.after_seq,
+      events: superseded?.size ? page.filter((event) => !superseded.has(event.seq)) : page,
+      // The seqs this page covers (compaction may leave out some inside it).
+      first_seq: first ? first.seq : (query.before_seq ?? query.after_seq + 1),
+      last_seq: last ? last.seq : backwards ? (query.before_seq ?? 1) - 1 : query.after_seq,
+      // More in the direction of travel: later events forwards, earlier ones backwards.
       has_more: events.length > query.limit,
     };
   });
