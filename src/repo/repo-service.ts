@@ -1,0 +1,156 @@
+import path from "node:path";
+import { type Changes, readChanges } from "./changes.ts";
+import { RepoError } from "./errors.ts";
+import { Mirror, tipRef } from "./mirror.ts";
+import type { RepoSource } from "./source.ts";
+import {
+  type CloneResult,
+  type CollectResult,
+  checkBranchName,
+  cloneWorkspace,
+  collectTurn,
+  type GitIdentity,
+} from "./workspace.ts";
+
+export interface RepoServiceOptions {
+  /** Where mirrors live; outside every sandbox (the server's data dir). */
+  mirrorsDir: string;
+  /** Author of the commits Omoi makes for the agent (default: Omoi agent). */
+  author?: GitIdentity;
+  /** Committer of those commits (default: the author). */
+  committer?: GitIdentity;
+}
+
+/** A task's repository plan, settled before its sandbox starts. */
+export interface RepoPlan {
+  source: RepoSource;
+  baseBranch: string;
+  branch: string;
+  /** The branch already exists on the remote; the task continues it. */
+  continued: boolean;
+}
+
+export const DEFAULT_IDENTITY: GitIdentity = { name: "Omoi agent", email: "agent@omoi.invalid" };
+
+/** The default branch name of a task: `omoi/<slug>-<short id>`. */
+export function defaultBranchName(title: string, taskId: string): string {
+  const slug =
+    title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 40)
+      .replace(/-+$/g, "") || "task";
+  return `omoi/${slug}-${taskId.replace(/[^a-z0-9]/gi, "").slice(0, 8)}`;
+}
+
+/**
+ * Everything Omoi does with git for tasks: check a repository before a task is accepted,
+ * keep a trusted mirror of it, clone workspaces from the mirror, take each turn's result
+ * out, push only the task's branch and read the changes.
+ */
+export class RepoService {
+  readonly #mirrors = new Map<string, Mirror>();
+  readonly #mirrorsDir: string;
+  readonly author: GitIdentity;
+  readonly committer: GitIdentity;
+
+  constructor(options: RepoServiceOptions) {
+    this.#mirrorsDir = path.resolve(options.mirrorsDir);
+    this.author = options.author ?? DEFAULT_IDENTITY;
+    this.committer = options.committer ?? this.author;
+  }
+
+  mirror(source: RepoSource): Mirror {
+    const probe = new Mirror(this.#mirrorsDir, source);
+    const known = this.#mirrors.get(probe.path);
+    if (known) {
+      // Same location, possibly a fresher credential.
+      Object.assign(known.source, { credential: source.credential });
+      return known;
+    }
+    this.#mirrors.set(probe.path, probe);
+    return probe;
+  }
+
+  /**
+   * Checks what can be checked before a task is accepted — reachable, credentials accepted,
+   * not empty, base branch present, branch name valid and not the base unless named — and
+   * settles the branches. Throws `RepoError` (a 4xx) otherwise.
+   */
+  async plan(
+    source: RepoSource,
+    request: { baseBranch?: string; branch?: string; title: string; taskId: string },
+  ): Promise<RepoPlan> {
+    const heads = await this.mirror(source).inspect();
+    if (heads.branches.size === 0) {
+      throw new RepoError("empty_repository", `repository ${source.display} has no branches yet`, {
+        repo: source.display,
+      });
+    }
+    const baseBranch = request.baseBranch ?? heads.defaultBranch ?? [...heads.branches.keys()][0];
+    await checkBranchName(baseBranch);
+    if (!heads.branches.has(baseBranch)) {
+      throw new RepoError("base_branch_missing", `base branch '${baseBranch}' does not exist`, {
+        base_branch: baseBranch,
+      });
+    }
+    const branch = request.branch ?? defaultBranchName(request.title, request.taskId);
+    await checkBranchName(branch);
+    return { source, baseBranch, branch, continued: heads.branches.has(branch) };
+  }
+
+  /** Fetches the mirror, then clones the task's workspace from it. */
+  async prepareWorkspace(plan: RepoPlan, workspace: string): Promise<CloneResult> {
+    const mirror = this.mirror(plan.source);
+    await mirror.fetch();
+    return cloneWorkspace({
+      mirror,
+      workspace,
+      baseBranch: plan.baseBranch,
+      branch: plan.branch,
+      identity: this.author,
+    });
+  }
+
+  /** Takes a turn's result from the workspace (committing what was left) into the mirror. */
+  collect(
+    plan: RepoPlan,
+    workspace: string,
+    taskId: string,
+    message: string,
+  ): Promise<CollectResult> {
+    return collectTurn({
+      mirror: this.mirror(plan.source),
+      workspace,
+      taskId,
+      message,
+      author: this.author,
+      committer: this.committer,
+    });
+  }
+
+  /** Pushes the task's result to its branch on the remote (fast-forward only). */
+  push(plan: RepoPlan, taskId: string): Promise<{ sha: string }> {
+    return this.mirror(plan.source).push(taskId, plan.branch);
+  }
+
+  /** The task's changes against the merge-base with the base branch. */
+  changes(plan: RepoPlan, taskId: string): Promise<Changes> {
+    const mirror = this.mirror(plan.source);
+    return readChanges(mirror.path, `refs/heads/${plan.baseBranch}`, tipRef(taskId));
+  }
+}
+
+/** The commit message of Omoi's commit: the agent's summary and a trailer naming the task. */
+export function commitMessage(summary: string | null, taskTitle: string, taskLink: string): string {
+  const text = (summary ?? "").trim();
+  const firstLine =
+    text
+      .split("\n")
+      .find((line) => line.trim() !== "")
+      ?.trim() ?? "";
+  const subject = (firstLine || taskTitle || "Changes by the agent").slice(0, 72);
+  const body = text && text !== firstLine ? `\n\n${text.slice(0, 4000)}` : "";
+  return `${subject}${body}\n\nOmoi-Task: ${taskLink}\n`;
+}

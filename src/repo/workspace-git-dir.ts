@@ -1,0 +1,170 @@
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { deflate } from "node:zlib";
+import { RepoError } from "./errors.ts";
+
+/*
+ * The trusted side's reads and writes of a workspace's `.git`, done by Omoi's own code on
+ * plain files rather than by git (which would honour the config the agent may have written).
+ * Nothing here follows a symbolic link.
+ */
+
+const deflateAsync = promisify(deflate);
+const MAX_ENTRIES = 500_000;
+const HEAD_LIMIT = 4096;
+
+/**
+ * Refuses a `.git` that could make a fetch from it read outside the workspace: `.git` not a
+ * plain folder (a gitfile points anywhere), a symbolic link anywhere inside, a `commondir`,
+ * or alternates (objects borrowed from another repository).
+ */
+export async function checkWorkspaceGitDir(workspace: string): Promise<void> {
+  const gitDir = path.join(workspace, ".git");
+  const top = await lstat(gitDir).catch(() => null);
+  if (!top?.isDirectory()) {
+    throw tampered("the workspace's .git is not a folder (a gitfile or a link)");
+  }
+  for (const name of ["commondir", "objects/info/alternates", "objects/info/http-alternates"]) {
+    if (await lstat(path.join(gitDir, name)).catch(() => null)) {
+      throw tampered(`the workspace's .git has ${name}, which borrows from another repository`);
+    }
+  }
+  let seen = 0;
+  const pending = [gitDir];
+  while (pending.length > 0) {
+    const folder = pending.pop()!;
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      seen += 1;
+      if (seen > MAX_ENTRIES) throw tampered("the workspace's .git holds too many files");
+      if (entry.isSymbolicLink()) {
+        throw tampered(
+          `the workspace's .git holds a symbolic link (${path.relative(workspace, path.join(folder, entry.name))})`,
+        );
+      }
+      if (entry.isDirectory()) pending.push(path.join(folder, entry.name));
+    }
+  }
+}
+
+function tampered(message: string): RepoError {
+  return new RepoError("workspace_tampered", `${message}; Omoi did not fetch from it`);
+}
+
+/** The branch the workspace's HEAD names (`null` when detached), read as a bounded file. */
+export async function readWorkspaceHead(workspace: string): Promise<string | null> {
+  const file = path.join(workspace, ".git", "HEAD");
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const buffer = Buffer.alloc(HEAD_LIMIT);
+    const { bytesRead } = await handle.read(buffer, 0, HEAD_LIMIT, 0);
+    const text = buffer.subarray(0, bytesRead).toString("utf8").trim();
+    const match = /^ref: refs\/heads\/(.+)$/.exec(text);
+    return match ? match[1] : null;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes `relative` (under `.git`) a folder, refusing any link on the way. */
+async function ensureRealFolder(gitDir: string, relative: string): Promise<string> {
+  let current = gitDir;
+  for (const part of relative.split("/").filter(Boolean)) {
+    current = path.join(current, part);
+    const info = await lstat(current).catch(() => null);
+    if (!info) {
+      await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "EEXIST") throw error;
+      });
+      continue;
+    }
+    if (!info.isDirectory()) throw tampered(`.git/${relative} is not a plain folder`);
+  }
+  return current;
+}
+
+/** Writes `data` to `target` by a fresh file in `.git` renamed over it. */
+async function replaceFile(gitDir: string, target: string, data: Buffer | string): Promise<void> {
+  const temporary = path.join(
+    gitDir,
+    `omoi-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`,
+  );
+  const handle = await open(
+    temporary,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, target).catch(async (error) => {
+    await rm(temporary, { force: true });
+    throw error;
+  });
+}
+
+export interface GitObject {
+  id: string;
+  type: string;
+  content: Buffer;
+}
+
+/** Adds objects to the workspace's store as loose objects (existing ones are left alone). */
+export async function writeLooseObjects(workspace: string, objects: GitObject[]): Promise<void> {
+  const gitDir = path.join(workspace, ".git");
+  await ensureRealFolder(gitDir, "objects");
+  for (const object of objects) {
+    if (!/^[0-9a-f]{40}$/.test(object.id)) throw new Error(`bad object id ${object.id}`);
+    const folder = await ensureRealFolder(gitDir, `objects/${object.id.slice(0, 2)}`);
+    const file = path.join(folder, object.id.slice(2));
+    if (await lstat(file).catch(() => null)) continue;
+    const header = Buffer.from(`${object.type} ${object.content.length}\0`);
+    const data = await deflateAsync(Buffer.concat([header, object.content]));
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(
+        file,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o444,
+      );
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw error;
+    }
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * Moves the workspace's HEAD (its branch, or HEAD itself when detached) to `sha` and installs
+ * `index`, so the agent's git sees Omoi's commit as its own history and a clean tree.
+ */
+export async function advanceWorkspace(
+  workspace: string,
+  branch: string | null,
+  sha: string,
+  index: Buffer,
+): Promise<void> {
+  const gitDir = path.join(workspace, ".git");
+  if (branch === null) {
+    await replaceFile(gitDir, path.join(gitDir, "HEAD"), `${sha}\n`);
+  } else {
+    const relative = `refs/heads/${branch}`;
+    const folder = await ensureRealFolder(gitDir, path.posix.dirname(relative));
+    await replaceFile(gitDir, path.join(folder, path.posix.basename(relative)), `${sha}\n`);
+  }
+  await replaceFile(gitDir, path.join(gitDir, "index"), index);
+}
+
+export async function readBounded(file: string, limit: number): Promise<Buffer> {
+  const data = await readFile(file);
+  if (data.length > limit) throw new Error(`${file} is larger than ${limit} bytes`);
+  return data;
+}

@@ -1,0 +1,209 @@
+import { mkdir, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { RepoError } from "./errors.ts";
+import { git, gitRaw, gitText } from "./git.ts";
+import { type Mirror, tipRef, workRef } from "./mirror.ts";
+import {
+  advanceWorkspace,
+  checkWorkspaceGitDir,
+  type GitObject,
+  readBounded,
+  readWorkspaceHead,
+  writeLooseObjects,
+} from "./workspace-git-dir.ts";
+
+export interface GitIdentity {
+  name: string;
+  email: string;
+}
+
+export interface CloneResult {
+  baseSha: string;
+  headSha: string;
+  /** True when the branch already existed on the remote and the task continues it. */
+  continued: boolean;
+}
+
+/**
+ * Makes `workspace` a clone of the mirror with `branch` checked out: from the remote's
+ * branch when it exists, otherwise new at the base. The copy has no remote (the sandbox
+ * holds no URL, no credential) and copies objects rather than hard-linking them, so an
+ * agent that rewrites its object files cannot touch the mirror's.
+ */
+export async function cloneWorkspace(options: {
+  mirror: Mirror;
+  workspace: string;
+  baseBranch: string;
+  branch: string;
+  identity: GitIdentity;
+}): Promise<CloneResult> {
+  const { mirror, workspace, baseBranch, branch } = options;
+  await mkdir(workspace, { recursive: true });
+  if ((await readdir(workspace)).length > 0) {
+    throw new RepoError("git_failed", "the workspace folder is not empty");
+  }
+  const { baseSha, branchSha } = await mirror.serialize(async () => {
+    const base = await gitRaw(["rev-parse", "--verify", `refs/heads/${baseBranch}^{commit}`], {
+      cwd: mirror.path,
+    });
+    if (base.code !== 0) {
+      throw new RepoError("base_branch_missing", `base branch '${baseBranch}' does not exist`, {
+        base_branch: baseBranch,
+      });
+    }
+    const existing = await gitRaw(["rev-parse", "--verify", `refs/heads/${branch}^{commit}`], {
+      cwd: mirror.path,
+    });
+    await git(
+      ["clone", "--quiet", "--local", "--no-hardlinks", "--no-checkout", mirror.path, workspace],
+      {},
+    );
+    return {
+      baseSha: base.stdout.toString().trim(),
+      branchSha: existing.code === 0 ? existing.stdout.toString().trim() : null,
+    };
+  });
+  const inWorkspace = { cwd: workspace };
+  // The sandbox's copy names no remote: the mirror's path is Omoi's business.
+  await git(["remote", "remove", "origin"], inWorkspace);
+  const headSha = branchSha ?? baseSha;
+  await git(["symbolic-ref", "HEAD", `refs/heads/${branch}`], inWorkspace);
+  await git(["update-ref", `refs/heads/${branch}`, headSha], inWorkspace);
+  if (branch !== baseBranch)
+    await git(["update-ref", `refs/heads/${baseBranch}`, baseSha], inWorkspace);
+  // The clone also made a branch for the mirror's HEAD; keep only the two the task is about.
+  const local = await gitText(["for-each-ref", "--format=%(refname)", "refs/heads/"], inWorkspace);
+  for (const ref of local.split("\n").filter(Boolean)) {
+    if (ref !== `refs/heads/${branch}` && ref !== `refs/heads/${baseBranch}`) {
+      await git(["update-ref", "-d", ref], inWorkspace);
+    }
+  }
+  await git(["reset", "--quiet", "--hard", headSha], inWorkspace);
+  await git(["config", "user.name", options.identity.name], inWorkspace);
+  await git(["config", "user.email", options.identity.email], inWorkspace);
+  return { baseSha, headSha, continued: branchSha !== null };
+}
+
+export interface CollectResult {
+  /** What Omoi will push: the agent's HEAD plus Omoi's commit of what was left uncommitted. */
+  tip: string;
+  /** Set when Omoi committed what the agent left uncommitted. */
+  committed: { sha: string; message: string } | null;
+}
+
+/**
+ * Takes a turn's result out of the workspace without running git there: fetches its HEAD
+ * into the mirror (git's upload-pack reads the agent's repository with every setting that
+ * could run a program pinned), commits what is left uncommitted from the mirror's side with
+ * a private index, and hands that commit back to the workspace as plain files.
+ */
+export async function collectTurn(options: {
+  mirror: Mirror;
+  workspace: string;
+  taskId: string;
+  message: string;
+  author: GitIdentity;
+  committer: GitIdentity;
+}): Promise<CollectResult> {
+  const { mirror, workspace, taskId } = options;
+  await checkWorkspaceGitDir(workspace);
+  const headBranch = await readWorkspaceHead(workspace);
+  if (headBranch !== null) await checkBranchName(headBranch);
+  return mirror.serialize(async () => {
+    const inMirror = { cwd: mirror.path };
+    const uploadPack = [
+      "git",
+      "-c core.hooksPath=/dev/null",
+      "-c core.fsmonitor=false",
+      "-c uploadpack.allowFilter=false",
+      "upload-pack",
+    ].join(" ");
+    await git(
+      [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        `--upload-pack=${uploadPack}`,
+        workspace,
+        `+HEAD:${workRef(taskId)}`,
+      ],
+      { ...inMirror, config: ["fetch.fsckObjects=true", "fetch.recurseSubmodules=false"] },
+    ).catch((error) => {
+      throw new RepoError("git_failed", "could not fetch the agent's commits from its workspace", {
+        detail: String((error as Error).message).slice(0, 500),
+      });
+    });
+    const work = await gitText(["rev-parse", "--verify", `${workRef(taskId)}^{commit}`], inMirror);
+
+    const scratch = path.join(os.tmpdir(), `omoi-index-${taskId}-${process.pid}-${Date.now()}`);
+    const indexEnv = {
+      GIT_DIR: mirror.path,
+      GIT_WORK_TREE: workspace,
+      GIT_INDEX_FILE: scratch,
+    };
+    try {
+      await git(["read-tree", work], { env: indexEnv });
+      await git(["add", "--all", "--", "."], {
+        env: indexEnv,
+        cwd: workspace,
+        config: ["core.bare=false", "add.ignoreErrors=true"],
+      });
+      const tree = await gitText(["write-tree"], { env: indexEnv });
+      const workTree = await gitText(["rev-parse", `${work}^{tree}`], inMirror);
+      if (tree === workTree) {
+        await git(["update-ref", tipRef(taskId), work], inMirror);
+        return { tip: work, committed: null };
+      }
+      const sha = await gitText(["commit-tree", tree, "-p", work, "-F", "-"], {
+        ...inMirror,
+        input: options.message,
+        env: {
+          GIT_AUTHOR_NAME: options.author.name,
+          GIT_AUTHOR_EMAIL: options.author.email,
+          GIT_COMMITTER_NAME: options.committer.name,
+          GIT_COMMITTER_EMAIL: options.committer.email,
+        },
+      });
+      await git(["update-ref", tipRef(taskId), sha], inMirror);
+      const objects = await readNewObjects(mirror.path, sha, work);
+      await writeLooseObjects(workspace, objects);
+      await advanceWorkspace(workspace, headBranch, sha, await readBounded(scratch, 1 << 30));
+      return { tip: sha, committed: { sha, message: options.message } };
+    } finally {
+      await rm(scratch, { force: true });
+    }
+  });
+}
+
+/** Rejects a branch name git would not accept (and so any name that walks out of refs/). */
+export async function checkBranchName(branch: string): Promise<void> {
+  const result = await gitRaw(["check-ref-format", `refs/heads/${branch}`]);
+  if (result.code !== 0 || branch.startsWith("-") || branch.length > 200) {
+    throw new RepoError("invalid_branch", `'${branch}' is not a valid branch name`, { branch });
+  }
+}
+
+/** Objects reachable from `tip` but not from `known`, read from the mirror. */
+async function readNewObjects(mirrorPath: string, tip: string, known: string) {
+  const list = await gitText(["rev-list", "--objects", tip, `^${known}`], { cwd: mirrorPath });
+  const ids = list
+    .split("\n")
+    .map((line) => line.slice(0, 40))
+    .filter((id) => /^[0-9a-f]{40}$/.test(id));
+  if (ids.length === 0) return [];
+  const output = (
+    await git(["cat-file", "--batch"], { cwd: mirrorPath, input: `${ids.join("\n")}\n` })
+  ).stdout;
+  const objects: GitObject[] = [];
+  let offset = 0;
+  while (offset < output.length) {
+    const end = output.indexOf(10, offset);
+    const [id, type, size] = output.subarray(offset, end).toString("utf8").split(" ");
+    const length = Number(size);
+    objects.push({ id, type, content: output.subarray(end + 1, end + 1 + length) });
+    offset = end + 1 + length + 1;
+  }
+  return objects;
+}
