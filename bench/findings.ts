@@ -16,7 +16,7 @@ together in one transaction and then acknowledged one by one (\`src/server/worke
 so a slow commit costs a worker one round, not one per frame; this took Postgres + Redis at
 2,000 events/s from a queue that grew without bound (p50 4.5 s) to a p50 of ~13 ms;
 (2) a batch's events are published together, so a Redis bus pipelines them
-(\`src/server/ingest.ts\`); (3) SQLite checkpoints run from a second connection in a worker
+(\`src/ingest/ingest.ts\`); (3) SQLite checkpoints run from a second connection in a worker
 thread (\`src/store/sqlite-checkpointer.ts\`), so their fsyncs no longer stall the server's
 thread. Workers also start from a compiled bundle instead of through tsx
 (\`src/sandbox/worker-build.ts\`), which brought task created → \`agent.started\` under the bar.

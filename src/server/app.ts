@@ -9,13 +9,13 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import type { Logger } from "../log/logger.ts";
 import { badRequest, unauthorized } from "../protocol/error.ts";
 import { safeJsonParse } from "../protocol/json.ts";
 import { ViewerCloseCode } from "../protocol/viewer.ts";
 import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { installErrorHandler } from "./http-errors.ts";
-import type { Logger } from "./logger.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";

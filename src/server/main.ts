@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createBus } from "../bus/index.ts";
+import { Ingest } from "../ingest/ingest.ts";
+import { createLogger } from "../log/logger.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
@@ -7,8 +9,6 @@ import { createStore } from "../store/index.ts";
 import { buildApp } from "./app.ts";
 import { type Config, resolveSecret, usesScriptedModel } from "./config.ts";
 import type { ModelInfo } from "./context.ts";
-import { Ingest } from "./ingest.ts";
-import { createLogger } from "./logger.ts";
 import { ViewerHub } from "./viewer-hub.ts";
 import { WorkerHub } from "./worker-hub.ts";
 import { workerToken } from "./worker-token.ts";

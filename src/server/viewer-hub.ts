@@ -1,5 +1,6 @@
 import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import type { Logger } from "../log/logger.ts";
 import { type StoredEvent, toEventFrame } from "../protocol/event.ts";
 import { formatIssues, parseWith } from "../protocol/json.ts";
 import {
@@ -12,7 +13,6 @@ import {
   type ViewerServerFrame,
 } from "../protocol/viewer.ts";
 import type { Store } from "../store/store.ts";
-import type { Logger } from "./logger.ts";
 import { supersededDeltas } from "./superseded-deltas.ts";
 
 export interface ViewerHubOptions {

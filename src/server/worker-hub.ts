@@ -1,5 +1,7 @@
 import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
+import type { Logger } from "../log/logger.ts";
 import { OmoiError } from "../protocol/error.ts";
 import type { NewEvent, StoredEvent } from "../protocol/event.ts";
 import { parseWith } from "../protocol/json.ts";
@@ -12,8 +14,6 @@ import {
   type WorkerServerFrame,
 } from "../protocol/worker-channel.ts";
 import type { AppendResult, EventToStore, Store } from "../store/store.ts";
-import { type Ingest, sandboxTarget } from "./ingest.ts";
-import type { Logger } from "./logger.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
 
 const HELLO_TIMEOUT_MS = 10_000;

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { sandboxTarget } from "../../ingest/ingest.ts";
 import { badRequest, notFound } from "../../protocol/error.ts";
 import { NewEvent, SeedEvent } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
-import { sandboxTarget } from "../ingest.ts";
 import type { SeedProducers } from "../seed-producers.ts";
 import { supersededDeltas } from "../superseded-deltas.ts";
 

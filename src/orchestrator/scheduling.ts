@@ -1,0 +1,259 @@
+import type { Logger } from "../log/logger.ts";
+import { newSandboxId } from "../protocol/ids.ts";
+import type { Sandbox } from "../protocol/sandbox.ts";
+import type { Task } from "../protocol/task.ts";
+import type { SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
+import type { Store } from "../store/store.ts";
+import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
+import type { Stopping } from "./stopping.ts";
+
+/** What a worker needs beyond the sandbox row: where to connect, which model to use. */
+export interface LaunchEnvironment {
+  serverUrl(): string;
+  workerToken(sandboxId: string): string;
+  modelBaseUrl: string;
+  modelEnv: Record<string, string>;
+  /** A worker that cannot reach any server for this long stops its agent and exits. */
+  workerOrphanTimeoutMs: number;
+}
+
+export interface SchedulingOptions {
+  replicaId: string;
+  maxSandboxes: number;
+  runAgents: boolean;
+}
+
+/** How a sandbox's run begins: a prompt, or a session to resume on a workspace. */
+export interface RunStart {
+  prompt: string | null;
+  resumeSessionId: string | null;
+  workspace: string | null;
+  baseCost: number;
+}
+
+/**
+ * Starts queued tasks while slots are free, and launches sandboxes: the row, the slot, the
+ * worker process.
+ */
+export class Scheduling {
+  private running = false;
+  private again = false;
+  /** Nothing starts before recovery has counted what still runs, nor after shutdown began. */
+  private open = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly lifecycle: Lifecycle,
+    private readonly stopping: Stopping,
+    private readonly provider: SandboxProvider,
+    private readonly launch: LaunchEnvironment,
+    private readonly options: SchedulingOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Recovery is done: queued tasks may start. */
+  begin() {
+    this.open = true;
+  }
+
+  /** Shutting down: nothing new starts. */
+  end() {
+    this.open = false;
+  }
+
+  get full(): boolean {
+    return this.lifecycle.size >= this.options.maxSandboxes;
+  }
+
+  /** Closes the longest-idle sandbox to free its slot; false when none is idle. */
+  async evictIdle(): Promise<boolean> {
+    const idle = this.lifecycle.idleCandidate();
+    if (!idle) return false;
+    await this.stopping.terminate(
+      idle.sandboxId,
+      "closed to free a slot for a queued task",
+      "completed",
+    );
+    return true;
+  }
+
+  /** Starts queued tasks while slots are free. Safe to call often; runs one pass at a time. */
+  schedule() {
+    if (!this.open || !this.options.runAgents) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          while (this.open) {
+            const full = this.full;
+            if (full && !this.lifecycle.idleCandidate()) break;
+            const task = await this.store.claimNextTask();
+            if (!task) break;
+            if (full) await this.evictIdle();
+            if (this.full) {
+              // The idle sandbox woke up meanwhile: hand the task back to the queue.
+              await this.lifecycle.task("requeue", task.id, {
+                fields: { attempts: task.attempts - 1 },
+              });
+              break;
+            }
+            await this.launchClaimed(task);
+          }
+        } while (this.again && this.open);
+      } catch (error) {
+        this.logger.error({ err: error }, "scheduling failed");
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  /**
+   * Gives a claimed task its sandbox and starts it. If the store fails midway, the slot is
+   * released and the task goes back to the queue rather than staying "assigned" forever.
+   */
+  private async launchClaimed(task: Task) {
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = await this.createTaskSandbox(task, "claim");
+      if (!sandbox) return;
+      await this.startSandbox(sandbox, {
+        prompt: task.prompt,
+        resumeSessionId: null,
+        workspace: null,
+        baseCost: 0,
+      });
+    } catch (error) {
+      this.logger.error(
+        { err: error, task_id: task.id },
+        "starting a task failed; it goes back to the queue",
+      );
+      if (sandbox) {
+        const active = this.lifecycle.get(sandbox.id);
+        if (active) await this.provider.stop(active.handle).catch(() => undefined);
+        this.lifecycle.release(sandbox.id);
+        await this.lifecycle
+          .sandbox("fail", sandbox.id, {
+            fields: { ended_at: Date.now(), error: String(error) },
+            payload: { error: String(error) },
+          })
+          .catch(() => undefined);
+      }
+      await this.lifecycle
+        .task("requeue", task.id, {
+          fields: { sandbox_id: null, attempts: Math.max(0, task.attempts - 1) },
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  /**
+   * Records the sandbox of a claimed or resumed task and holds its slot; undefined when the
+   * task was cancelled meanwhile.
+   */
+  async createTaskSandbox(task: Task, how: "claim" | "resume"): Promise<Sandbox | undefined> {
+    const id = newSandboxId();
+    this.lifecycle.hold(Lifecycle.record(id, task.id, task.workspace, task.cost_usd));
+    try {
+      // The task names its sandbox only while still assigned: a cancel that came first wins.
+      const assigned = await this.store.updateTask(task.id, { sandbox_id: id }, ["assigned"]);
+      if (!assigned) {
+        this.lifecycle.release(id);
+        return undefined;
+      }
+      const sandbox = await this.lifecycle.createSandbox(
+        "create",
+        {
+          id,
+          task_id: task.id,
+          kind: "agent",
+          provider: this.provider.name,
+          prompt: task.prompt,
+          model: task.model,
+          max_turns: task.max_turns,
+          max_budget_usd: task.max_budget_usd,
+          workspace: task.workspace,
+          owner: this.options.replicaId,
+        },
+        { kind: "agent", provider: this.provider.name },
+      );
+      await this.lifecycle.announce(how, sandbox.id, task.id, {
+        sandbox_id: sandbox.id,
+        attempt: task.attempts,
+      });
+      return sandbox;
+    } catch (error) {
+      this.lifecycle.release(id);
+      throw error;
+    }
+  }
+
+  /** Asks the provider for the sandbox's worker; a failure fails the sandbox and its run. */
+  async startSandbox(sandbox: Sandbox, run: RunStart) {
+    const held = this.lifecycle.get(sandbox.id);
+    const active: ActiveSandbox =
+      held ?? Lifecycle.record(sandbox.id, sandbox.task_id, run.workspace, run.baseCost);
+    active.baseCost = run.baseCost;
+    if (active.stopping || (sandbox.task_id && !held)) {
+      // Cancelled between the claim and the start.
+      await this.stopping.finish(
+        sandbox.id,
+        "terminated",
+        "its task was cancelled before it started",
+      );
+      return;
+    }
+    this.lifecycle.hold(active);
+    const started = await this.lifecycle.sandbox("start", sandbox.id, {
+      fields: { started_at: Date.now() },
+      payload: { provider: this.provider.name },
+    });
+    if (!started) {
+      // Ended before it began (closed out elsewhere): nothing to launch, the slot is free.
+      this.lifecycle.release(sandbox.id);
+      this.lifecycle.hooks.changed();
+      return;
+    }
+    const spec: WorkerLaunchSpec = {
+      sandboxId: sandbox.id,
+      taskId: sandbox.task_id,
+      serverUrl: this.launch.serverUrl(),
+      workerToken: this.launch.workerToken(sandbox.id),
+      prompt: run.prompt,
+      model: sandbox.model,
+      maxTurns: sandbox.max_turns,
+      maxBudgetUsd: sandbox.max_budget_usd,
+      resumeSessionId: run.resumeSessionId,
+      workspace: run.workspace,
+      modelBaseUrl: this.launch.modelBaseUrl,
+      modelEnv: this.launch.modelEnv,
+      orphanTimeoutMs: this.launch.workerOrphanTimeoutMs,
+    };
+    try {
+      const handle = await this.provider.start(spec);
+      active.handle = handle;
+      active.watchedSince = Date.now();
+      if (active.stopping || this.lifecycle.get(sandbox.id) !== active) {
+        // Cancelled or terminated while the worker was being spawned: nothing may outlive that.
+        await this.provider.stop(handle);
+        return;
+      }
+      await this.store.updateSandbox(sandbox.id, {
+        workspace: handle.workspace,
+        worker_pid: handle.pid,
+      });
+      if (sandbox.task_id)
+        await this.store.updateTask(sandbox.task_id, { workspace: handle.workspace });
+    } catch (error) {
+      const message = `could not start the sandbox: ${(error as Error).message}`;
+      this.logger.error({ err: error, sandbox_id: sandbox.id }, "sandbox start failed");
+      await this.stopping.finish(sandbox.id, "failed", message);
+      await this.lifecycle.failTask(sandbox.task_id, sandbox.id, message);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import type { SandboxStatus } from "../protocol/sandbox.ts";
+import type { TaskStatus } from "../protocol/task.ts";
+
+/**
+ * One row of a lifecycle: a named change from any of `from` to `to`, stored as one guarded
+ * write (compare-and-set on the status) and told as one event. `event: null` marks the few
+ * changes another event already tells (a sandbox going idle is `agent.waiting`).
+ */
+export interface Transition<Status extends string> {
+  from: readonly Status[];
+  to: Status;
+  event: string | null;
+  /** What makes it happen, and what must hold. */
+  when: string;
+  /**
+   * "with-sandbox": the write happens first and the event once the run's sandbox is
+   * recorded, because the event names it (`task.assigned`).
+   */
+  announce?: "with-sandbox";
+}
+
+const LIVE_SANDBOX: readonly SandboxStatus[] = ["pending", "starting", "running", "idle"];
+
+/** Every way a task's status changes. Creation has no `from`. */
+export const TASK_TRANSITIONS = {
+  create: {
+    from: [],
+    to: "pending",
+    event: "task.created",
+    when: "POST /api/v1/tasks",
+  },
+  claim: {
+    from: ["pending"],
+    to: "assigned",
+    event: "task.assigned",
+    when: "a slot is free and every dependency is completed (the store's atomic claim)",
+    announce: "with-sandbox",
+  },
+  requeue: {
+    from: ["assigned"],
+    to: "pending",
+    event: null,
+    when: "the claim is handed back: the slot was taken meanwhile, or the launch failed",
+  },
+  start: {
+    from: ["assigned"],
+    to: "running",
+    event: "task.started",
+    when: "its worker reports agent.started",
+  },
+  complete: {
+    from: ["assigned", "running"],
+    to: "completed",
+    event: "task.completed",
+    when: "its worker reports agent.waiting after a turn that was not an error",
+  },
+  fail: {
+    from: ["assigned", "running"],
+    to: "failed",
+    event: "task.failed",
+    when: "an error turn, agent.failed, a dead worker or an ended sandbox; no retry left",
+  },
+  retry_run: {
+    from: ["assigned", "running"],
+    to: "pending",
+    event: "task.failed",
+    when: "the run failed and attempts <= max_retries (will_retry: true)",
+  },
+  block: {
+    from: ["pending"],
+    to: "failed",
+    event: "task.failed",
+    when: "a dependency failed or was cancelled",
+  },
+  cancel: {
+    from: ["pending", "assigned", "running"],
+    to: "cancelled",
+    event: "task.cancelled",
+    when: "POST /api/v1/tasks/{id}/cancel, or DELETE of its sandbox",
+  },
+  retry: {
+    from: ["failed", "cancelled"],
+    to: "pending",
+    event: "task.created",
+    when: "POST /api/v1/tasks/{id}/retry (retry: true)",
+  },
+  wake: {
+    from: ["completed", "failed"],
+    to: "running",
+    event: "task.started",
+    when: "a follow-up reaches its idle sandbox (follow_up: true)",
+  },
+  resume: {
+    from: ["completed", "failed", "cancelled"],
+    to: "assigned",
+    event: "task.assigned",
+    when: "a follow-up after its sandbox closed: a new sandbox resumes the session",
+    announce: "with-sandbox",
+  },
+} as const satisfies Record<string, Transition<TaskStatus>>;
+
+/** Every way a sandbox's status changes. Creation has no `from`. */
+export const SANDBOX_TRANSITIONS = {
+  create: {
+    from: [],
+    to: "pending",
+    event: "sandbox.created",
+    when: "a task is claimed or resumed, or POST /api/v1/sandboxes with a prompt",
+  },
+  register: {
+    from: [],
+    to: "running",
+    event: "sandbox.created",
+    when: "POST /api/v1/sandboxes without a prompt (an external producer)",
+  },
+  start: {
+    from: ["pending"],
+    to: "starting",
+    event: "sandbox.starting",
+    when: "the provider is asked for its worker",
+  },
+  ready: {
+    from: ["pending", "starting"],
+    to: "running",
+    event: "sandbox.ready",
+    when: "its worker reports agent.started",
+  },
+  idle: {
+    from: ["starting", "running"],
+    to: "idle",
+    event: null,
+    when: "its worker reports agent.waiting (that event tells it); the idle window opens",
+  },
+  wake: {
+    from: ["idle"],
+    to: "running",
+    event: null,
+    when: "a follow-up arrives (task.started with follow_up tells it)",
+  },
+  complete: {
+    from: LIVE_SANDBOX,
+    to: "completed",
+    event: "sandbox.completed",
+    when: "the idle window ended, it was closed for a slot, or the agent finished",
+  },
+  fail: {
+    from: LIVE_SANDBOX,
+    to: "failed",
+    event: "sandbox.failed",
+    when: "agent.failed, the start failed, a dead worker, or an orphan closed out",
+  },
+  terminate: {
+    from: LIVE_SANDBOX,
+    to: "terminated",
+    event: "sandbox.terminated",
+    when: "DELETE, its task cancelled, or the server shut down",
+  },
+} as const satisfies Record<string, Transition<SandboxStatus>>;
+
+export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;
+export type SandboxTransitionName = keyof typeof SANDBOX_TRANSITIONS;
+
+/** The sandbox statuses in which it still holds a slot. */
+export const LIVE_SANDBOX_STATUSES = LIVE_SANDBOX;
+
+function diagram(table: Record<string, Transition<string>>): string[] {
+  const lines = ["stateDiagram-v2"];
+  for (const [name, transition] of Object.entries(table)) {
+    const label = transition.event ? `${name} (${transition.event})` : name;
+    const sources = transition.from.length === 0 ? ["[*]"] : transition.from;
+    for (const from of sources) lines.push(`  ${from} --> ${transition.to}: ${label}`);
+  }
+  return lines;
+}
+
+function rows(table: Record<string, Transition<string>>): string[] {
+  const lines = ["| transition | from | to | event | when |", "| --- | --- | --- | --- | --- |"];
+  for (const [name, transition] of Object.entries(table)) {
+    const from = transition.from.length === 0 ? "(new)" : transition.from.join(", ");
+    lines.push(
+      `| \`${name}\` | ${from} | ${transition.to} | ${transition.event ? `\`${transition.event}\`` : "—"} | ${transition.when} |`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The state diagrams and tables of docs/orchestrator.md, generated from the tables above (a
+ * test checks that the document carries exactly this text).
+ */
+export function renderLifecycleDocs(): string {
+  return [
+    "### Tasks",
+    "",
+    "```mermaid",
+    ...diagram(TASK_TRANSITIONS),
+    "```",
+    "",
+    ...rows(TASK_TRANSITIONS),
+    "",
+    "### Sandboxes",
+    "",
+    "```mermaid",
+    ...diagram(SANDBOX_TRANSITIONS),
+    "```",
+    "",
+    ...rows(SANDBOX_TRANSITIONS),
+  ].join("\n");
+}
