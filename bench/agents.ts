@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { safeJsonParse } from "../src/protocol/json.ts";
 import { expectStatus, field } from "./lib/http.ts";
 import { type BenchServer, treeRssMiB } from "./lib/server.ts";
 import { type Summary, summarize } from "./lib/stats.ts";
@@ -9,6 +12,8 @@ interface TaskWatch {
   taskId: string;
   createdAt: number;
   startedAt?: number;
+  /** Date.now() when the viewer received agent.started. */
+  startedEpoch?: number;
   started?: ViewerEvent;
   created?: ViewerEvent;
   sandboxId?: string;
@@ -53,6 +58,7 @@ async function watchTask(
       if (event.event_type === "sandbox.created") watch.sandboxId = event.stream_id;
       if (event.event_type === "agent.started" && watch.startedAt === undefined) {
         watch.startedAt = at;
+        watch.startedEpoch = Date.now();
         watch.started = event;
       }
       if (TERMINAL.has(event.event_type) && watch.outcome === undefined) {
@@ -66,68 +72,98 @@ async function watchTask(
   return watch as TaskWatch;
 }
 
-export interface StartupResult {
-  tasks: number;
-  completed: number;
-  /** POST /tasks sent → a viewer receives `agent.started` (one clock: this process). */
-  createdToStarted: Summary;
-  /** task.created stored_at → agent.started emitted_at (server and worker clocks, same machine). */
-  storedToEmitted: Summary;
-  /** Median offset of each lifecycle event from task.created, in ms, in the order seen. */
-  steps: { event: string; p50: number }[];
+/** Start-up steps in the order they happen, and where each moment is read. */
+export const STARTUP_STEPS = [
+  { mark: "task.created", what: "task created (stored)" },
+  { mark: "task.assigned", what: "slot taken (task.assigned stored)" },
+  { mark: "sandbox.starting", what: "sandbox starting (stored)" },
+  { mark: "worker_spawned", what: "sandbox prepared, worker spawned (server log)" },
+  { mark: "worker_process", what: "worker process started (its start time)" },
+  { mark: "worker_up", what: "worker code running (worker log)" },
+  { mark: "channel_connected", what: "channel connected (server log)" },
+  { mark: "confined", what: "agent confined: srt and model gateway up (worker log)" },
+  { mark: "cli_spawned", what: "CLI spawned (worker log)" },
+  { mark: "system_init", what: "system/init (agent.started emitted_at)" },
+  { mark: "agent_stored", what: "agent.started stored" },
+  { mark: "viewer", what: "agent.started at a viewer" },
+] as const;
+
+/** Marks the worker logs (pino JSON lines with `time` and `mark`) in its sandbox's log file. */
+function workerMarks(server: BenchServer, sandboxId: string): Map<string, number> {
+  const marks = new Map<string, number>();
+  let text = "";
+  try {
+    text = readFileSync(
+      path.join(server.dataDir, "sandbox-state", sandboxId, "worker.log"),
+      "utf8",
+    );
+  } catch {
+    return marks;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.includes('"mark"')) continue;
+    const parsed = safeJsonParse(line);
+    if (!parsed.ok || typeof parsed.value !== "object" || parsed.value === null) continue;
+    const entry = parsed.value as Record<string, unknown>;
+    if (typeof entry.mark !== "string" || typeof entry.time !== "number") continue;
+    if (!marks.has(entry.mark)) marks.set(entry.mark, entry.time);
+    if (typeof entry.process_started_at === "number" && !marks.has("worker_process"))
+      marks.set("worker_process", entry.process_started_at);
+  }
+  return marks;
 }
 
-const WORKER_CONNECTED = "worker connected (server log: hello on the channel)";
-const STEPS = [
-  "task.assigned",
-  "sandbox.created",
-  "sandbox.starting",
-  WORKER_CONNECTED,
-  "sandbox.ready",
-  "task.started",
-  "agent.started",
-  "agent.message",
-  "agent.turn_completed",
-  "task.completed",
-];
-
-/** Sequential tasks with the `quick` scenario: how long until the agent session is up. */
-export async function startupRun(
+/**
+ * One task with the `quick` scenario, from POST /tasks to a viewer seeing `agent.started`,
+ * with every start-up moment Omoi makes observable (ms epoch; one machine, one clock).
+ */
+export async function startupOnce(
   server: BenchServer,
-  options: { tasks: number },
-): Promise<StartupResult> {
-  const toStarted: number[] = [];
-  const storedToEmitted: number[] = [];
-  const offsets = new Map<string, number[]>(STEPS.map((step) => [step, []]));
-  let completed = 0;
-  for (let index = 0; index < options.tasks; index++) {
-    const watch = await watchTask(server, `[scenario:quick] hi (${index})`, 60_000);
-    await watch.done;
-    watch.viewer.close();
-    if (watch.outcome === "completed") completed++;
-    if (watch.startedAt === undefined) {
-      throw new Error(`task ${index} never reported agent.started (${watch.outcome})`);
-    }
-    toStarted.push(watch.startedAt - watch.createdAt);
-    if (watch.started && watch.created)
-      storedToEmitted.push(watch.started.emitted_at - watch.created.stored_at);
-    const connected = watch.sandboxId && server.workerConnectedAt.get(watch.sandboxId);
-    if (connected) watch.stamps.set(WORKER_CONNECTED, connected);
-    const origin = watch.stamps.get("task.created");
-    for (const step of STEPS) {
-      const stamp = watch.stamps.get(step);
-      if (origin !== undefined && stamp !== undefined) offsets.get(step)?.push(stamp - origin);
-    }
+  index: number,
+): Promise<{ total: number; marks: Map<string, number>; completed: boolean }> {
+  const watch = await watchTask(server, `[scenario:quick] hi (${index})`, 60_000);
+  await watch.done;
+  watch.viewer.close();
+  if (watch.startedAt === undefined || !watch.started) {
+    throw new Error(`task ${index} never reported agent.started (${watch.outcome})`);
   }
+  const marks = new Map<string, number>();
+  for (const event of ["task.created", "task.assigned", "sandbox.starting"]) {
+    const stamp = watch.stamps.get(event);
+    if (stamp !== undefined) marks.set(event, stamp);
+  }
+  if (watch.sandboxId) {
+    for (const [mark, at] of server.serverMarks.get(watch.sandboxId) ?? []) marks.set(mark, at);
+    for (const [mark, at] of workerMarks(server, watch.sandboxId)) marks.set(mark, at);
+  }
+  marks.set("system_init", watch.started.emitted_at);
+  marks.set("agent_stored", watch.started.stored_at);
+  if (watch.startedEpoch !== undefined) marks.set("viewer", watch.startedEpoch);
   return {
-    tasks: options.tasks,
-    completed,
-    createdToStarted: summarize(toStarted),
-    storedToEmitted: summarize(storedToEmitted),
-    steps: STEPS.filter((step) => offsets.get(step)?.length)
-      .map((step) => ({ event: step, p50: summarize(offsets.get(step) ?? []).p50 }))
-      .sort((a, b) => a.p50 - b.p50),
+    total: watch.startedAt - watch.createdAt,
+    marks,
+    completed: watch.outcome === "completed",
   };
+}
+
+/** Each step's duration (from the previous observed mark), p50/p95 over tasks, in ms. */
+export function startupBreakdown(runs: Map<string, number>[]) {
+  return STARTUP_STEPS.map((step, index) => {
+    const durations: number[] = [];
+    const offsets: number[] = [];
+    for (const marks of runs) {
+      const at = marks.get(step.mark);
+      const origin = marks.get("task.created");
+      if (at === undefined || origin === undefined) continue;
+      offsets.push(at - origin);
+      const previous = STARTUP_STEPS.slice(0, index)
+        .map((earlier) => marks.get(earlier.mark))
+        .filter((value): value is number => value !== undefined)
+        .pop();
+      if (previous !== undefined) durations.push(at - previous);
+    }
+    return { ...step, step: summarize(durations), offset: summarize(offsets) };
+  });
 }
 
 export interface ConcurrencyResult {

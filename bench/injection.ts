@@ -1,27 +1,19 @@
+import { randomUUID } from "node:crypto";
+import { latencyFigures } from "./floors.ts";
 import { ChannelClient } from "./lib/channel-client.ts";
-import { createExternalSandbox, expectStatus, field } from "./lib/http.ts";
+import { createExternalSandbox, expectStatus, field, request } from "./lib/http.ts";
+import type { Figures } from "./lib/rounds.ts";
 import type { BenchServer } from "./lib/server.ts";
 import { type Summary, summarize } from "./lib/stats.ts";
 import { BenchViewer, type ViewerEvent } from "./lib/viewer.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export interface InjectionResult {
-  samples: number;
-  /** From sending the POST to the `message` frame arriving on the worker channel. */
-  postToWorker: Summary;
-  /** Round trip of the POST itself (the 201), for comparison. */
-  postRoundTrip: Summary;
-}
-
 /**
  * POST /messages → the pushed `message` frame on a connected worker channel, one message at
- * a time with a short pause between them.
+ * a time with a short pause between them, on one sandbox kept open across windows.
  */
-export async function injectionRun(
-  server: BenchServer,
-  options: { messages: number; warmup: number },
-): Promise<InjectionResult> {
+export async function openInjectionProbe(server: BenchServer) {
   const sandbox = await createExternalSandbox(server.url);
   const client = await ChannelClient.connect(server.ws, sandbox, server.token(sandbox));
   const arrivals = new Map<string, number>();
@@ -30,42 +22,103 @@ export async function injectionRun(
     arrivals.set(message.id, message.receivedAt);
     waiters.get(message.id)?.();
   };
-  const toWorker: number[] = [];
-  const roundTrip: number[] = [];
-  for (let index = 0; index < options.warmup + options.messages; index++) {
-    const start = performance.now();
-    const body = await expectStatus(
-      201,
-      server.url,
-      "POST",
-      `/api/v1/sandboxes/${sandbox}/messages`,
-      {
-        content: `benchmark message ${index}`,
-      },
-    );
-    const responded = performance.now();
-    const id = field(body, "message_id");
-    if (!arrivals.has(id)) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`message ${id} never arrived`)), 5000);
-        waiters.set(id, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    waiters.delete(id);
-    if (index >= options.warmup) {
-      toWorker.push(arrivals.get(id)! - start);
-      roundTrip.push(responded - start);
-    }
-    await sleep(5);
-  }
-  client.close();
+  let index = 0;
   return {
-    samples: toWorker.length,
-    postToWorker: summarize(toWorker),
-    postRoundTrip: summarize(roundTrip),
+    async window(messages: number): Promise<Figures> {
+      const toWorker: number[] = [];
+      const roundTrip: number[] = [];
+      for (let count = 0; count < messages; count++) {
+        const start = performance.now();
+        const body = await expectStatus(
+          201,
+          server.url,
+          "POST",
+          `/api/v1/sandboxes/${sandbox}/messages`,
+          { content: `benchmark message ${index++}` },
+        );
+        const responded = performance.now();
+        const id = field(body, "message_id");
+        if (!arrivals.has(id)) {
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`message ${id} never arrived`)), 5000);
+            waiters.set(id, () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+        waiters.delete(id);
+        toWorker.push(arrivals.get(id)! - start);
+        arrivals.delete(id);
+        roundTrip.push(responded - start);
+        await sleep(5);
+      }
+      const post = summarize(roundTrip);
+      return { ...latencyFigures(toWorker), postP50: post.p50, postP99: post.p99 };
+    },
+    close() {
+      client.close();
+    },
+  };
+}
+
+/**
+ * The seed prototype's delivery: a worker polls GET /messages every `intervalMs` (500 ms in
+ * the prototype). `sandboxes` pollers run at staggered phases; each window posts one message
+ * to each sandbox at a random moment and times POST sent → the poll that returns it.
+ */
+export async function openSeedPollProbe(
+  server: BenchServer,
+  options: { sandboxes: number; intervalMs: number },
+) {
+  const sandboxes = await Promise.all(
+    Array.from({ length: options.sandboxes }, () => createExternalSandbox(server.url)),
+  );
+  const sentAt = new Map<string, number>();
+  const samples: number[] = [];
+  let running = true;
+  const poll = async (sandbox: string, phase: number) => {
+    await sleep(phase);
+    while (running) {
+      const next = performance.now() + options.intervalMs;
+      const response = await request(server.url, "GET", `/api/v1/sandboxes/${sandbox}/messages`);
+      const at = performance.now();
+      if (response.status !== 200) throw new Error(`poll: ${response.status}`);
+      for (const message of Array.isArray(response.body) ? response.body : []) {
+        // Keyed by content: the poll may return a message before its POST's 201 arrives.
+        const content = (message as { content?: unknown }).content;
+        const sent = typeof content === "string" ? sentAt.get(content) : undefined;
+        if (sent === undefined) continue;
+        sentAt.delete(content as string);
+        samples.push(at - sent);
+      }
+      await sleep(Math.max(0, next - performance.now()));
+    }
+  };
+  const pollers = sandboxes.map((sandbox, index) =>
+    poll(sandbox, (index * options.intervalMs) / sandboxes.length),
+  );
+  return {
+    async window(): Promise<Figures> {
+      samples.length = 0;
+      await Promise.all(
+        sandboxes.map(async (sandbox, index) => {
+          await sleep(Math.random() * options.intervalMs);
+          const content = `seed poll ${index} ${randomUUID()}`;
+          sentAt.set(content, performance.now());
+          await expectStatus(201, server.url, "POST", `/api/v1/sandboxes/${sandbox}/messages`, {
+            content,
+          });
+        }),
+      );
+      const deadline = performance.now() + 10_000;
+      while (sentAt.size > 0 && performance.now() < deadline) await sleep(10);
+      return latencyFigures(samples);
+    },
+    async close() {
+      running = false;
+      await Promise.all(pollers);
+    },
   };
 }
 

@@ -1,29 +1,13 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type BenchEvent, benchEvent, ChannelClient } from "./lib/channel-client.ts";
 import { createExternalSandbox, request } from "./lib/http.ts";
+import { pace } from "./lib/pace.ts";
 import { type BenchServer, cpuSeconds } from "./lib/server.ts";
 import { type Summary, summarize } from "./lib/stats.ts";
 import { BenchViewer } from "./lib/viewer.ts";
 
 /** `channel`: the worker channel WebSocket. `http`: the seed's POST /events, one event a request. */
 export type Transport = "channel" | "http";
-
-export interface LatencyResult {
-  transport: Transport;
-  sandboxes: number;
-  targetRate: number;
-  achievedRate: number;
-  sent: number;
-  received: number;
-  latency: Summary;
-  /** Millisecond-resolution split on one clock: emitted_at → stored_at, stored_at → received. */
-  toStored: Summary;
-  storedToViewer: Summary;
-  /** This (client) process's own event-loop delay during the run, p99 in ms. */
-  clientLoopDelayP99: number;
-  /** Server process CPU use during the measured part, as a share of one core. */
-  serverCpu: number;
-}
 
 export interface ThroughputResult {
   mode: string;
@@ -98,58 +82,43 @@ async function until(done: () => boolean, timeoutMs: number) {
   while (!done() && performance.now() < deadline) await sleep(5);
 }
 
-/**
- * Open-loop load at a fixed rate across `sandboxes` streams: events are due at steady
- * intervals, sent on a ~1 ms tick, each stamped with a high-resolution send time kept in
- * this process. Returns when everything is sent.
- */
-async function pace(options: {
-  rate: number;
-  seconds: number;
-  streams: number;
-  perStream?: number;
-  send: (stream: number, count: number) => void;
-}) {
-  const total = Math.round(options.rate * options.seconds);
-  const sentPerStream = new Array<number>(options.streams).fill(0);
-  const start = performance.now();
-  let sent = 0;
-  let turn = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) * options.rate) / 1000));
-    const counts = new Array<number>(options.streams).fill(0);
-    for (; sent < due; sent++) {
-      let stream = turn++ % options.streams;
-      // With a per-stream quota (fan-out), skip streams that have sent theirs.
-      if (options.perStream !== undefined) {
-        while (sentPerStream[stream] >= options.perStream) stream = turn++ % options.streams;
-      }
-      counts[stream]++;
-      sentPerStream[stream]++;
-    }
-    counts.forEach((count, stream) => {
-      if (count > 0) options.send(stream, count);
-    });
-    await sleep(1);
-  }
-  return { seconds: (performance.now() - start) / 1000 };
+/** Figures of one latency window (ms, events/s, share of a core). */
+export interface LatencyFigures {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  samples: number;
+  sent: number;
+  received: number;
+  achievedRate: number;
+  /** Millisecond-resolution split on one clock: emitted_at → stored_at, stored_at → received. */
+  toStoredP99: number;
+  storedToViewerP99: number;
+  /** This (client) process's own event-loop delay during the window, p99 in ms. */
+  clientLoopDelayP99: number;
+  /** Server process CPU use during the window, as a share of one core. */
+  serverCpu: number;
+  [figure: string]: number;
 }
 
-/** Emit → viewer receive latency at a steady rate; one viewer per sandbox. */
-export async function latencyRun(
+/**
+ * Emit → viewer receive latency at a steady rate, one viewer per sandbox, on sandboxes
+ * that stay open between windows so windows can alternate with other subjects.
+ */
+export async function openLatencyProbe(
   server: BenchServer,
   transport: Transport,
-  options: { rate: number; seconds: number; sandboxes: number; warmupSeconds: number },
-): Promise<LatencyResult> {
+  options: { rate: number; sandboxes: number },
+) {
   const sandboxes = await Promise.all(
     Array.from({ length: options.sandboxes }, () => createExternalSandbox(server.url)),
   );
   const sentAt = new Map<string, number>();
-  const samples: number[] = [];
-  const toStored: number[] = [];
-  const storedToViewer: number[] = [];
+  let samples: number[] = [];
+  let toStored: number[] = [];
+  let storedToViewer: number[] = [];
   let received = 0;
-  let measureFrom = Number.POSITIVE_INFINITY;
   const viewers = await Promise.all(
     sandboxes.map((id) =>
       BenchViewer.open(server.ws, { entity_ids: id }, (event, at) => {
@@ -157,7 +126,6 @@ export async function latencyRun(
         if (sent === undefined) return;
         sentAt.delete(event.id);
         received++;
-        if (sent < measureFrom) return;
         samples.push(at - sent);
         toStored.push(event.stored_at - event.emitted_at);
         storedToViewer.push(Date.now() - event.stored_at);
@@ -176,44 +144,41 @@ export async function latencyRun(
     }
     out.emit(stream, events);
   };
-  // Warm-up (JIT, connection pools, SQLite page cache), not measured.
-  await pace({
-    rate: options.rate,
-    seconds: options.warmupSeconds,
-    streams: sandboxes.length,
-    send,
-  });
-  await until(() => sentAt.size === 0, 5000);
-  measureFrom = performance.now();
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const sentBefore = sent;
-  const receivedBefore = received;
-  const cpuBefore = cpuSeconds(server.pid);
-  const { seconds } = await pace({
-    rate: options.rate,
-    seconds: options.seconds,
-    streams: sandboxes.length,
-    send,
-  });
-  await until(() => sentAt.size === 0, 10_000);
-  const serverCpu = (cpuSeconds(server.pid) - cpuBefore) / seconds;
-  loopDelay.disable();
-  out.close();
-  for (const viewer of viewers) viewer.close();
-  if (out.failures > 0) throw new Error(`${out.failures} ${transport} sends failed`);
   return {
-    transport,
-    sandboxes: sandboxes.length,
-    targetRate: options.rate,
-    achievedRate: (sent - sentBefore) / seconds,
-    sent: sent - sentBefore,
-    received: received - receivedBefore,
-    latency: summarize(samples),
-    toStored: summarize(toStored),
-    storedToViewer: summarize(storedToViewer),
-    clientLoopDelayP99: loopDelay.percentile(99) / 1e6,
-    serverCpu,
+    async window(seconds: number): Promise<LatencyFigures> {
+      samples = [];
+      toStored = [];
+      storedToViewer = [];
+      const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+      loopDelay.enable();
+      const sentBefore = sent;
+      const receivedBefore = received;
+      const cpuBefore = cpuSeconds(server.pid);
+      const paced = await pace({ rate: options.rate, seconds, streams: sandboxes.length, send });
+      await until(() => sentAt.size === 0, 10_000);
+      const serverCpu = (cpuSeconds(server.pid) - cpuBefore) / paced.seconds;
+      loopDelay.disable();
+      if (out.failures > 0) throw new Error(`${out.failures} ${transport} sends failed`);
+      const latency = summarize(samples);
+      return {
+        p50: latency.p50,
+        p95: latency.p95,
+        p99: latency.p99,
+        max: latency.max,
+        samples: latency.count,
+        sent: sent - sentBefore,
+        received: received - receivedBefore,
+        achievedRate: (sent - sentBefore) / paced.seconds,
+        toStoredP99: summarize(toStored).p99,
+        storedToViewerP99: summarize(storedToViewer).p99,
+        clientLoopDelayP99: loopDelay.percentile(99) / 1e6,
+        serverCpu,
+      };
+    },
+    close() {
+      out.close();
+      for (const viewer of viewers) viewer.close();
+    },
   };
 }
 

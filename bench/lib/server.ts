@@ -21,19 +21,32 @@ export interface BenchServer {
   ws: string;
   pid: number;
   token(sandboxId: string): string;
-  /** When the server logged "worker connected" for a sandbox (ms epoch, server clock). */
-  workerConnectedAt: Map<string, number>;
+  /** The server's data dir (worker logs are under `sandbox-state/<id>/worker.log`). */
+  dataDir: string;
+  /** Start-up moments the server logged, per sandbox: name → ms epoch (server clock). */
+  serverMarks: Map<string, Map<string, number>>;
   stop(): Promise<void>;
 }
 
-/** Picks "worker connected" out of the server's JSON log lines. */
-function watchLog(line: string, connected: Map<string, number>) {
-  if (!line.includes('"worker connected"')) return;
+/** Server log messages that mark a sandbox's start-up, and the name the benchmark gives them. */
+const SERVER_MARKS: Record<string, string> = {
+  "local sandbox: worker started": "worker_spawned",
+  "worker connected": "channel_connected",
+};
+
+/** Picks start-up marks out of the server's JSON log lines (first of each per sandbox). */
+function watchLog(line: string, marks: Map<string, Map<string, number>>) {
+  if (!line.includes('"worker connected"') && !line.includes('"local sandbox: worker started"'))
+    return;
   const parsed = safeJsonParse(line);
   if (!parsed.ok || typeof parsed.value !== "object" || parsed.value === null) return;
-  const entry = parsed.value as { sandbox_id?: unknown; time?: unknown; resume?: unknown };
-  if (typeof entry.sandbox_id !== "string" || typeof entry.time !== "number") return;
-  if (!connected.has(entry.sandbox_id)) connected.set(entry.sandbox_id, entry.time);
+  const entry = parsed.value as Record<string, unknown>;
+  const sandbox = entry.sandbox_id ?? entry.sandboxId;
+  const mark = typeof entry.msg === "string" ? SERVER_MARKS[entry.msg] : undefined;
+  if (typeof sandbox !== "string" || typeof entry.time !== "number" || !mark) return;
+  const seen = marks.get(sandbox) ?? new Map<string, number>();
+  marks.set(sandbox, seen);
+  if (!seen.has(mark)) seen.set(mark, entry.time);
 }
 
 /** Creates a throwaway Postgres database; the returned URL points at it. */
@@ -62,12 +75,13 @@ export async function createDatabase(): Promise<{ url: string; drop: () => Promi
 
 /** `omoi serve` as a child process (what `npm start` runs); resolves once it listens. */
 async function spawnServer(
+  root: string,
   env: Record<string, string>,
   nodeArgs: string[],
   onLogLine: (line: string) => void,
 ) {
   const child = spawn(process.execPath, [...nodeArgs, "bin/omoi.js", "serve"], {
-    cwd: PROJECT_ROOT,
+    cwd: root,
     env: { ...process.env, OMOI_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -111,6 +125,8 @@ export async function startServer(
     env?: Record<string, string>;
     nodeArgs?: string[];
     dataRoot?: string;
+    /** The checkout whose `omoi serve` runs (default: this one); see bench/against.ts. */
+    root?: string;
     /** Postgres run-time settings for the server's connections (libpq `options`). */
     databaseOptions?: string;
   } = {},
@@ -134,8 +150,9 @@ export async function startServer(
     backendEnv.OMOI_REDIS_CHANNEL = `omoi:bench:${path.basename(dataDir)}`;
   }
   const secret = randomBytes(24).toString("hex");
-  const workerConnectedAt = new Map<string, number>();
+  const serverMarks = new Map<string, Map<string, number>>();
   const omoi = await spawnServer(
+    options.root ?? PROJECT_ROOT,
     {
       OMOI_PORT: "0",
       OMOI_HOST: "127.0.0.1",
@@ -146,7 +163,7 @@ export async function startServer(
       ...options.env,
     },
     options.nodeArgs ?? [],
-    (line) => watchLog(line, workerConnectedAt),
+    (line) => watchLog(line, serverMarks),
   );
   const stopProcess = onCleanup(() => omoi.stop());
   return {
@@ -155,7 +172,8 @@ export async function startServer(
     ws: omoi.url.replace(/^http/, "ws"),
     pid: omoi.pid,
     token: (sandboxId) => workerToken(secret, sandboxId),
-    workerConnectedAt,
+    dataDir,
+    serverMarks,
     stop: async () => {
       await stopProcess();
       await dropDatabase?.();

@@ -26,6 +26,12 @@ export interface RunningWorker {
  */
 export async function runWorker(options: WorkerOptions, logger: Logger): Promise<RunningWorker> {
   const log = logger.child({ sandboxId: options.sandboxId });
+  // Start-up marks (`mark`): the benchmark reads them from the worker log to say where a
+  // slow start spends its time. `process_started_at` is when this process was spawned.
+  log.info(
+    { mark: "worker_up", process_started_at: Math.round(performance.timeOrigin) },
+    "worker up",
+  );
   const transport = createTransport(options, log);
   const send = (event: AgentEvent, source: "agent" | "worker" = "agent") =>
     transport.send(envelope(event, source, options.taskId));
@@ -75,6 +81,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         onStderr: (text) => log.debug({ stderr: text.trimEnd() }, "cli stderr"),
       });
       env = { ...confinement.env, ...cliSettings(options.modelEnv) };
+      log.info({ mark: "confined" }, "agent confined");
     }
     session = new AgentSession(
       {
@@ -86,7 +93,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         modelBaseUrl: options.modelBaseUrl,
         partialMessages: options.partialMessages,
         env,
-        spawnClaudeCodeProcess: confinement?.spawnClaudeCodeProcess,
+        spawnClaudeCodeProcess: confinement ? markSpawn(confinement, log) : undefined,
         scriptedModel: probe.then((result) => (result.reachable ? result.scripted : undefined)),
         logger: log,
       },
@@ -110,6 +117,14 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
       return done;
     },
     done,
+  };
+}
+
+/** The confinement's CLI spawner, logging the moment the SDK starts the CLI. */
+function markSpawn(confinement: Confinement, log: Logger): Confinement["spawnClaudeCodeProcess"] {
+  return (spawnOptions) => {
+    log.info({ mark: "cli_spawned" }, "agent CLI started");
+    return confinement.spawnClaudeCodeProcess(spawnOptions);
   };
 }
 
