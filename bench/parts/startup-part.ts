@@ -41,7 +41,8 @@ export async function startupPart(run: PartRun) {
         },
       })),
     ];
-    const rounds = run.options.quick ? 6 : 10;
+    // One task per round is few samples; take a few more rounds than the other parts.
+    const rounds = Math.max(run.options.rounds + 2, 5);
     const series = await alternate(subjects, { rounds });
     // The warm-up task's marks are not part of the breakdown.
     for (const list of marks.values()) list.shift();
