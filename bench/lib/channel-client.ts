@@ -5,7 +5,7 @@ import { PROTOCOL_VERSION } from "../../src/protocol/version.ts";
 import {
   WORKER_CHANNEL_PATH,
   type WorkerClientFrame,
-  WorkerServerFrameSchema,
+  WorkerServerFrame,
 } from "../../src/protocol/worker-channel.ts";
 
 export interface BenchEvent {
@@ -58,7 +58,7 @@ export class ChannelClient {
 
   private receive(text: string) {
     const receivedAt = performance.now();
-    const frame = parseWith(WorkerServerFrameSchema, text);
+    const frame = parseWith(WorkerServerFrame, text);
     if (!frame.ok) throw new Error(`bad frame from server: ${frame.error}`);
     const value = frame.value;
     switch (value.type) {

@@ -1,4 +1,5 @@
-import type { StoredEvent } from "../protocol/event.ts";
+import type { EventDefinition, StoredEvent } from "../protocol/event.ts";
+import { type EventOf, isEvent, type OmoiEvent } from "../protocol/events.ts";
 
 export type Unsubscribe = () => void;
 
@@ -14,7 +15,18 @@ export interface Bus {
   /** Connects; resolves when subscriptions will receive what is published after it. */
   start(): Promise<void>;
   publish(event: StoredEvent): Promise<void>;
-  /** Every published event, from every replica. */
-  subscribe(handler: (event: StoredEvent) => void): Unsubscribe;
+  /** Every published event, from every replica; switch on `event_type` for a typed payload. */
+  subscribe(handler: (event: OmoiEvent) => void): Unsubscribe;
   close(): Promise<void>;
+}
+
+/** Subscribes to the events of some definitions only, typed by them. */
+export function subscribeTo<const D extends readonly EventDefinition[]>(
+  bus: Bus,
+  definitions: D,
+  handler: (event: EventOf<D[number]>) => void,
+): Unsubscribe {
+  return bus.subscribe((event) => {
+    if (isEvent(event, ...definitions)) handler(event);
+  });
 }

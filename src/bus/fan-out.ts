@@ -1,8 +1,9 @@
 import type { StoredEvent } from "../protocol/event.ts";
+import { asOmoiEvent, type OmoiEvent } from "../protocol/events.ts";
 import type { Unsubscribe } from "./bus.ts";
 import type { BusErrorHandler } from "./report.ts";
 
-type Handler = (event: StoredEvent) => void;
+type Handler = (event: OmoiEvent) => void;
 
 /**
  * The subscriber list both buses share: synchronous delivery to every handler, in
@@ -22,7 +23,8 @@ export class FanOut {
     };
   }
 
-  deliver(event: StoredEvent): void {
+  deliver(stored: StoredEvent): void {
+    const event = asOmoiEvent(stored);
     // A handler may unsubscribe (itself or another) while we iterate; Set iteration copes,
     // and handlers removed before their turn are skipped.
     for (const handler of this.handlers) {

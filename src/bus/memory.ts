@@ -1,4 +1,5 @@
 import type { StoredEvent } from "../protocol/event.ts";
+import type { OmoiEvent } from "../protocol/events.ts";
 import type { Bus, Unsubscribe } from "./bus.ts";
 import { FanOut } from "./fan-out.ts";
 import { type BusErrorHandler, logBusError } from "./report.ts";
@@ -27,7 +28,7 @@ export class MemoryBus implements Bus {
     this.fanOut.deliver(event);
   }
 
-  subscribe(handler: (event: StoredEvent) => void): Unsubscribe {
+  subscribe(handler: (event: OmoiEvent) => void): Unsubscribe {
     return this.fanOut.add(handler);
   }
 

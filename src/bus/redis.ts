@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import type { StoredEvent } from "../protocol/event.ts";
+import type { OmoiEvent } from "../protocol/events.ts";
 import type { Bus, Unsubscribe } from "./bus.ts";
 import { FanOut } from "./fan-out.ts";
 import { type BusErrorHandler, logBusError } from "./report.ts";
@@ -114,7 +115,7 @@ export class RedisBus implements Bus {
     }
   }
 
-  subscribe(handler: (event: StoredEvent) => void): Unsubscribe {
+  subscribe(handler: (event: OmoiEvent) => void): Unsubscribe {
     return this.fanOut.add(handler);
   }
 

@@ -1,25 +1,12 @@
-import { z } from "zod";
-import { EventSource, type StoredEvent } from "../protocol/event.ts";
+import { StoredEvent } from "../protocol/event.ts";
 import { parseWith } from "../protocol/json.ts";
 
-/**
+/*
  * A stored event as it crosses Redis: the StoredEvent JSON with an `origin` key first, naming
- * the publishing bus (hex). Whatever arrives on the channel is checked against this shape
- * before any subscriber sees it; unknown keys are ignored, so replicas with and without the
- * origin read each other's messages.
+ * the publishing bus (hex). Whatever arrives on the channel is checked against the
+ * StoredEvent schema before any subscriber sees it; unknown keys are ignored, so replicas
+ * with and without the origin read each other's messages.
  */
-const WireEvent = z.object({
-  id: z.string().min(1),
-  seq: z.number().int().nonnegative(),
-  stream_id: z.string().min(1),
-  sandbox_id: z.string().nullable(),
-  task_id: z.string().nullable(),
-  event_type: z.string().min(1),
-  source: EventSource,
-  payload: z.record(z.string(), z.unknown()),
-  emitted_at: z.number(),
-  stored_at: z.number(),
-});
 
 export const encodeMessage = (origin: string, event: StoredEvent): string =>
   `${originPrefix(origin)}${JSON.stringify(event).slice(1)}`;
@@ -35,7 +22,7 @@ export function decodeMessage(
   | { ok: true; own: false; event: StoredEvent }
   | { ok: false; error: string } {
   if (text.startsWith(originPrefix(self))) return { ok: true, own: true };
-  const parsed = parseWith(WireEvent, text);
+  const parsed = parseWith(StoredEvent, text);
   return parsed.ok
     ? { ok: true, own: false, event: parsed.value }
     : { ok: false, error: parsed.error };

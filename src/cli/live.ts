@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline";
+import { sandboxStatusAfter, taskStatusAfter } from "../protocol/status.ts";
 import type { EventFrame, OmoiClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 import { type FollowTarget, followEvents } from "./event-stream.ts";
@@ -27,19 +28,17 @@ export interface LiveOptions {
   steer: boolean;
 }
 
+const EXIT_BY_STATUS: Record<string, number> = {
+  completed: EXIT_COMPLETED,
+  failed: EXIT_FAILED,
+  cancelled: EXIT_CANCELLED,
+  terminated: EXIT_CANCELLED,
+};
+
 /** The exit code a terminal event implies, or undefined while the run goes on. */
 export function exitCodeFor(target: FollowTarget, event: EventFrame): number | undefined {
-  const type = event.event_type;
-  if (target.entityType === "task") {
-    if (type === "task.completed") return EXIT_COMPLETED;
-    if (type === "task.failed") return event.payload.will_retry === true ? undefined : EXIT_FAILED;
-    if (type === "task.cancelled") return EXIT_CANCELLED;
-    return undefined;
-  }
-  if (type === "sandbox.completed") return EXIT_COMPLETED;
-  if (type === "sandbox.failed") return EXIT_FAILED;
-  if (type === "sandbox.terminated") return EXIT_CANCELLED;
-  return undefined;
+  const status = target.entityType === "task" ? taskStatusAfter(event) : sandboxStatusAfter(event);
+  return status === undefined ? undefined : EXIT_BY_STATUS[status];
 }
 
 /** Is this event one that can change whether the run is over? */

@@ -1,14 +1,19 @@
-// Registers every event type before any is validated.
-import "../protocol/events.ts";
 import type { Bus } from "../bus/bus.ts";
 import { badRequest, conflict, OmoiError } from "../protocol/error.ts";
 import {
+  type EventDefinition,
   type EventSource,
   MAX_EVENT_PAYLOAD_BYTES,
   type NewEvent,
+  type PayloadInputOf,
   type StoredEvent,
-  validateEventPayload,
 } from "../protocol/event.ts";
+import {
+  type EmitPayload,
+  type EventOf,
+  type EventType,
+  validateEventPayload,
+} from "../protocol/events.ts";
 import { newEventId } from "../protocol/ids.ts";
 import type { AppendResult, EventToStore, Store } from "../store/store.ts";
 
@@ -88,14 +93,36 @@ export class Ingest {
     await Promise.all(events.map((event) => this.bus.publish(event)));
   }
 
-  /** Emits one system event (lifecycle changes made by the server itself). */
+  /**
+   * Emits one event Omoi itself decided on (lifecycle changes), typed by its definition:
+   * `emit(target, TaskStarted, { sandbox_id })`. The payload is still validated, so a
+   * value the types cannot see (an over-long string) is refused like a producer's.
+   */
+  async emit<D extends EventDefinition>(
+    target: EventTarget,
+    definition: D,
+    payload: PayloadInputOf<D>,
+    source?: EventSource,
+  ): Promise<EventOf<D>>;
+  /** The same, naming the event by its registered type. */
+  async emit<T extends EventType>(
+    target: EventTarget,
+    eventType: T,
+    payload: EmitPayload<T>,
+    source?: EventSource,
+  ): Promise<StoredEvent>;
   async emit(
     target: EventTarget,
-    eventType: string,
-    payload: Record<string, unknown>,
+    event: EventDefinition | EventType,
+    payload: unknown,
     source: EventSource = "system",
   ): Promise<StoredEvent> {
-    const [prepared] = this.prepare(target, [{ event_type: eventType, payload }], source);
+    const eventType = typeof event === "string" ? event : event.type;
+    const [prepared] = this.prepare(
+      target,
+      [{ event_type: eventType, payload: payload as Record<string, unknown> }],
+      source,
+    );
     const [result] = await this.append([prepared]);
     return result.event;
   }

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Typed, serializable errors: `{ error: { name, message, data? } }` on the wire.
  * The server's one error handler maps `status` to HTTP.
@@ -28,7 +30,11 @@ export const unauthorized = (
   message = "missing or invalid token: send 'Authorization: Bearer <OMOI_API_TOKEN>'",
 ) => new OmoiError("Unauthorized", message, 401);
 
+/** An error as a socket frame carries it. */
+export const FrameError = z.object({ name: z.string(), message: z.string() });
+
 /** The error body shape clients can expect from every 4xx/5xx response. */
-export interface ErrorBody {
-  error: { name: string; message: string; data?: Record<string, unknown> };
-}
+export const ErrorBody = z.object({
+  error: FrameError.extend({ data: z.record(z.string(), z.unknown()).optional() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -2,8 +2,9 @@ import { z } from "zod";
 import { EntityId, Uuid } from "./ids.ts";
 
 /**
- * The event registry. Every event type is defined once, with its payload schema;
- * REST validation, WebSocket frames and client types are all derived from it.
+ * One event type: its name, its payload schema and what it means. Definitions are plain
+ * values; `events.ts` lists every one of them in the registry, the one contract the
+ * server, the worker, the CLI, the web app and the API reference derive from.
  */
 export interface EventDefinition<T extends string = string, P extends z.ZodType = z.ZodType> {
   type: T;
@@ -11,18 +12,18 @@ export interface EventDefinition<T extends string = string, P extends z.ZodType 
   description: string;
 }
 
-const registry = new Map<string, EventDefinition>();
-
 export function defineEvent<T extends string, P extends z.ZodType>(
   type: T,
   payload: P,
   description: string,
 ): EventDefinition<T, P> {
-  if (registry.has(type)) throw new Error(`event type ${type} defined twice`);
-  const definition = { type, payload, description };
-  registry.set(type, definition);
-  return definition;
+  return { type, payload, description };
 }
+
+/** What a payload of this definition holds once validated. */
+export type PayloadOf<D extends EventDefinition> = z.output<D["payload"]>;
+/** What a producer may pass as a payload of this definition. */
+export type PayloadInputOf<D extends EventDefinition> = z.input<D["payload"]>;
 
 export const EventSource = z.enum(["agent", "worker", "system"]);
 export type EventSource = z.infer<typeof EventSource>;
@@ -44,7 +45,7 @@ export const NewEvent = z.object({
 });
 export type NewEvent = z.infer<typeof NewEvent>;
 
-/** The seed prototype's body: `{event_type, event_data, source}`. */
+/** The prototype's body: `{event_type, event_data, source}`. */
 export const SeedEvent = z.object({
   event_type: z.string().min(1).max(100),
   event_data: z.record(z.string(), z.unknown()).optional(),
@@ -58,25 +59,27 @@ export const SeedEvent = z.object({
  * A stream is a sandbox (`stream_id == sandbox_id`), or a task before it has a sandbox
  * (`sandbox_id == null`, `stream_id == task_id`).
  */
-export interface StoredEvent {
-  id: string;
-  seq: number;
-  stream_id: string;
-  sandbox_id: string | null;
-  task_id: string | null;
-  event_type: string;
-  source: EventSource;
-  payload: Record<string, unknown>;
-  emitted_at: number;
-  stored_at: number;
-}
+export const StoredEvent = z.object({
+  id: z.string().min(1),
+  seq: z.number().int().nonnegative(),
+  stream_id: z.string().min(1),
+  sandbox_id: z.string().nullable(),
+  task_id: z.string().nullable(),
+  event_type: z.string().min(1),
+  source: EventSource,
+  payload: z.record(z.string(), z.unknown()),
+  emitted_at: z.number(),
+  stored_at: z.number(),
+});
+export type StoredEvent = z.infer<typeof StoredEvent>;
 
-/** What a viewer receives: the envelope plus the seed's fields. */
-export interface EventFrame extends StoredEvent {
-  type: "event";
-  entity_type: "sandbox" | "task";
-  entity_id: string;
-}
+/** What a viewer receives: the envelope plus the prototype's fields. */
+export const EventFrame = StoredEvent.extend({
+  type: z.literal("event"),
+  entity_type: z.enum(["sandbox", "task"]),
+  entity_id: z.string(),
+});
+export type EventFrame = z.infer<typeof EventFrame>;
 
 export function toEventFrame(event: StoredEvent): EventFrame {
   return {
@@ -85,22 +88,4 @@ export function toEventFrame(event: StoredEvent): EventFrame {
     entity_id: event.sandbox_id ?? event.stream_id,
     ...event,
   };
-}
-
-/** Validates one event's type and payload against the registry. */
-export function validateEventPayload(
-  eventType: string,
-  payload: unknown,
-): { ok: true; payload: Record<string, unknown> } | { ok: false; error: string } {
-  const definition = registry.get(eventType);
-  if (!definition) {
-    return { ok: false, error: `unknown event_type '${eventType}'` };
-  }
-  const result = definition.payload.safeParse(payload ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? `payload.${issue.path.join(".")}` : "payload";
-    return { ok: false, error: `${eventType}: ${where}: ${issue?.message ?? "invalid"}` };
-  }
-  return { ok: true, payload: result.data as Record<string, unknown> };
 }

@@ -1,11 +1,20 @@
 import { z } from "zod";
-import { defineEvent } from "./event.ts";
+import {
+  defineEvent,
+  type EventDefinition,
+  type PayloadInputOf,
+  type PayloadOf,
+  type StoredEvent,
+} from "./event.ts";
 import { MessageType } from "./message.ts";
 
 /*
- * Every event type Omoi knows, defined once. Payloads are loose objects: the listed
- * fields are checked, extra fields are kept, so producers can add detail without a
- * protocol change.
+ * Every event type Omoi knows, defined once, and the registry that lists them. Payloads
+ * are loose objects: the listed fields are checked, extra fields are kept, so producers
+ * can add detail without a protocol change.
+ *
+ * Adding an event type: define it here and add it to `EventRegistry` below. If it changes
+ * a task's or a sandbox's status, add it to the map in `status.ts` too.
  */
 
 const loose = <S extends z.ZodRawShape>(shape: S) => z.looseObject(shape);
@@ -207,3 +216,106 @@ export const AgentSystem = defineEvent(
   loose({ subtype: z.string().optional(), data: z.unknown().optional() }),
   "Any other note from the agent runtime (status, compaction, hooks…), kept as it came.",
 );
+
+/**
+ * The registry: every event type by name. Nothing registers itself by being imported;
+ * what is listed here is what Omoi accepts, stores, streams and documents.
+ */
+export const EventRegistry = registry(
+  SandboxCreated,
+  SandboxStarting,
+  SandboxReady,
+  SandboxCompleted,
+  SandboxFailed,
+  SandboxTerminated,
+  TaskCreated,
+  TaskAssigned,
+  TaskStarted,
+  TaskCompleted,
+  TaskFailed,
+  TaskCancelled,
+  MessageQueued,
+  AgentStarted,
+  AgentThinking,
+  AgentMessage,
+  AgentMessageDelta,
+  AgentToolUse,
+  AgentToolResult,
+  AgentFileEdited,
+  AgentTodoUpdated,
+  AgentMessageInjected,
+  AgentTurnCompleted,
+  AgentWaiting,
+  AgentInterrupted,
+  AgentHeartbeat,
+  AgentError,
+  AgentCompleted,
+  AgentFailed,
+  AgentSystem,
+);
+
+export type EventRegistry = typeof EventRegistry;
+/** Every registered event type, e.g. `"agent.tool_use"`. */
+export type EventType = keyof EventRegistry;
+/** The definition registered under an event type. */
+export type DefinitionOf<T extends EventType> = EventRegistry[T];
+
+/** A stored event of one definition: the envelope with its payload typed. */
+export type EventOf<D extends EventDefinition> = D extends EventDefinition
+  ? Omit<StoredEvent, "event_type" | "payload"> & { event_type: D["type"]; payload: PayloadOf<D> }
+  : never;
+
+/** Every stored event, discriminated by `event_type`: switch on it to get a typed payload. */
+export type OmoiEvent = EventOf<EventRegistry[EventType]>;
+
+/** What `emit` takes for one event type. */
+export type EmitPayload<T extends EventType> = PayloadInputOf<DefinitionOf<T>>;
+
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EventRegistry, type);
+}
+
+/** Narrows an event to one definition (or one of several). */
+export function isEvent<const D extends readonly EventDefinition[]>(
+  event: { event_type: string },
+  ...definitions: D
+): event is EventOf<D[number]> {
+  return definitions.some((definition) => definition.type === event.event_type);
+}
+
+/**
+ * A stored event read back as the union. Trusted: every stored event passed
+ * `validateEventPayload` on its way in, so its payload fits its definition.
+ */
+export function asOmoiEvent(event: StoredEvent): OmoiEvent {
+  return event as OmoiEvent;
+}
+
+/** Validates one event's type and payload against the registry. */
+export function validateEventPayload(
+  eventType: string,
+  payload: unknown,
+): { ok: true; payload: Record<string, unknown> } | { ok: false; error: string } {
+  if (!isEventType(eventType)) return { ok: false, error: `unknown event_type '${eventType}'` };
+  const definition: EventDefinition = EventRegistry[eventType];
+  const result = definition.payload.safeParse(payload ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? `payload.${issue.path.join(".")}` : "payload";
+    return { ok: false, error: `${eventType}: ${where}: ${issue?.message ?? "invalid"}` };
+  }
+  return { ok: true, payload: result.data as Record<string, unknown> };
+}
+
+type Registry<D extends EventDefinition> = { readonly [K in D["type"]]: Extract<D, { type: K }> };
+
+function registry<const D extends readonly EventDefinition[]>(
+  ...definitions: D
+): Registry<D[number]> {
+  const byType: Record<string, EventDefinition> = {};
+  for (const definition of definitions) {
+    if (byType[definition.type]) throw new Error(`event type ${definition.type} listed twice`);
+    byType[definition.type] = definition;
+  }
+  return Object.freeze(byType) as Registry<D[number]>;
+}

@@ -1,5 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
+
+// The global Web Crypto (Node ≥ 19 and browsers): protocol/ stays free of Node imports.
+const randomUUID = () => globalThis.crypto.randomUUID();
 
 /**
  * Sandbox and task ids: 1–64 characters of letters, digits, `_` and `-`.

@@ -16,29 +16,40 @@ export const PostMessageBody = z.object({
 });
 export type PostMessageBody = z.infer<typeof PostMessageBody>;
 
-export type MessageStatus = "pending" | "delivered";
+export const MessageStatus = z.enum(["pending", "delivered"]);
+export type MessageStatus = z.infer<typeof MessageStatus>;
 
-export interface StoredMessage {
-  id: string;
-  sandbox_id: string;
-  message_type: MessageType;
-  delivery: MessageDelivery;
-  content: string;
-  status: MessageStatus;
-  created_at: number;
-  delivered_at: number | null;
-}
+export const StoredMessage = z.object({
+  id: z.string(),
+  sandbox_id: z.string(),
+  message_type: MessageType,
+  delivery: MessageDelivery,
+  content: z.string(),
+  status: MessageStatus,
+  created_at: z.number(),
+  delivered_at: z.number().nullable(),
+});
+export type StoredMessage = z.infer<typeof StoredMessage>;
 
 /** What a worker receives for one message (pushed on the channel or returned by the poll). */
-export interface MessageFrame {
-  id: string;
-  message_id: string;
-  sandbox_id: string;
-  message_type: MessageType;
-  delivery: MessageDelivery;
-  content: string;
-  created_at: number;
-}
+export const MessageFrame = z.object({
+  id: z.string().min(1),
+  message_id: z.string().min(1),
+  sandbox_id: z.string(),
+  message_type: MessageType,
+  delivery: MessageDelivery,
+  content: z.string(),
+  created_at: z.number(),
+});
+export type MessageFrame = z.infer<typeof MessageFrame>;
+
+/** The answer to a posted message. */
+export const PostMessageResponse = z.object({
+  status: z.literal("queued"),
+  message_id: z.string(),
+  sandbox_id: z.string(),
+});
+export type PostMessageResponse = z.infer<typeof PostMessageResponse>;
 
 export function toMessageFrame(message: StoredMessage): MessageFrame {
   return {

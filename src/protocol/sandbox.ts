@@ -19,11 +19,7 @@ export const SandboxStatus = z.enum([
   "terminated",
 ]);
 export type SandboxStatus = z.infer<typeof SandboxStatus>;
-export const TERMINAL_SANDBOX_STATUSES: readonly SandboxStatus[] = [
-  "completed",
-  "failed",
-  "terminated",
-];
+export { TERMINAL_SANDBOX_STATUSES } from "./status.ts";
 
 export const CreateSandboxBody = AgentSettings.extend({
   id: EntityId.optional(),
@@ -31,28 +27,29 @@ export const CreateSandboxBody = AgentSettings.extend({
 });
 export type CreateSandboxBody = z.infer<typeof CreateSandboxBody>;
 
-export interface Sandbox {
-  id: string;
-  task_id: string | null;
-  kind: SandboxKind;
-  status: SandboxStatus;
-  provider: string;
-  prompt: string | null;
-  model: string | null;
-  max_turns: number | null;
-  max_budget_usd: number | null;
-  workspace: string | null;
-  session_id: string | null;
+export const Sandbox = z.object({
+  id: z.string(),
+  task_id: z.string().nullable(),
+  kind: SandboxKind,
+  status: SandboxStatus,
+  provider: z.string(),
+  prompt: z.string().nullable(),
+  model: z.string().nullable(),
+  max_turns: z.number().nullable(),
+  max_budget_usd: z.number().nullable(),
+  workspace: z.string().nullable(),
+  session_id: z.string().nullable(),
   /** Which server replica supervises it (runs its worker process). */
-  owner: string | null;
-  worker_pid: number | null;
-  error: string | null;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-  last_heartbeat_at: number | null;
-}
+  owner: z.string().nullable(),
+  worker_pid: z.number().nullable(),
+  error: z.string().nullable(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  started_at: z.number().nullable(),
+  ended_at: z.number().nullable(),
+  last_heartbeat_at: z.number().nullable(),
+});
+export type Sandbox = z.infer<typeof Sandbox>;
 
 export const ListSandboxesQuery = z.object({
   status: z

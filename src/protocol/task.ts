@@ -24,7 +24,7 @@ export const TaskStatus = z.enum([
   "cancelled",
 ]);
 export type TaskStatus = z.infer<typeof TaskStatus>;
-export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ["completed", "failed", "cancelled"];
+export { TERMINAL_TASK_STATUSES } from "./status.ts";
 
 /** Settings shared by a task and an ad-hoc sandbox: what the agent runs with. */
 export const AgentSettings = z.object({
@@ -48,34 +48,35 @@ export const CreateTaskBody = AgentSettings.extend({
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
-export interface Task {
-  id: string;
-  title: string;
-  prompt: string;
-  phase_id: string;
-  priority: Priority;
-  runtime: "claude";
-  model: string | null;
-  max_turns: number | null;
-  max_budget_usd: number | null;
-  depends_on: string[];
-  status: TaskStatus;
-  attempts: number;
-  max_retries: number;
-  sandbox_id: string | null;
-  session_id: string | null;
-  workspace: string | null;
-  result: string | null;
-  error: string | null;
-  num_turns: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-}
+export const Task = z.object({
+  id: z.string(),
+  title: z.string(),
+  prompt: z.string(),
+  phase_id: z.string(),
+  priority: Priority,
+  runtime: z.literal("claude"),
+  model: z.string().nullable(),
+  max_turns: z.number().nullable(),
+  max_budget_usd: z.number().nullable(),
+  depends_on: z.array(z.string()),
+  status: TaskStatus,
+  attempts: z.number(),
+  max_retries: z.number(),
+  sandbox_id: z.string().nullable(),
+  session_id: z.string().nullable(),
+  workspace: z.string().nullable(),
+  result: z.string().nullable(),
+  error: z.string().nullable(),
+  num_turns: z.number(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cost_usd: z.number(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  started_at: z.number().nullable(),
+  completed_at: z.number().nullable(),
+});
+export type Task = z.infer<typeof Task>;
 
 export const ListTasksQuery = z.object({
   status: z

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { FrameError } from "./error.ts";
+import { EventFrame } from "./event.ts";
 import { EntityId } from "./ids.ts";
 
 /*
@@ -99,15 +101,32 @@ export const ViewerClientFrame = z.discriminatedUnion("type", [
 ]);
 export type ViewerClientFrame = z.infer<typeof ViewerClientFrame>;
 
-/** Frames the server sends, besides `EventFrame`s (`type: "event"`). */
-export type ViewerServerFrame =
-  | { type: "subscribed"; filters: ViewerFilters; cursors: Cursors }
-  | { type: "replayed"; cursors: Cursors }
+/** Cursors as the server reports them (the 1000-cursor limit is the client's). */
+const ReportedCursors = z.record(z.string(), z.number().int().nonnegative());
+
+/** Frames the server sends besides `EventFrame`s (`type: "event"`). */
+export const ViewerControlFrame = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("subscribed"), filters: ViewerFilters, cursors: ReportedCursors }),
+  z.object({ type: z.literal("replayed"), cursors: ReportedCursors }),
   /** Compact replay passed over `from_seq`..`to_seq` of a stream: superseded deltas only. */
-  | { type: "skipped"; stream_id: string; from_seq: number; to_seq: number }
-  | { type: "pong"; id?: string; server_time: number }
-  | { type: "error"; error: { name: string; message: string } }
-  | { type: "lagged"; message: string; cursors: Cursors };
+  z.object({
+    type: z.literal("skipped"),
+    stream_id: z.string(),
+    from_seq: z.number().int(),
+    to_seq: z.number().int(),
+  }),
+  z.object({ type: z.literal("pong"), id: z.string().optional(), server_time: z.number() }),
+  z.object({ type: z.literal("error"), error: FrameError }),
+  z.object({ type: z.literal("lagged"), message: z.string(), cursors: ReportedCursors }),
+]);
+export type ViewerControlFrame = z.infer<typeof ViewerControlFrame>;
+
+/** Every frame the server sends a viewer. */
+export const ViewerServerFrame = z.discriminatedUnion("type", [
+  EventFrame,
+  ...ViewerControlFrame.options,
+]);
+export type ViewerServerFrame = z.infer<typeof ViewerServerFrame>;
 
 /** Close codes the viewer socket uses. */
 export const ViewerCloseCode = {

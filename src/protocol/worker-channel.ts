@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { FrameError } from "./error.ts";
 import { NewEvent } from "./event.ts";
 import { EntityId } from "./ids.ts";
-import type { MessageFrame } from "./message.ts";
+import { MessageFrame } from "./message.ts";
 
 /*
  * The worker channel: one WebSocket per worker at `/api/v1/worker/channel`.
@@ -49,29 +50,13 @@ export const WorkerClientFrame = z.discriminatedUnion("type", [
 ]);
 export type WorkerClientFrame = z.infer<typeof WorkerClientFrame>;
 
-export type WorkerServerFrame =
-  | {
-      type: "welcome";
-      protocol: number;
-      sandbox_id: string;
-      last_seq: number;
-      messages: MessageFrame[];
-    }
-  | { type: "ack"; batch_id: string; ids: string[]; last_seq: number }
-  | { type: "nack"; batch_id: string; error: { name: string; message: string } }
-  | { type: "message"; message: MessageFrame }
-  | { type: "stop"; reason: string }
-  | { type: "ping"; id?: string }
-  | { type: "pong"; id?: string }
-  | { type: "error"; error: { name: string; message: string } };
-
-export const WorkerServerFrameSchema = z.discriminatedUnion("type", [
+export const WorkerServerFrame = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
     protocol: z.number(),
     sandbox_id: z.string(),
     last_seq: z.number(),
-    messages: z.array(z.looseObject({ id: z.string() })),
+    messages: z.array(MessageFrame),
   }),
   z.object({
     type: z.literal("ack"),
@@ -79,20 +64,14 @@ export const WorkerServerFrameSchema = z.discriminatedUnion("type", [
     ids: z.array(z.string()),
     last_seq: z.number(),
   }),
-  z.object({
-    type: z.literal("nack"),
-    batch_id: z.string(),
-    error: z.object({ name: z.string(), message: z.string() }),
-  }),
-  z.object({ type: z.literal("message"), message: z.looseObject({ id: z.string() }) }),
+  z.object({ type: z.literal("nack"), batch_id: z.string(), error: FrameError }),
+  z.object({ type: z.literal("message"), message: MessageFrame }),
   z.object({ type: z.literal("stop"), reason: z.string() }),
   z.object({ type: z.literal("ping"), id: z.string().optional() }),
   z.object({ type: z.literal("pong"), id: z.string().optional() }),
-  z.object({
-    type: z.literal("error"),
-    error: z.object({ name: z.string(), message: z.string() }),
-  }),
+  z.object({ type: z.literal("error"), error: FrameError }),
 ]);
+export type WorkerServerFrame = z.infer<typeof WorkerServerFrame>;
 
 export const WorkerCloseCode = {
   badHello: 4400,

@@ -1,9 +1,7 @@
 import type { z } from "zod";
 import type { EventDefinition, EventSource } from "../protocol/event.ts";
-import { validateEventPayload } from "../protocol/event.ts";
+import { validateEventPayload } from "../protocol/events.ts";
 import { newEventId } from "../protocol/ids.ts";
-// Loads the registry, so `validateEventPayload` knows every event type.
-import "../protocol/events.ts";
 
 /** An event before it gets its envelope: what the mapping and the session produce. */
 export interface AgentEvent {

@@ -6,7 +6,7 @@ import {
   WORKER_CHANNEL_PATH,
   type WorkerClientFrame,
   WorkerCloseCode,
-  WorkerServerFrameSchema,
+  WorkerServerFrame,
 } from "../protocol/worker-channel.ts";
 import type { OutgoingEvent } from "./agent-event.ts";
 import { Backoff } from "./backoff.ts";
@@ -179,7 +179,7 @@ export class ChannelTransport implements Transport {
 
   private receive(text: string) {
     this.lastFrameAt = Date.now();
-    const parsed = parseWith(WorkerServerFrameSchema, text);
+    const parsed = parseWith(WorkerServerFrame, text);
     if (!parsed.ok) {
       this.log.warn({ error: parsed.error, frame: text.slice(0, 200) }, "ignored bad frame");
       return;

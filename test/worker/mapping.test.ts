@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { validateEventPayload } from "../../src/protocol/event.ts";
+import { validateEventPayload } from "../../src/protocol/events.ts";
 import { envelope } from "../../src/worker/agent-event.ts";
 import { editedPath, FileEditTracker } from "../../src/worker/file-edits.ts";
 import { createMappingState, mapSdkMessage } from "../../src/worker/mapping.ts";

@@ -1,3 +1,4 @@
+import { sandboxStatusAfter, taskStatusAfter } from "../../../src/protocol/status.ts";
 import type { EventFrame, MessageDelivery, MessageType } from "../api/types.ts";
 import type { Item, Todo, ToolItem, UserItem } from "./items.ts";
 import { bool, num, type Payload, record, str } from "./payload.ts";
@@ -23,23 +24,6 @@ export interface SessionStats {
   cwd: string | null;
 }
 
-const TASK_STATUS_BY_EVENT: Record<string, string> = {
-  "task.created": "pending",
-  "task.assigned": "assigned",
-  "task.started": "running",
-  "task.completed": "completed",
-  "task.failed": "failed",
-  "task.cancelled": "cancelled",
-};
-
-const SANDBOX_STATUS_BY_EVENT: Record<string, string> = {
-  "sandbox.created": "pending",
-  "sandbox.starting": "starting",
-  "sandbox.ready": "running",
-  "sandbox.completed": "completed",
-  "sandbox.failed": "failed",
-  "sandbox.terminated": "terminated",
-};
 
 /**
  * Folds a session's events into conversation items, one event at a time. Changed items
@@ -150,14 +134,14 @@ export class SessionModel {
     const key = `${frame.stream_id}:${frame.seq}`;
     const payload: Payload = frame.payload ?? {};
     const type = frame.event_type;
-    const taskStatus = TASK_STATUS_BY_EVENT[type];
+    const taskStatus = taskStatusAfter(frame);
     // The same lifecycle step can be reported on more than one stream; say it once.
     if (taskStatus && taskStatus === stats.taskStatus && type !== "task.failed") {
       this.changed();
       return;
     }
     if (taskStatus) stats.taskStatus = taskStatus;
-    const sandboxStatus = SANDBOX_STATUS_BY_EVENT[type];
+    const sandboxStatus = sandboxStatusAfter(frame);
     if (sandboxStatus) stats.sandboxStatus = sandboxStatus;
     if (type !== "agent.message_delta" && type !== "agent.heartbeat") this.closeStreams();
 
