@@ -9,9 +9,8 @@ import {
   type StoredEvent,
 } from "../protocol/event.ts";
 import {
-  type EmitPayload,
   type EventOf,
-  type EventType,
+  type RegisteredDefinition,
   validateEventPayload,
 } from "../protocol/events.ts";
 import { newEventId } from "../protocol/ids.ts";
@@ -98,22 +97,25 @@ export class Ingest {
    * `emit(target, TaskStarted, { sandbox_id })`. The payload is still validated, so a
    * value the types cannot see (an over-long string) is refused like a producer's.
    */
-  async emit<D extends EventDefinition>(
+  async emit<D extends RegisteredDefinition>(
     target: EventTarget,
     definition: D,
     payload: PayloadInputOf<D>,
     source?: EventSource,
   ): Promise<EventOf<D>>;
-  /** The same, naming the event by its registered type. */
-  async emit<T extends EventType>(
+  /**
+   * The same, naming the event by its type: for callers that hold the type as data (the
+   * orchestrator's state table). The registry checks the payload at run time only.
+   */
+  async emit(
     target: EventTarget,
-    eventType: T,
-    payload: EmitPayload<T>,
+    eventType: string,
+    payload: Record<string, unknown>,
     source?: EventSource,
   ): Promise<StoredEvent>;
   async emit(
     target: EventTarget,
-    event: EventDefinition | EventType,
+    event: EventDefinition | string,
     payload: unknown,
     source: EventSource = "system",
   ): Promise<StoredEvent> {

@@ -259,6 +259,8 @@ export type EventRegistry = typeof EventRegistry;
 export type EventType = keyof EventRegistry;
 /** The definition registered under an event type. */
 export type DefinitionOf<T extends EventType> = EventRegistry[T];
+/** Any registered definition. */
+export type RegisteredDefinition = EventRegistry[EventType];
 
 /** A stored event of one definition: the envelope with its payload typed. */
 export type EventOf<D extends EventDefinition> = D extends EventDefinition
