@@ -18,7 +18,8 @@ export function request(base: string, method: string, route: string, body?: unkn
       {
         method,
         agent,
-        headers: text === undefined ? {} : { "content-type": "application/json" },
+        // Even without a body: Omoi refuses a POST a web page could send.
+        headers: method === "GET" ? {} : { "content-type": "application/json" },
       },
       (incoming) => {
         const chunks: Buffer[] = [];

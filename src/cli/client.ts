@@ -214,7 +214,8 @@ export class OmoiClient {
     body?: unknown,
   ): Promise<z.output<S>> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
+    // Even without a body: the server refuses a POST that any web page could send.
+    if (body !== undefined || method === "POST") headers["content-type"] = "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let response: Response;
     try {

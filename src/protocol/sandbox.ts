@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EntityId } from "./ids.ts";
+import { commaList } from "./query.ts";
 import { AgentSettings } from "./task.ts";
 
 /**
@@ -52,11 +53,7 @@ export const Sandbox = z.object({
 export type Sandbox = z.infer<typeof Sandbox>;
 
 export const ListSandboxesQuery = z.object({
-  status: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(",").filter(Boolean) : undefined))
-    .pipe(z.array(SandboxStatus).optional()),
+  status: commaList(SandboxStatus).optional(),
   task_id: EntityId.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EntityId } from "./ids.ts";
+import { commaList } from "./query.ts";
 
 export const Phase = z.enum([
   "PHASE_BACKLOG",
@@ -79,11 +80,7 @@ export const Task = z.object({
 export type Task = z.infer<typeof Task>;
 
 export const ListTasksQuery = z.object({
-  status: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(",").filter(Boolean) : undefined))
-    .pipe(z.array(TaskStatus).optional()),
+  status: commaList(TaskStatus).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { FrameError } from "./error.ts";
 import { EventFrame } from "./event.ts";
 import { EntityId } from "./ids.ts";
+import { commaList, MAX_LIST_ENTRIES } from "./query.ts";
 
 /*
  * The viewer WebSocket (`/ws/events`, `/api/v1/ws/events`).
@@ -15,17 +16,8 @@ import { EntityId } from "./ids.ts";
  */
 
 export const EntityType = z.enum(["sandbox", "task"]);
-
-const commaList = <S extends z.ZodType<unknown, string>>(item: S) =>
-  z
-    .string()
-    .transform((value) =>
-      value
-        .split(",")
-        .map((part) => part.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(item).max(1000));
+/** A viewer may follow this many entities by id; they are matched in memory. */
+export const MAX_ENTITY_IDS = 1000;
 
 /** Most events a `tail` may ask for per stream. */
 export const MAX_TAIL = 100_000;
@@ -38,8 +30,8 @@ export const EventTypePattern = z
 
 export const ViewerFilters = z.object({
   entity_types: z.array(EntityType).max(2).optional(),
-  entity_ids: z.array(EntityId).max(1000).optional(),
-  event_types: z.array(EventTypePattern).max(200).optional(),
+  entity_ids: z.array(EntityId).max(MAX_ENTITY_IDS).optional(),
+  event_types: z.array(EventTypePattern).max(MAX_LIST_ENTRIES).optional(),
 });
 export type ViewerFilters = z.infer<typeof ViewerFilters>;
 
@@ -54,8 +46,8 @@ export const Cursors = z
 export type Cursors = z.infer<typeof Cursors>;
 
 export const ViewerQuery = z.object({
-  entity_types: commaList(EntityType).optional(),
-  entity_ids: commaList(EntityId).optional(),
+  entity_types: commaList(EntityType, 2).optional(),
+  entity_ids: commaList(EntityId, MAX_ENTITY_IDS).optional(),
   event_types: commaList(EventTypePattern).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
   tail: z.coerce.number().int().nonnegative().max(MAX_TAIL).optional(),

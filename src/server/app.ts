@@ -15,6 +15,7 @@ import { safeJsonParse } from "../protocol/json.ts";
 import { ViewerCloseCode } from "../protocol/viewer.ts";
 import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
+import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -73,19 +74,14 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   });
   installErrorHandler(app, config.bodyLimitBytes);
 
-  // Any origin may call the API (the standalone sample page opens from file://); when a
-  // token is configured it still has to present it.
+  // An upgrade refused with an HTTP answer leaves its socket outside the server's tracking,
+  // where a client that keeps it open would hold up shutdown: end it once answered.
+  app.addHook("onResponse", async (request) => {
+    if (request.headers.upgrade !== undefined) request.raw.socket?.destroySoon();
+  });
+  const crossSite = crossSitePolicy(config);
   app.addHook("onRequest", async (request, reply) => {
-    reply.header("access-control-allow-origin", "*");
-    if (request.method === "OPTIONS") {
-      reply
-        .header("access-control-allow-methods", "GET,POST,DELETE,OPTIONS")
-        .header("access-control-allow-headers", "content-type,authorization")
-        .header("access-control-max-age", "600")
-        .status(204)
-        .send();
-      return reply;
-    }
+    if (crossSite.check(request, reply)) return reply;
     if (!config.apiToken) return;
     // Decided on the matched route, never the raw URL (which may be percent-encoded).
     const route = request.routeOptions.url;

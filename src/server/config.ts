@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { formatIssues } from "../protocol/json.ts";
+import { commaList } from "../protocol/query.ts";
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -27,6 +28,12 @@ export interface Config {
   workerOrphanTimeoutMs: number;
   /** Where workers connect back to; defaults to the server's own address. */
   publicUrl: string | undefined;
+  /** Host names (besides loopback, the bound address and the public URL's) requests may carry. */
+  allowedHosts: string[];
+  /** Origins of other sites allowed to call the API from a browser (CORS); none by default. */
+  allowedOrigins: string[];
+  /** Listen beyond loopback without OMOI_API_TOKEN (OMOI_ALLOW_OPEN=1); warned on every start. */
+  allowOpen: boolean;
   /** An id for this replica; sandboxes it supervises carry it as `owner`. */
   replicaId: string;
   model: {
@@ -43,6 +50,29 @@ export interface Config {
   logLevel: string;
   /** Start the orchestrator and run agents (off for pure API/ingest replicas). */
   runAgents: boolean;
+}
+
+/** `scheme://host[:port]` and nothing else (no path, no wildcard). */
+function isOrigin(value: string): boolean {
+  if (value.includes("*")) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** Loopback: a person on this machine, never the network. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return (
+    bare === "localhost" ||
+    bare.endsWith(".localhost") ||
+    bare === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) ||
+    /^::ffff:127\./.test(bare)
+  );
 }
 
 const EnvSchema = z.object({
@@ -72,6 +102,18 @@ const EnvSchema = z.object({
     .min(1000)
     .default(10 * 60_000),
   OMOI_PUBLIC_URL: z.url().optional(),
+  OMOI_ALLOWED_HOSTS: commaList(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/, "must be a host name or address, no port"),
+  ).optional(),
+  OMOI_ALLOWED_ORIGINS: commaList(
+    z.string().refine((value) => value === "null" || isOrigin(value), {
+      message:
+        "must be an origin such as https://app.example:8443, or null (opt-in for pages opened from disk); never *",
+    }),
+  ).optional(),
+  OMOI_ALLOW_OPEN: z.enum(["0", "1", "true", "false"]).default("0"),
   OMOI_REPLICA_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
@@ -116,6 +158,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success)
     throw new ConfigError(`bad configuration: ${formatIssues(parsed.error.issues)}`);
   const values = parsed.data;
+  const allowOpen = values.OMOI_ALLOW_OPEN === "1" || values.OMOI_ALLOW_OPEN === "true";
+  if (!isLoopbackHost(values.OMOI_HOST) && !values.OMOI_API_TOKEN && !allowOpen) {
+    throw new ConfigError(
+      `refusing to listen on ${values.OMOI_HOST} without OMOI_API_TOKEN: anyone who can reach it could run commands on this machine. Set OMOI_API_TOKEN (recommended), listen on 127.0.0.1, or set OMOI_ALLOW_OPEN=1 to accept the risk`,
+    );
+  }
   const dataDir = path.resolve(values.OMOI_DATA_DIR);
   return {
     port: values.OMOI_PORT,
@@ -131,6 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
     workerOrphanTimeoutMs: values.OMOI_WORKER_ORPHAN_TIMEOUT_MS,
     publicUrl: values.OMOI_PUBLIC_URL,
+    allowedHosts: (values.OMOI_ALLOWED_HOSTS ?? []).map((host) => host.toLowerCase()),
+    allowedOrigins: values.OMOI_ALLOWED_ORIGINS ?? [],
+    allowOpen,
     replicaId:
       values.OMOI_REPLICA_ID ??
       `${os

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import { createBus } from "../bus/index.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { createLogger } from "../log/logger.ts";
@@ -7,7 +8,7 @@ import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import { createStore } from "../store/index.ts";
 import { buildApp } from "./app.ts";
-import { type Config, resolveSecret, usesScriptedModel } from "./config.ts";
+import { type Config, isLoopbackHost, resolveSecret, usesScriptedModel } from "./config.ts";
 import type { ModelInfo } from "./context.ts";
 import { ViewerHub } from "./viewer-hub.ts";
 import { WorkerHub } from "./worker-hub.ts";
@@ -15,6 +16,10 @@ import { workerToken } from "./worker-token.ts";
 
 export interface BannerInfo {
   url: string;
+  /** Every URL the server really answers on (all interfaces when bound to 0.0.0.0 or ::). */
+  listening: string[];
+  /** Said on every start, e.g. listening beyond loopback with no token (OMOI_ALLOW_OPEN=1). */
+  warnings: string[];
   store: "sqlite" | "postgres";
   storeLocation: string;
   bus: "memory" | "redis";
@@ -44,6 +49,20 @@ function redact(url: string): string {
   } catch {
     return "(unparseable url)";
   }
+}
+
+const urlOf = (host: string, port: number) =>
+  `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+/** The URLs a server bound to `host` answers on; loopback first, as the one to open. */
+function listeningUrls(host: string, port: number): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [urlOf(host, port)];
+  const addresses = Object.values(os.networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .filter((entry) => host === "::" || entry.family === "IPv4")
+    .sort((a, b) => Number(b.internal) - Number(a.internal))
+    .map((entry) => urlOf(entry.address, port));
+  return addresses.length ? addresses : [urlOf(host, port)];
 }
 
 /** Wraps a provider so a failed preflight turns into a clear error on each start. */
@@ -181,13 +200,22 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
-    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const listening = listeningUrls(config.host, port);
+    const url = listening[0];
     serverUrl ||= url;
     await orchestrator.start();
 
+    const warnings: string[] = [];
+    if (!config.apiToken && !isLoopbackHost(config.host)) {
+      warnings.push(
+        `OMOI_ALLOW_OPEN=1: listening on ${config.host} with no OMOI_API_TOKEN — anyone who can reach ${listening.join(", ")} can run commands on this machine`,
+      );
+    }
+    for (const warning of warnings) logger.warn(warning);
     const banner: BannerInfo = {
       url,
+      listening,
+      warnings,
       store: store.kind,
       storeLocation: config.databaseUrl ? redact(config.databaseUrl) : `${config.dataDir}/omoi.db`,
       bus: bus.kind,

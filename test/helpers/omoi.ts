@@ -101,7 +101,8 @@ export async function api<T = unknown>(
   token?: string,
 ): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  if (body !== undefined) headers["content-type"] = "application/json";
+  // Even without a body: Omoi refuses a POST a web page could send (see docs/security.md).
+  if (body !== undefined || method === "POST") headers["content-type"] = "application/json";
   const response = await fetch(`${base}${route}`, {
     method,
     headers,

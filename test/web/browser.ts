@@ -19,7 +19,8 @@ export const WAIT_MS = 60_000;
 
 export const SCREENSHOT_DIR = path.join(PROJECT_ROOT, "test-results", "screenshots");
 
-export function launchBrowser(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches, e.g. `--host-resolver-rules` to map a name to loopback. */
+export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.OMOI_CHROMIUM ?? "/usr/bin/chromium",
     args: [
@@ -30,6 +31,7 @@ export function launchBrowser(): Promise<Browser> {
       "--disable-sync",
       "--no-first-run",
       "--disable-quic",
+      ...extraArgs,
     ],
   });
 }

@@ -12,12 +12,18 @@ import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.
 /*
  * The seed's ways in, from a real browser: the standalone sample page opened from disk,
  * and the seed's bare WebSocket snippet. An external sandbox fed over REST, no agents.
+ * A page opened from disk has an opaque origin (`Origin: null`), which any sandboxed frame on
+ * any site can claim too, so the server serves it only when started with the documented
+ * opt-in OMOI_ALLOWED_ORIGINS=null (docs/security.md).
  */
 
 let omoi: TestOmoi;
 let browser: Browser;
 before(async () => {
-  [omoi, browser] = await Promise.all([startTestOmoi(), launchBrowser()]);
+  [omoi, browser] = await Promise.all([
+    startTestOmoi({ OMOI_ALLOWED_ORIGINS: "null" }),
+    launchBrowser(),
+  ]);
 });
 after(async () => {
   await browser?.close();
@@ -33,17 +39,25 @@ async function externalSandbox(prefix: string): Promise<string> {
 }
 
 /** Posts one event in the seed's shape; returns its seq. */
-async function postEvent(
+function postEvent(
   sandboxId: string,
   eventType: string,
   data: Record<string, unknown>,
 ): Promise<number> {
-  const posted = await api<{ seq: number }>(
-    omoi.url,
-    "POST",
-    `/api/v1/sandboxes/${sandboxId}/events`,
-    { event_type: eventType, event_data: data, source: "agent" },
-  );
+  return postEventTo(omoi.url, sandboxId, eventType, data);
+}
+
+async function postEventTo(
+  base: string,
+  sandboxId: string,
+  eventType: string,
+  data: Record<string, unknown>,
+): Promise<number> {
+  const posted = await api<{ seq: number }>(base, "POST", `/api/v1/sandboxes/${sandboxId}/events`, {
+    event_type: eventType,
+    event_data: data,
+    source: "agent",
+  });
   assert.equal(posted.status, 201, JSON.stringify(posted.body));
   return posted.body.seq;
 }
@@ -138,6 +152,36 @@ describe("the standalone sample page, from file://", () => {
       assert.deepEqual(errors, [], "no page errors");
     } finally {
       await context.close();
+    }
+  });
+});
+
+describe("the sample page without the opt-in", () => {
+  test("a page opened from disk is refused by default and says how to opt in", async () => {
+    const closed = await startTestOmoi({ OMOI_RUN_AGENTS: "0" });
+    const { page, context } = await newPage(browser);
+    try {
+      const created = await api<Sandbox>(closed.url, "POST", "/api/v1/sandboxes", {});
+      await postEventTo(closed.url, created.body.id, "agent.message", { content: "private" });
+      const sample = pathToFileURL(path.join(PROJECT_ROOT, "examples", "sandbox-ui-sample.html"));
+      await page.goto(sample.href);
+      await page.locator("#server").fill(closed.url);
+      await page.locator("#sandbox").fill(created.body.id);
+      await page.locator("#connect").click();
+      await visible(page.locator("#state", { hasText: "OMOI_ALLOWED_ORIGINS=null" }));
+      assert.equal(await page.locator("#events li[data-testid='event-item']").count(), 0);
+      await page.locator("#content").fill("a message from a page opened from disk");
+      await page.locator("#content").press("Control+Enter");
+      await visible(page.locator("#send-result.error"));
+      const pending = await api<unknown[]>(
+        closed.url,
+        "GET",
+        `/api/v1/sandboxes/${created.body.id}/messages`,
+      );
+      assert.deepEqual(pending.body, [], "the message was not stored");
+    } finally {
+      await context.close();
+      await closed.stop();
     }
   });
 });

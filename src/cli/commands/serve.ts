@@ -16,10 +16,12 @@ export function formatBanner(banner: BannerInfo, style: Style): string {
     `  ${style.bold("Omoi")} is running`,
     "",
     row("UI", style.cyan(banner.url)),
+    ...banner.listening.slice(1).map((url) => row("", style.cyan(url))),
     row("store", `${banner.store} · ${banner.storeLocation}`),
     row("bus", banner.bus === "memory" ? "in-process" : "redis"),
     row("sandbox", banner.provider),
     row("model", model),
+    ...banner.warnings.map((warning) => `\n  ${style.yellow(`warning: ${warning}`)}`),
     "",
     style.dim("  Ctrl-C to stop"),
     "",
@@ -51,7 +53,10 @@ Environment:
   REDIS_URL           redis://… to fan out events through Redis
   ANTHROPIC_API_KEY   use Claude (without it a scripted demo model answers)
   ANTHROPIC_BASE_URL  an Anthropic-compatible endpoint; ANTHROPIC_MODEL picks the model
-  OMOI_API_TOKEN      require this token on every API call and WebSocket`,
+  OMOI_API_TOKEN      require this token on every API call and WebSocket
+  OMOI_ALLOWED_HOSTS  extra host names the server answers to (it checks Host)
+  OMOI_ALLOWED_ORIGINS  web origins allowed to call the API cross-site (none by default)
+  OMOI_ALLOW_OPEN=1   listen beyond loopback without a token (refused otherwise)`,
 
   async run({ values, terminal, env, global }) {
     const overrides: NodeJS.ProcessEnv = {};

@@ -4,6 +4,7 @@ import { sandboxTarget } from "../../ingest/ingest.ts";
 import { badRequest, notFound } from "../../protocol/error.ts";
 import { NewEvent, SeedEvent } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
+import { commaList } from "../../protocol/query.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
@@ -53,11 +54,7 @@ const Query = z.object({
     .optional()
     .transform((value) => value === "true" || value === "1"),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  event_type: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(",").filter(Boolean) : undefined))
-    .pipe(z.array(EventTypePattern).optional()),
+  event_type: commaList(EventTypePattern).optional(),
 });
 
 export function eventRoutes(
