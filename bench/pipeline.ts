@@ -99,6 +99,8 @@ export interface LatencyFigures {
   clientLoopDelayP99: number;
   /** Server process CPU use during the window, as a share of one core. */
   serverCpu: number;
+  /** Server CPU time per event received, µs. */
+  cpuPerEvent: number;
   [figure: string]: number;
 }
 
@@ -174,6 +176,7 @@ export async function openLatencyProbe(
         storedToViewerP99: summarize(storedToViewer).p99,
         clientLoopDelayP99: loopDelay.percentile(99) / 1e6,
         serverCpu,
+        cpuPerEvent: (serverCpu * paced.seconds * 1e6) / Math.max(1, received - receivedBefore),
       };
     },
     close() {

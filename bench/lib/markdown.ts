@@ -161,6 +161,17 @@ export function markdown(report: Report, run: RunInfo, records: RunRecord[]): st
     "",
     ...resultsTable(report.headlines),
     "",
+    ...(report.rows.length
+      ? [
+          "| part | what | result | bar | verdict |",
+          "| --- | --- | --- | --- | --- |",
+          ...report.rows.map(
+            (row) =>
+              `| ${row.part} | ${escapeCell(row.what)} | ${escapeCell(row.result)} | ${escapeCell(row.bar)} | ${row.verdict ? `**${row.verdict}**` : ""} |`,
+          ),
+          "",
+        ]
+      : []),
     FINDINGS,
     "",
     "## Details",
@@ -203,6 +214,9 @@ export function markdown(report: Report, run: RunInfo, records: RunRecord[]): st
     "  checkout's node_modules as hard links when the lock file is the same (else `npm ci`) and",
     "  its built web app when `web/` is the same (else builds it), starts one server per version",
     "  and alternates them window by window (A B A B …) over the same parts.",
+    "- **A part** is a function of the run (`(run: PartRun) => Promise<void>`, bench/parts/)",
+    "  registered in `PARTS` in bench/run.ts; it adds headlines (figures with floors and bars)",
+    "  or plain rows, and details.",
     "- **Agent parts** use the real SDK and Claude Code CLI against the scripted model, in the",
     "  local provider's sandbox, with `OMOI_IDLE_WINDOW_MS=0` so finished sandboxes close.",
     "",

@@ -39,6 +39,15 @@ export interface Headline {
   against?: { value: number; ratio: Ratio };
 }
 
+/** A figure given as text, for a part that measures without rounds or a floor. */
+export interface Row {
+  part: string;
+  what: string;
+  result: string;
+  bar: string;
+  verdict: Verdict;
+}
+
 export interface FigureRef {
   series: Series;
   figure: string;
@@ -50,6 +59,7 @@ const passes = (value: number, limit: number, higherIsBetter = false) =>
 /** What a run measured: headline figures, detail paragraphs, and the machine while it ran. */
 export class Report {
   readonly headlines: Headline[] = [];
+  readonly rows: Row[] = [];
   readonly details: { title: string; body: string }[] = [];
   readonly contexts: PartContext[] = [];
 
@@ -113,6 +123,11 @@ export class Report {
     this.headlines.push(headline);
     console.log(`  ${headlineLine(headline)}`);
     return headline;
+  }
+
+  row(row: Row) {
+    this.rows.push(row);
+    console.log(`  ${row.verdict ? `[${row.verdict}] ` : ""}${row.what}: ${row.result}`);
   }
 
   detail(title: string, body: string) {
