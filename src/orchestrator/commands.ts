@@ -40,6 +40,12 @@ export class Commands implements Control {
         throw badRequest(`depends_on: task '${dependency}' does not exist`);
       }
     }
+    const environment = body.environment
+      ? await this.store.environments.get(body.environment)
+      : undefined;
+    if (body.environment && !environment) {
+      throw badRequest(`environment: '${body.environment}' does not exist`);
+    }
     const title = body.title ?? body.prompt.split("\n")[0].slice(0, 80);
     const task = await this.lifecycle.createTask(
       {
@@ -54,6 +60,7 @@ export class Commands implements Control {
         max_budget_usd: body.max_budget_usd ?? null,
         depends_on: body.depends_on,
         max_retries: body.max_retries,
+        environment_id: environment?.id ?? null,
       },
       { title, priority: body.priority, depends_on: body.depends_on },
     );

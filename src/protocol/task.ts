@@ -46,6 +46,8 @@ export const CreateTaskBody = AgentSettings.extend({
   runtime: z.literal("claude").default("claude"),
   depends_on: z.array(EntityId).max(100).default([]),
   max_retries: z.number().int().min(0).max(10).default(0),
+  /** An environment's name or id: setup, network, variables, secrets and model. */
+  environment: z.string().min(1).max(64).optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
@@ -63,6 +65,8 @@ export const Task = z.object({
   status: TaskStatus,
   attempts: z.number(),
   max_retries: z.number(),
+  /** The environment the task runs in, if any. */
+  environment_id: z.string().nullable(),
   sandbox_id: z.string().nullable(),
   session_id: z.string().nullable(),
   workspace: z.string().nullable(),

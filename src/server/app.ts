@@ -17,6 +17,7 @@ import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
+import { environmentRoutes } from "./routes/environments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
@@ -123,6 +124,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   eventRoutes(app, context, producers);
   messageRoutes(app, context, producers);
   taskRoutes(app, context);
+  environmentRoutes(app, context);
   sandboxRoutes(app, context);
 
   const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));

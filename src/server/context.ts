@@ -1,4 +1,5 @@
 import type { Bus } from "../bus/bus.ts";
+import type { Environments } from "../environment/environments.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
 import type { Store } from "../store/store.ts";
@@ -23,6 +24,7 @@ export interface ServerContext {
   viewers: ViewerHub;
   workers: WorkerHub;
   control: Control;
+  environments: Environments;
   providerName: string;
   model: ModelInfo;
 }

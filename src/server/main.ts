@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { createBus } from "../bus/index.ts";
+import { Environments } from "../environment/environments.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { createLogger } from "../log/logger.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import { createStore } from "../store/index.ts";
+import { Vault } from "../vault/vault.ts";
 import { buildApp } from "./app.ts";
 import { type Config, isLoopbackHost, resolveSecret, usesScriptedModel } from "./config.ts";
 import type { ModelInfo } from "./context.ts";
@@ -192,6 +194,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         viewers,
         workers,
         control: orchestrator,
+        environments: new Environments(store.environments, new Vault(secret, "environments")),
         providerName: provider.name,
         model: modelInfo,
       },

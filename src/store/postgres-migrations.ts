@@ -177,4 +177,20 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       $$;
     `,
   },
+  {
+    version: 3,
+    name: "environments",
+    sql: `
+      CREATE TABLE environments (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        spec jsonb NOT NULL,
+        sealed text,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      ALTER TABLE tasks ADD COLUMN environment_id text;
+      CREATE INDEX tasks_environment ON tasks (environment_id);
+    `,
+  },
 ];

@@ -14,6 +14,7 @@ import {
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
 import { GroupCommit } from "./group-commit.ts";
+import { PostgresEnvironments } from "./postgres-environments.ts";
 import { appendArguments, appendCall, appendOnce } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import {
@@ -72,6 +73,7 @@ const parseTypes = {
 export class PostgresStore implements Store {
   readonly kind = "postgres";
   private readonly pool: pg.Pool;
+  readonly environments: PostgresEnvironments;
   private readonly schema: string | undefined;
   private closed = false;
   /** Concurrent appends share transactions; see GroupCommit. */
@@ -101,6 +103,7 @@ export class PostgresStore implements Store {
     });
     // An idle connection that drops is replaced on next use; without a listener pg would throw.
     this.pool.on("error", () => {});
+    this.environments = new PostgresEnvironments(this.pool);
   }
 
   async migrate(): Promise<void> {

@@ -70,6 +70,7 @@ export function rowToTask(row: Row): Task {
     status: text(row.status) as TaskStatus,
     attempts: number(row.attempts),
     max_retries: number(row.max_retries),
+    environment_id: textOrNull(row.environment_id),
     sandbox_id: textOrNull(row.sandbox_id),
     session_id: textOrNull(row.session_id),
     workspace: textOrNull(row.workspace),

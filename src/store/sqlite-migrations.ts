@@ -98,4 +98,20 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX messages_sandbox ON messages (sandbox_id, status, created_at);
     `,
   },
+  {
+    version: 2,
+    name: "environments",
+    sql: `
+      CREATE TABLE environments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        sealed TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      ALTER TABLE tasks ADD COLUMN environment_id TEXT;
+      CREATE INDEX tasks_environment ON tasks (environment_id);
+    `,
+  },
 ];

@@ -24,6 +24,7 @@ import {
   toStoredEvent,
 } from "./rows.ts";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
+import { SqliteEnvironments } from "./sqlite-environments.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
 import { storablePayload, storableText } from "./storable.ts";
 import type {
@@ -53,6 +54,7 @@ export class SqliteStore implements Store {
   private database: Database.Database | undefined;
   private readonly statements = new Map<string, Statement>();
   private checkpointer: SqliteCheckpointer | undefined;
+  readonly environments = new SqliteEnvironments(() => this.db());
 
   /** `path` is a file path (its folder is created by migrate()) or `:memory:`. */
   constructor(readonly path = "./data/omoi.db") {}

@@ -2,6 +2,7 @@ import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
+import type { EnvironmentStore } from "./environment-store.ts";
 
 /** An event ready to store: validated, id minted, stream resolved. */
 export interface EventToStore {
@@ -43,6 +44,7 @@ export interface NewMessage {
 
 export type NewTask = Omit<
   Task,
+  | "environment_id"
   | "status"
   | "attempts"
   | "sandbox_id"
@@ -58,7 +60,7 @@ export type NewTask = Omit<
   | "updated_at"
   | "started_at"
   | "completed_at"
->;
+> & { environment_id?: string | null };
 
 export type TaskPatch = Partial<Omit<Task, "id" | "created_at">>;
 export type NewSandbox = Pick<Sandbox, "id" | "task_id" | "kind" | "provider"> &
@@ -83,6 +85,7 @@ export type SandboxPatch = Partial<Omit<Sandbox, "id" | "created_at">>;
  */
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  readonly environments: EnvironmentStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -25,6 +25,7 @@ export function taskConformance(makeStore: MakeStore) {
         ...input,
         status: "pending",
         attempts: 0,
+        environment_id: null,
         sandbox_id: null,
         session_id: null,
         workspace: null,

@@ -1,4 +1,5 @@
 import { describe } from "node:test";
+import { environmentConformance } from "./conformance-environments.ts";
 import { eventConformance } from "./conformance-events.ts";
 import { messageConformance } from "./conformance-messages.ts";
 import { sandboxConformance } from "./conformance-sandboxes.ts";
@@ -18,5 +19,6 @@ export function storeConformance(name: string, makeStore: MakeStore) {
     messageConformance(makeStore);
     taskConformance(makeStore);
     sandboxConformance(makeStore);
+    environmentConformance(makeStore);
   });
 }

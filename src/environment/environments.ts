@@ -1,0 +1,198 @@
+import { randomUUID } from "node:crypto";
+import {
+  type CreateEnvironmentBody,
+  DEFAULT_NETWORK,
+  type Environment,
+  type ModelCredentialsInput,
+  type PatchEnvironmentBody,
+  secretHint,
+} from "../protocol/environment.ts";
+import { conflict, notFound } from "../protocol/error.ts";
+import type {
+  EnvironmentRecord,
+  EnvironmentSpec,
+  EnvironmentStore,
+} from "../store/environment-store.ts";
+import type { Vault } from "../vault/vault.ts";
+
+/** What the vault holds for one environment. */
+interface SealedValues {
+  secrets: Record<string, string>;
+  model_credentials: ModelCredentialsInput | null;
+}
+
+/** An environment with its secrets opened: only for launching a sandbox, never for a response. */
+export interface ResolvedEnvironment {
+  id: string;
+  name: string;
+  spec: EnvironmentSpec;
+  secrets: Record<string, string>;
+  modelCredentials: ModelCredentialsInput | null;
+}
+
+export const newEnvironmentId = () => `env_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
+
+/** An environment update lost a race this many times in a row: the caller gets a 409. */
+const UPDATE_ATTEMPTS = 5;
+
+/**
+ * Environments as a resource: turns request bodies into stored records (secrets sealed,
+ * hints in the clear) and records into what the API may show.
+ */
+export class Environments {
+  constructor(
+    private readonly store: EnvironmentStore,
+    private readonly vault: Vault,
+  ) {}
+
+  async create(body: CreateEnvironmentBody): Promise<Environment> {
+    const now = Date.now();
+    const values: SealedValues = {
+      secrets: Object.fromEntries(
+        Object.entries(body.secrets ?? {}).map(([name, secret]) => [name, secret.value]),
+      ),
+      model_credentials: body.model_credentials ?? null,
+    };
+    const spec: EnvironmentSpec = {
+      description: body.description ?? null,
+      setup_script: body.setup_script ?? null,
+      network: { ...DEFAULT_NETWORK, ...body.network },
+      variables: body.variables ?? {},
+      secrets: Object.entries(body.secrets ?? {}).map(([name, secret]) => ({
+        name,
+        setup_only: secret.setup_only,
+        hint: secretHint(secret.value),
+      })),
+      model: body.model ?? null,
+      model_credentials: credentialsView(values.model_credentials),
+      mcp_servers: body.mcp_servers ?? {},
+    };
+    const record = await this.store.create({
+      id: newEnvironmentId(),
+      name: body.name,
+      spec,
+      sealed: this.seal(values),
+      created_at: now,
+      updated_at: now,
+    });
+    return toEnvironment(record);
+  }
+
+  async get(idOrName: string): Promise<Environment> {
+    return toEnvironment(await this.record(idOrName));
+  }
+
+  async list(): Promise<Environment[]> {
+    return (await this.store.list()).map(toEnvironment);
+  }
+
+  async update(idOrName: string, patch: PatchEnvironmentBody): Promise<Environment> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.record(idOrName);
+      const values = this.open(current);
+      const spec: EnvironmentSpec = { ...current.spec };
+      if (patch.description !== undefined) spec.description = patch.description;
+      if (patch.setup_script !== undefined) spec.setup_script = patch.setup_script;
+      if (patch.network !== undefined) {
+        spec.network = { ...DEFAULT_NETWORK, ...(patch.network ?? {}) };
+      }
+      if (patch.model !== undefined) spec.model = patch.model;
+      if (patch.mcp_servers !== undefined) spec.mcp_servers = patch.mcp_servers ?? {};
+      if (patch.variables) {
+        const variables = { ...spec.variables };
+        for (const [name, value] of Object.entries(patch.variables)) {
+          if (value === null) delete variables[name];
+          else variables[name] = value;
+        }
+        spec.variables = variables;
+      }
+      if (patch.secrets) {
+        const kept = new Map(spec.secrets.map((secret) => [secret.name, secret]));
+        for (const [name, secret] of Object.entries(patch.secrets)) {
+          if (secret === null) {
+            kept.delete(name);
+            delete values.secrets[name];
+          } else {
+            kept.set(name, { name, setup_only: secret.setup_only, hint: secretHint(secret.value) });
+            values.secrets[name] = secret.value;
+          }
+        }
+        spec.secrets = [...kept.values()].sort((a, b) => a.name.localeCompare(b.name));
+      }
+      if (patch.model_credentials !== undefined) {
+        values.model_credentials = patch.model_credentials;
+        spec.model_credentials = credentialsView(patch.model_credentials);
+      }
+      const updated = await this.store.update(
+        current.id,
+        { name: patch.name ?? current.name, spec, sealed: this.seal(values) },
+        current.updated_at,
+      );
+      if (updated) return toEnvironment(updated);
+    }
+    throw conflict(`environment '${idOrName}' kept changing while it was updated; try again`);
+  }
+
+  async delete(idOrName: string): Promise<Environment> {
+    const record = await this.record(idOrName);
+    if (!(await this.store.delete(record.id))) throw notFound("environment", idOrName);
+    return toEnvironment(record);
+  }
+
+  /** The environment with its secrets, for the sandbox that runs a task in it. */
+  async resolve(idOrName: string): Promise<ResolvedEnvironment> {
+    const record = await this.record(idOrName);
+    const values = this.open(record);
+    return {
+      id: record.id,
+      name: record.name,
+      spec: record.spec,
+      secrets: values.secrets,
+      modelCredentials: values.model_credentials,
+    };
+  }
+
+  private async record(idOrName: string): Promise<EnvironmentRecord> {
+    const record = await this.store.get(idOrName);
+    if (!record) throw notFound("environment", idOrName);
+    return record;
+  }
+
+  private seal(values: SealedValues): string | null {
+    const empty = Object.keys(values.secrets).length === 0 && values.model_credentials === null;
+    return empty ? null : this.vault.sealJson(values);
+  }
+
+  private open(record: EnvironmentRecord): SealedValues {
+    if (record.sealed === null) return { secrets: {}, model_credentials: null };
+    return this.vault.openJson(record.sealed) as SealedValues;
+  }
+}
+
+function credentialsView(
+  credentials: ModelCredentialsInput | null,
+): Environment["model_credentials"] {
+  if (!credentials) return null;
+  switch (credentials.kind) {
+    case "api_key":
+      return { kind: "api_key", hint: secretHint(credentials.api_key) };
+    case "auth_token":
+      return {
+        kind: "auth_token",
+        hint: secretHint(credentials.auth_token),
+        base_url: credentials.base_url,
+      };
+    case "oauth_token":
+      return { kind: "oauth_token", hint: secretHint(credentials.oauth_token) };
+  }
+}
+
+function toEnvironment(record: EnvironmentRecord): Environment {
+  return {
+    id: record.id,
+    name: record.name,
+    ...record.spec,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  };
+}

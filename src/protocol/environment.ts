@@ -1,0 +1,216 @@
+import { z } from "zod";
+
+/**
+ * Environments: what an agent's sandbox is prepared with — a setup script, a network level
+ * per phase, variables, secrets, the model and its credentials, MCP servers. Secrets and
+ * model credentials are write-only: bodies carry them in, responses carry only hints.
+ */
+
+export const SETUP_SCRIPT_MAX_BYTES = 64 * 1024;
+export const VALUE_MAX_BYTES = 32 * 1024;
+export const MAX_VARIABLES = 100;
+export const MAX_HOSTS = 200;
+
+export const EnvironmentName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+export const NetworkLevel = z.enum(["none", "trusted", "custom", "full"]);
+export type NetworkLevel = z.infer<typeof NetworkLevel>;
+
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const HOST_PATTERN = new RegExp(`^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*(?::(\\d{1,5}))?$`);
+
+/** `example.com`, `*.example.com`, `registry.example.com:8443`; no scheme, path or IP ranges. */
+export const HostPattern = z
+  .string()
+  .max(253)
+  .refine(
+    (value) => {
+      const match = HOST_PATTERN.exec(value);
+      if (!match) return false;
+      const port = match[1];
+      return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    },
+    { message: "must be a host name, '*.' wildcard allowed, optional ':port' (1-65535)" },
+  );
+
+export const NetworkPolicy = z
+  .object({
+    level: NetworkLevel,
+    /** Only with `custom`: the hosts the phase may reach (besides the model gateway). */
+    hosts: z.array(HostPattern).max(MAX_HOSTS).optional(),
+  })
+  .strict()
+  .superRefine((policy, context) => {
+    if (policy.level === "custom" && !policy.hosts?.length) {
+      context.addIssue({ code: "custom", message: "a custom network needs at least one host" });
+    }
+    if (policy.level !== "custom" && policy.hosts !== undefined) {
+      context.addIssue({ code: "custom", message: "hosts are allowed only with level 'custom'" });
+    }
+  });
+export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
+
+export const EnvironmentNetwork = z
+  .object({ setup: NetworkPolicy.optional(), agent: NetworkPolicy.optional() })
+  .strict();
+
+/** Setup usually needs the package registries; the agent, by default, nothing but the model. */
+export const DEFAULT_NETWORK: { setup: NetworkPolicy; agent: NetworkPolicy } = {
+  setup: { level: "trusted" },
+  agent: { level: "none" },
+};
+
+/** Names Omoi, the sandbox or the CLI set themselves; an environment may not override them. */
+const RESERVED_NAME =
+  /^(OMOI_|ANTHROPIC_|CLAUDE_|CLAUDECODE$|HOME$|PATH$|TMPDIR$|SHELL$|USER$|PWD$|NO_PROXY$|HTTPS?_PROXY$|ALL_PROXY$|no_proxy$|https?_proxy$|all_proxy$|IS_SANDBOX$|SANDBOX_RUNTIME$)/;
+
+export const VariableName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be a shell variable name ([A-Za-z_][A-Za-z0-9_]*)")
+  .refine((name) => !RESERVED_NAME.test(name), {
+    message: "is reserved (OMOI_*, ANTHROPIC_*, CLAUDE_*, proxy and shell variables)",
+  });
+
+const Value = z.string().refine((value) => Buffer.byteLength(value) <= VALUE_MAX_BYTES, {
+  message: `must be at most ${VALUE_MAX_BYTES} bytes`,
+});
+
+export const SecretInput = z
+  .object({
+    value: Value.refine((value) => value.length > 0, { message: "must not be empty" }),
+    /** Given to the setup script only, never to the agent's processes. */
+    setup_only: z.boolean().default(false),
+  })
+  .strict();
+
+export const ModelCredentialsInput = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("api_key"), api_key: z.string().min(1).max(4096) }).strict(),
+  z
+    .object({
+      kind: z.literal("auth_token"),
+      auth_token: z.string().min(1).max(4096),
+      base_url: z.url({ protocol: /^https?$/ }).max(2048),
+    })
+    .strict(),
+  /** A Claude subscription token, as `claude setup-token` prints it. */
+  z.object({ kind: z.literal("oauth_token"), oauth_token: z.string().min(1).max(4096) }).strict(),
+]);
+export type ModelCredentialsInput = z.infer<typeof ModelCredentialsInput>;
+
+const McpServerName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_-]");
+export const McpServer = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("stdio"),
+      command: z.string().min(1).max(1024),
+      args: z.array(z.string().max(4096)).max(100).default([]),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), Value).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.enum(["http", "sse"]),
+      url: z.url({ protocol: /^https?$/ }).max(2048),
+    })
+    .strict(),
+]);
+export type McpServer = z.infer<typeof McpServer>;
+
+const fields = {
+  description: z.string().max(2000),
+  setup_script: z.string().refine((value) => Buffer.byteLength(value) <= SETUP_SCRIPT_MAX_BYTES, {
+    message: `must be at most ${SETUP_SCRIPT_MAX_BYTES} bytes`,
+  }),
+  network: EnvironmentNetwork,
+  model: z.string().min(1).max(200),
+  mcp_servers: z
+    .record(McpServerName, McpServer)
+    .refine((servers) => Object.keys(servers).length <= 20, { message: "at most 20 servers" }),
+};
+
+/** A record keyed by variable names; a bad key is reported by name, with the reason. */
+const limitedRecord = <T extends z.ZodType>(value: T) =>
+  z.record(z.string(), value).superRefine((record, context) => {
+    const names = Object.keys(record);
+    if (names.length > MAX_VARIABLES) {
+      context.addIssue({ code: "custom", message: `at most ${MAX_VARIABLES} entries` });
+    }
+    for (const name of names) {
+      const checked = VariableName.safeParse(name);
+      if (!checked.success) {
+        context.addIssue({
+          code: "custom",
+          path: [name],
+          message: `'${name}' ${checked.error.issues[0]?.message ?? "is not a valid name"}`,
+        });
+      }
+    }
+  });
+
+export const CreateEnvironmentBody = z
+  .object({
+    name: EnvironmentName,
+    description: fields.description.optional(),
+    setup_script: fields.setup_script.optional(),
+    network: fields.network.optional(),
+    variables: limitedRecord(Value).optional(),
+    secrets: limitedRecord(SecretInput).optional(),
+    model: fields.model.optional(),
+    model_credentials: ModelCredentialsInput.optional(),
+    mcp_servers: fields.mcp_servers.optional(),
+  })
+  .strict();
+export type CreateEnvironmentBody = z.infer<typeof CreateEnvironmentBody>;
+
+/**
+ * A patch: fields present are replaced; `null` clears one. In `variables` and `secrets` each
+ * name present is set, and `null` deletes it; names not mentioned stay as they are.
+ */
+export const PatchEnvironmentBody = z
+  .object({
+    name: EnvironmentName.optional(),
+    description: fields.description.nullable().optional(),
+    setup_script: fields.setup_script.nullable().optional(),
+    network: fields.network.nullable().optional(),
+    variables: limitedRecord(Value.nullable()).optional(),
+    secrets: limitedRecord(SecretInput.nullable()).optional(),
+    model: fields.model.nullable().optional(),
+    model_credentials: ModelCredentialsInput.nullable().optional(),
+    mcp_servers: fields.mcp_servers.nullable().optional(),
+  })
+  .strict()
+  .refine((patch) => Object.keys(patch).length > 0, { message: "the patch changes nothing" });
+export type PatchEnvironmentBody = z.infer<typeof PatchEnvironmentBody>;
+
+/** What the API returns: secrets and credentials only as hints. */
+export const Environment = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  setup_script: z.string().nullable(),
+  network: z.object({ setup: NetworkPolicy, agent: NetworkPolicy }),
+  variables: z.record(z.string(), z.string()),
+  secrets: z.array(z.object({ name: z.string(), setup_only: z.boolean(), hint: z.string() })),
+  model: z.string().nullable(),
+  model_credentials: z
+    .object({
+      kind: z.enum(["api_key", "auth_token", "oauth_token"]),
+      hint: z.string(),
+      base_url: z.string().optional(),
+    })
+    .nullable(),
+  mcp_servers: z.record(z.string(), McpServer),
+  created_at: z.number(),
+  updated_at: z.number(),
+});
+export type Environment = z.infer<typeof Environment>;
+
+/** A masked hint of a secret value: never more than its last four characters, and only of long ones. */
+export function secretHint(value: string): string {
+  return value.length >= 16 ? `••••${value.slice(-4)}` : "••••";
+}

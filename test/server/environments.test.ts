@@ -1,0 +1,258 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { describe, test } from "node:test";
+import Database from "better-sqlite3";
+import type { Environment } from "../../src/protocol/environment.ts";
+import type { Task } from "../../src/protocol/task.ts";
+import { forEachBackend } from "../helpers/backends.ts";
+import { api, type TestOmoi } from "../helpers/omoi.ts";
+
+let omoi: TestOmoi;
+const SECRET_VALUE = "s3cr3t-value-that-must-never-show-9f2c";
+const TOKEN_VALUE = "sk-ant-oat01-subscription-token-7d1e";
+
+const full = {
+  name: "web-app",
+  description: "the web app's environment",
+  setup_script: "npm ci\n",
+  network: {
+    setup: { level: "trusted" },
+    agent: { level: "custom", hosts: ["*.example.com", "api.example.org:8443"] },
+  },
+  variables: { NODE_ENV: "test" },
+  secrets: {
+    NPM_TOKEN: { value: SECRET_VALUE, setup_only: true },
+    DB_PASSWORD: { value: "short" },
+  },
+  model: "claude-sonnet-4-5",
+  model_credentials: { kind: "oauth_token", oauth_token: TOKEN_VALUE },
+  mcp_servers: { docs: { type: "http", url: "https://mcp.example.com/mcp" } },
+};
+
+function assertNoSecret(value: unknown) {
+  const text = JSON.stringify(value);
+  assert.ok(!text.includes(SECRET_VALUE), "a secret's value appears in a response");
+  assert.ok(!text.includes(TOKEN_VALUE), "a model credential appears in a response");
+}
+
+forEachBackend(
+  "environments",
+  { OMOI_RUN_AGENTS: "0" },
+  (started) => {
+    omoi = started;
+  },
+  () => {
+    describe("environments as a resource", () => {
+      test("create, read by id and by name, list: secrets and credentials only as hints", async () => {
+        const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", full);
+        assert.equal(created.status, 201);
+        assertNoSecret(created.body);
+        assert.match(created.body.id, /^env_/);
+        assert.deepEqual(created.body.network, full.network);
+        assert.deepEqual(created.body.variables, { NODE_ENV: "test" });
+        assert.deepEqual(
+          created.body.secrets.map(({ name, setup_only }) => ({ name, setup_only })),
+          [
+            { name: "NPM_TOKEN", setup_only: true },
+            { name: "DB_PASSWORD", setup_only: false },
+          ],
+        );
+        assert.equal(created.body.secrets[0].hint, `••••${SECRET_VALUE.slice(-4)}`);
+        assert.equal(
+          created.body.secrets[1].hint,
+          "••••",
+          "a short secret shows nothing of itself",
+        );
+        assert.deepEqual(created.body.model_credentials, {
+          kind: "oauth_token",
+          hint: `••••${TOKEN_VALUE.slice(-4)}`,
+        });
+        for (const key of [created.body.id, "web-app"]) {
+          const read = await api<Environment>(omoi.url, "GET", `/api/v1/environments/${key}`);
+          assert.equal(read.status, 200);
+          assert.deepEqual(read.body, created.body);
+        }
+        const listed = await api<{ environments: Environment[] }>(
+          omoi.url,
+          "GET",
+          "/api/v1/environments",
+        );
+        assertNoSecret(listed.body);
+        assert.deepEqual(
+          listed.body.environments.map((environment) => environment.name),
+          ["web-app"],
+        );
+      });
+
+      test("defaults: setup on trusted registries, the agent on nothing but the model", async () => {
+        const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
+          name: "bare",
+        });
+        assert.equal(created.status, 201);
+        assert.deepEqual(created.body.network, {
+          setup: { level: "trusted" },
+          agent: { level: "none" },
+        });
+        assert.equal(created.body.setup_script, null);
+        assert.deepEqual(created.body.secrets, []);
+      });
+
+      test("a patch sets and deletes single variables and secrets and keeps the rest", async () => {
+        const patched = await api<Environment>(omoi.url, "PATCH", "/api/v1/environments/web-app", {
+          variables: { NODE_ENV: null, CI: "1" },
+          secrets: { DB_PASSWORD: null, API_KEY: { value: "another-long-secret-value" } },
+          setup_script: null,
+        });
+        assert.equal(patched.status, 200, JSON.stringify(patched.body));
+        assertNoSecret(patched.body);
+        assert.deepEqual(patched.body.variables, { CI: "1" });
+        assert.deepEqual(
+          patched.body.secrets.map((secret) => secret.name),
+          ["API_KEY", "NPM_TOKEN"],
+        );
+        assert.equal(patched.body.setup_script, null);
+        assert.equal(patched.body.model_credentials?.kind, "oauth_token", "untouched fields stay");
+      });
+
+      test("a task names an environment by name; an unknown one is a 400 and no task", async () => {
+        const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+          prompt: "build it",
+          environment: "web-app",
+        });
+        assert.equal(created.status, 201);
+        const environment = await api<Environment>(omoi.url, "GET", "/api/v1/environments/web-app");
+        assert.equal(created.body.environment_id, environment.body.id);
+
+        const before = await api<{ total: number }>(omoi.url, "GET", "/api/v1/tasks");
+        const unknown = await api<{ error: { message: string } }>(
+          omoi.url,
+          "POST",
+          "/api/v1/tasks",
+          {
+            prompt: "build it",
+            environment: "nowhere",
+          },
+        );
+        assert.equal(unknown.status, 400);
+        assert.match(unknown.body.error.message, /environment: 'nowhere' does not exist/);
+        const after = await api<{ total: number }>(omoi.url, "GET", "/api/v1/tasks");
+        assert.equal(after.body.total, before.body.total);
+
+        // In use by a task that has not ended: it cannot go.
+        const refused = await api(omoi.url, "DELETE", "/api/v1/environments/web-app");
+        assert.equal(refused.status, 409);
+        await api(omoi.url, "POST", `/api/v1/tasks/${created.body.id}/cancel`);
+        const deleted = await api<Environment>(omoi.url, "DELETE", "/api/v1/environments/web-app");
+        assert.equal(deleted.status, 200);
+        assert.equal((await api(omoi.url, "GET", "/api/v1/environments/web-app")).status, 404);
+      });
+
+      describe("bad input is a clear 4xx and stores nothing", () => {
+        const cases: [string, unknown, RegExp][] = [
+          ["an invalid name", { name: "-dash" }, /name/],
+          [
+            "a host with a scheme",
+            { name: "n1", network: { agent: { level: "custom", hosts: ["https://x.com"] } } },
+            /host name/,
+          ],
+          [
+            "a port out of range",
+            { name: "n2", network: { agent: { level: "custom", hosts: ["x.com:70000"] } } },
+            /1-65535/,
+          ],
+          [
+            "custom without hosts",
+            { name: "n3", network: { setup: { level: "custom" } } },
+            /at least one host/,
+          ],
+          [
+            "hosts without custom",
+            { name: "n4", network: { setup: { level: "full", hosts: ["x.com"] } } },
+            /only with level 'custom'/,
+          ],
+          ["an unknown level", { name: "n5", network: { setup: { level: "some" } } }, /level/],
+          [
+            "a script over the limit",
+            { name: "n6", setup_script: "x".repeat(64 * 1024 + 1) },
+            /at most 65536 bytes/,
+          ],
+          [
+            "a secret with an invalid name",
+            { name: "n7", secrets: { "1BAD": { value: "v" } } },
+            /shell variable name/,
+          ],
+          [
+            "a reserved variable name",
+            { name: "n8", variables: { ANTHROPIC_API_KEY: "x" } },
+            /reserved/,
+          ],
+          [
+            "an empty secret",
+            { name: "n9", secrets: { GOOD: { value: "" } } },
+            /must not be empty/,
+          ],
+          ["an unknown field", { name: "n10", colour: "blue" }, /colour/],
+          [
+            "unknown credentials kind",
+            { name: "n11", model_credentials: { kind: "cookie", cookie: "x" } },
+            /kind/,
+          ],
+        ];
+        for (const [what, body, message] of cases) {
+          test(what, async () => {
+            const response = await api<{ error: { message: string } }>(
+              omoi.url,
+              "POST",
+              "/api/v1/environments",
+              body,
+            );
+            assert.equal(response.status, 400, JSON.stringify(response.body));
+            assert.match(response.body.error.message, message);
+            const listed = await api<{ environments: Environment[] }>(
+              omoi.url,
+              "GET",
+              "/api/v1/environments",
+            );
+            const name = (body as { name: string }).name;
+            assert.ok(!listed.body.environments.some((environment) => environment.name === name));
+          });
+        }
+
+        test("a duplicate name is a 409; an empty patch or unknown environment a clear 4xx", async () => {
+          assert.equal(
+            (await api(omoi.url, "POST", "/api/v1/environments", { name: "dup" })).status,
+            201,
+          );
+          assert.equal(
+            (await api(omoi.url, "POST", "/api/v1/environments", { name: "dup" })).status,
+            409,
+          );
+          assert.equal((await api(omoi.url, "PATCH", "/api/v1/environments/dup", {})).status, 400);
+          assert.equal(
+            (await api(omoi.url, "PATCH", "/api/v1/environments/nope", { description: "x" }))
+              .status,
+            404,
+          );
+          assert.equal((await api(omoi.url, "DELETE", "/api/v1/environments/nope")).status, 404);
+        });
+      });
+    });
+  },
+);
+
+test("secrets are sealed at rest: the SQLite file holds no secret value", async () => {
+  const { startTestOmoi } = await import("../helpers/omoi.ts");
+  const local = await startTestOmoi({ OMOI_RUN_AGENTS: "0" });
+  try {
+    const created = await api(local.url, "POST", "/api/v1/environments", full);
+    assert.equal(created.status, 201);
+    const database = new Database(path.join(local.dataDir, "omoi.db"), { readonly: true });
+    const rows = database.prepare("SELECT * FROM environments").all();
+    database.close();
+    assert.equal(rows.length, 1);
+    assertNoSecret(rows);
+    assert.match(JSON.stringify(rows), /"sealed":"v1\./);
+  } finally {
+    await local.stop();
+  }
+});
