@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh --check-or-install
-npx biome check src test bench
+npx biome check src test bench web
 npx tsc --noEmit -p .
+npx tsc --noEmit -p web
 [ -f web/dist/index.html ] || npm run build:web --silent
 
 mapfile -t files < <(find test -name '*.test.ts' | sort)

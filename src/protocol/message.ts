@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { MESSAGE_DELIVERIES, MESSAGE_TYPES } from "./enums.ts";
 
-export const MessageType = z.enum(["user_message", "interrupt", "guardian_nudge", "system"]);
+export const MessageType = z.enum(MESSAGE_TYPES);
 export type MessageType = z.infer<typeof MessageType>;
 
 /** `steer`: folded into the running turn at the next safe point. `queue`: after the turn ends. */
-export const MessageDelivery = z.enum(["steer", "queue"]);
+export const MessageDelivery = z.enum(MESSAGE_DELIVERIES);
 export type MessageDelivery = z.infer<typeof MessageDelivery>;
 
 export const MAX_MESSAGE_CHARS = 100_000;
@@ -15,6 +16,8 @@ export const PostMessageBody = z.object({
   delivery: MessageDelivery.default("steer"),
 });
 export type PostMessageBody = z.infer<typeof PostMessageBody>;
+/** What a client sends to post a message (fields with defaults may be left out). */
+export type PostMessageInput = z.input<typeof PostMessageBody>;
 
 export const MessageStatus = z.enum(["pending", "delivered"]);
 export type MessageStatus = z.infer<typeof MessageStatus>;

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { SANDBOX_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
-import { AgentSettings } from "./task.ts";
+import { AgentSettings, Task } from "./task.ts";
 
 /**
  * `agent`: Omoi runs a Claude agent in it. `external`: registered only; a worker that
@@ -10,15 +11,7 @@ import { AgentSettings } from "./task.ts";
 export const SandboxKind = z.enum(["agent", "external"]);
 export type SandboxKind = z.infer<typeof SandboxKind>;
 
-export const SandboxStatus = z.enum([
-  "pending",
-  "starting",
-  "running",
-  "idle",
-  "completed",
-  "failed",
-  "terminated",
-]);
+export const SandboxStatus = z.enum(SANDBOX_STATUSES);
 export type SandboxStatus = z.infer<typeof SandboxStatus>;
 export { TERMINAL_SANDBOX_STATUSES } from "./status.ts";
 
@@ -51,6 +44,10 @@ export const Sandbox = z.object({
   last_heartbeat_at: z.number().nullable(),
 });
 export type Sandbox = z.infer<typeof Sandbox>;
+
+/** `GET /api/v1/tasks/{id}`: the task with its current sandbox. */
+export const TaskWithSandbox = Task.extend({ sandbox: Sandbox.nullable() });
+export type TaskWithSandbox = z.infer<typeof TaskWithSandbox>;
 
 export const ListSandboxesQuery = z.object({
   status: commaList(SandboxStatus).optional(),

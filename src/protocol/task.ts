@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PRIORITIES, TASK_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
 
@@ -12,18 +13,11 @@ export const Phase = z.enum([
   "PHASE_DONE",
   "PHASE_BLOCKED",
 ]);
-export const Priority = z.enum(["CRITICAL", "HIGH", "MEDIUM", "LOW"]);
+export const Priority = z.enum(PRIORITIES);
 export type Priority = z.infer<typeof Priority>;
 export const PRIORITY_RANK: Record<Priority, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 };
 
-export const TaskStatus = z.enum([
-  "pending",
-  "assigned",
-  "running",
-  "completed",
-  "failed",
-  "cancelled",
-]);
+export const TaskStatus = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 export { TERMINAL_TASK_STATUSES } from "./status.ts";
 
@@ -50,6 +44,8 @@ export const CreateTaskBody = AgentSettings.extend({
   environment: z.string().min(1).max(64).optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
+/** What a client sends to create a task (fields with defaults may be left out). */
+export type CreateTaskInput = z.input<typeof CreateTaskBody>;
 
 export const Task = z.object({
   id: z.string(),

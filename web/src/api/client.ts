@@ -89,13 +89,10 @@ export const api = {
   },
   getTask: (id: string) => request<TaskWithSandbox>("GET", `/api/v1/tasks/${encodeURIComponent(id)}`),
   createTask: (body: CreateTaskBody) => request<Task>("POST", "/api/v1/tasks", body),
-  cancelTask: (id: string) =>
-    request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {}),
-  retryTask: (id: string) =>
-    request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/retry`, {}),
+  cancelTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {}),
+  retryTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/retry`, {}),
   getSandbox: (id: string) => request<Sandbox>("GET", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
-  stopSandbox: (id: string) =>
-    request<Sandbox>("DELETE", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
+  stopSandbox: (id: string) => request<Sandbox>("DELETE", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
   postMessage: (target: SessionTarget, body: PostMessageBody) =>
     request<PostMessageResponse>(
       "POST",

@@ -9,13 +9,7 @@ const LABELS: Record<ConnectionState["phase"], string> = {
   closed: "disconnected",
 };
 
-export function ConnectionBadge({
-  state,
-  onRetry,
-}: {
-  state: ConnectionState;
-  onRetry?: () => void;
-}) {
+export function ConnectionBadge({ state, onRetry }: { state: ConnectionState; onRetry?: () => void }) {
   const now = useNow(500);
   const wait = state.retryAt ? Math.max(0, Math.ceil((state.retryAt - now) / 1000)) : 0;
   const detail =

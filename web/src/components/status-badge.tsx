@@ -12,7 +12,11 @@ const TONE: Record<string, string> = {
 
 export function StatusBadge({ status, testId }: { status: string; testId?: string }) {
   return (
-    <span className={`badge badge-${TONE[status] ?? "neutral"}`} data-testid={testId ?? "status-badge"} data-status={status}>
+    <span
+      className={`badge badge-${TONE[status] ?? "neutral"}`}
+      data-testid={testId ?? "status-badge"}
+      data-status={status}
+    >
       {status === "running" ? <span className="pulse" aria-hidden="true" /> : null}
       {status}
     </span>

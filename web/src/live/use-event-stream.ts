@@ -24,6 +24,7 @@ export function useEventStream(
   subscriptionRef.current = subscription;
   const streamRef = useRef<EventStream | null>(null);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new key means a new subscription, so a new stream.
   useEffect(() => {
     const stream = new EventStream(subscriptionRef.current, {
       onEvent: (frame, live) => handlers.current.onEvent(frame, live),

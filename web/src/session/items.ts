@@ -76,12 +76,4 @@ export interface NoteItem {
   at: number;
 }
 
-export type Item =
-  | UserItem
-  | AssistantItem
-  | ThinkingItem
-  | ToolItem
-  | FileEditItem
-  | TodosItem
-  | ErrorItem
-  | NoteItem;
+export type Item = UserItem | AssistantItem | ThinkingItem | ToolItem | FileEditItem | TodosItem | ErrorItem | NoteItem;

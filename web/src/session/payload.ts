@@ -18,7 +18,5 @@ export function bool(payload: Payload, key: string): boolean {
 
 export function record(payload: Payload, key: string): Payload | null {
   const value = payload[key];
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Payload)
-    : null;
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Payload) : null;
 }

@@ -24,7 +24,6 @@ export interface SessionStats {
   cwd: string | null;
 }
 
-
 /**
  * Folds a session's events into conversation items, one event at a time. Changed items
  * are replaced by new objects so memoized rows re-render only when their item changed.
@@ -81,12 +80,7 @@ export class SessionModel {
     this.changed();
   }
 
-  addLocalMessage(
-    localKey: string,
-    content: string,
-    messageType: MessageType,
-    delivery: MessageDelivery,
-  ): void {
+  addLocalMessage(localKey: string, content: string, messageType: MessageType, delivery: MessageDelivery): void {
     this.push({
       kind: "user",
       key: localKey,
@@ -102,7 +96,7 @@ export class SessionModel {
 
   resolveLocalMessage(localKey: string, messageId: string): void {
     const local = this.get(localKey);
-    if (!local || local.kind !== "user") return;
+    if (local?.kind !== "user") return;
     const existingKey = this.userKeyByMessageId.get(messageId);
     if (existingKey && existingKey !== localKey) {
       this.remove(localKey);
@@ -118,7 +112,7 @@ export class SessionModel {
 
   failLocalMessage(localKey: string, error: string): void {
     const local = this.get(localKey);
-    if (!local || local.kind !== "user") return;
+    if (local?.kind !== "user") return;
     this.replace({ ...local, status: "failed", error });
   }
 
@@ -305,10 +299,7 @@ export class SessionModel {
       // Our own message, whose POST has not answered yet: adopt it.
       const pending = this.items.find(
         (item): item is UserItem =>
-          item.kind === "user" &&
-          item.status === "sending" &&
-          item.messageId === null &&
-          item.content === content,
+          item.kind === "user" && item.status === "sending" && item.messageId === null && item.content === content,
       );
       if (pending) {
         this.userKeyByMessageId.set(messageId, pending.key);
@@ -358,8 +349,7 @@ export class SessionModel {
   private onMessage(key: string, payload: Payload): void {
     const text = str(payload, "content") ?? "";
     const messageId = str(payload, "message_id");
-    const targetKey =
-      (messageId ? this.assistantKeyById.get(messageId) : undefined) ?? this.pendingStreams[0];
+    const targetKey = (messageId ? this.assistantKeyById.get(messageId) : undefined) ?? this.pendingStreams[0];
     const target = targetKey ? this.get(targetKey) : undefined;
     if (target && target.kind === "assistant") {
       this.pendingStreams = this.pendingStreams.filter((pending) => pending !== target.key);
@@ -481,7 +471,7 @@ export class SessionModel {
 
   private reindex(): void {
     this.indexByKey.clear();
-    this.items.forEach((item, index) => this.indexByKey.set(item.key, index));
+    for (const [index, item] of this.items.entries()) this.indexByKey.set(item.key, index);
   }
 
   private changed(): void {

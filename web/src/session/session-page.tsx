@@ -1,8 +1,8 @@
 import { useLayoutEffect, useRef, useState } from "react";
+import { isTerminalSandboxStatus, isTerminalTaskStatus } from "../../../src/protocol/status.ts";
 import { api, type SessionTarget } from "../api/client.ts";
-import { TERMINAL_SANDBOX_STATUSES, TERMINAL_TASK_STATUSES } from "../api/types.ts";
-import { type SessionRecord, useSession } from "./use-session.ts";
 import type { SessionModel } from "./session-model.ts";
+import { type SessionRecord, useSession } from "./use-session.ts";
 import { Composer } from "./view/composer.tsx";
 import { Conversation } from "./view/conversation.tsx";
 import { type HeaderFigures, SessionHeader } from "./view/session-header.tsx";
@@ -40,6 +40,7 @@ function useStickToBottom(dependency: unknown) {
     window.addEventListener("scroll", onScroll, { passive: true });
     return () => window.removeEventListener("scroll", onScroll);
   }, []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after each render that changed the dependency.
   useLayoutEffect(() => {
     if (atBottom.current) window.scrollTo({ top: document.documentElement.scrollHeight });
   }, [dependency]);
@@ -56,7 +57,9 @@ export function SessionPage({ target }: { target: SessionTarget }) {
     return (
       <div className="page narrow">
         <div className="alert alert-danger" role="alert" data-testid="session-error">
-          {loadError.status === 404 ? `No ${what} with id ${target.id}.` : `Could not load the ${what}: ${loadError.message}`}{" "}
+          {loadError.status === 404
+            ? `No ${what} with id ${target.id}.`
+            : `Could not load the ${what}: ${loadError.message}`}{" "}
           {loadError.status === 404 ? (
             <a href="#/">Back to tasks</a>
           ) : (
@@ -71,8 +74,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
 
   const figures = figuresOf(model, record);
   const status = figures.status ?? "pending";
-  const terminal =
-    target.kind === "task" ? TERMINAL_TASK_STATUSES.includes(status) : TERMINAL_SANDBOX_STATUSES.includes(status);
+  const terminal = target.kind === "task" ? isTerminalTaskStatus(status) : isTerminalSandboxStatus(status);
   const running = !terminal && (model.stats.activity === "working" || status === "running");
   const isExternal = record?.kind === "sandbox" && record.sandbox.kind === "external";
 
@@ -89,8 +91,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
   // A finished task may keep its sandbox open, idle, waiting for a follow-up (and holding a
   // slot): then the stop button closes that sandbox instead of cancelling the task.
   const taskSandbox = record?.kind === "task" ? record.task.sandbox : null;
-  const openSandbox =
-    terminal && taskSandbox && !TERMINAL_SANDBOX_STATUSES.includes(taskSandbox.status) ? taskSandbox : null;
+  const openSandbox = terminal && taskSandbox && !isTerminalSandboxStatus(taskSandbox.status) ? taskSandbox : null;
   const interrupt = () => act(() => api.postMessage(target, { content: "", message_type: "interrupt" }));
   const stop = () =>
     act(() =>
@@ -106,8 +107,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
   if (target.kind === "sandbox" && terminal) disabledReason = `This sandbox is ${status}; it cannot take messages.`;
   if (!record) disabledReason = "Loading…";
 
-  const title =
-    record?.kind === "task" ? record.task.title || record.task.prompt.slice(0, 80) : `Sandbox ${target.id}`;
+  const title = record?.kind === "task" ? record.task.title || record.task.prompt.slice(0, 80) : `Sandbox ${target.id}`;
 
   return (
     <div className="page session-page" data-testid="session-page" data-kind={target.kind}>
@@ -140,9 +140,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
           running={running}
           canStop={(!terminal || openSandbox !== null) && record !== null}
           stopLabel={target.kind === "task" && !openSandbox ? "Cancel task" : "Stop sandbox"}
-          placeholder={
-            terminal ? "Send a follow-up — the agent picks the session back up" : "Message the agent…"
-          }
+          placeholder={terminal ? "Send a follow-up — the agent picks the session back up" : "Message the agent…"}
           onSend={session.send}
           onInterrupt={() => void interrupt()}
           onStop={() => void stop()}

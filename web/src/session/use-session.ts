@@ -4,9 +4,7 @@ import type { EventFrame, MessageDelivery, Sandbox, TaskWithSandbox } from "../a
 import { useEventStream } from "../live/use-event-stream.ts";
 import { SessionModel } from "./session-model.ts";
 
-export type SessionRecord =
-  | { kind: "task"; task: TaskWithSandbox }
-  | { kind: "sandbox"; sandbox: Sandbox };
+export type SessionRecord = { kind: "task"; task: TaskWithSandbox } | { kind: "sandbox"; sandbox: Sandbox };
 
 const REFRESH_ON = /^(task\.|sandbox\.|agent\.(turn_completed|completed|failed|started))/;
 

@@ -85,6 +85,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
         placeholder="Describe the task — e.g. “Add a --json flag to the CLI and test it”"
         value={prompt}
         rows={compact ? 3 : 6}
+        // biome-ignore lint/a11y/noAutofocus: only where the person just asked for a new task.
         autoFocus={autoFocus}
         {...invalid("prompt")}
         onChange={(event) => setPrompt(event.target.value)}

@@ -38,6 +38,7 @@ export function TaskListPage() {
           </h2>
           <ConnectionBadge state={feed.state} />
         </div>
+        {/* biome-ignore lint/a11y/useSemanticElements: a row of toggle buttons, not a form section. */}
         <div className="filters" role="group" aria-label="Filter by status" data-testid="task-filters">
           {FILTERS.map((option) => (
             <button

@@ -1,8 +1,8 @@
 import { memo } from "react";
 import { Markdown } from "../../components/markdown.tsx";
 import { formatClock } from "../../format.ts";
-import type { AgentActivity } from "../session-model.ts";
 import type { Item, UserItem } from "../items.ts";
+import type { AgentActivity } from "../session-model.ts";
 import { DiffView } from "./diff-view.tsx";
 import { TodoList } from "./todo-list.tsx";
 import { ToolCard } from "./tool-card.tsx";
@@ -18,7 +18,10 @@ const UserBubble = memo(function UserBubble({ item }: { item: UserItem }) {
   const isPrompt = item.key === "prompt";
   return (
     <div className="user-row">
-      <div className={`bubble user-bubble ${item.status === "failed" ? "bubble-failed" : ""}`} data-testid="user-message">
+      <div
+        className={`bubble user-bubble ${item.status === "failed" ? "bubble-failed" : ""}`}
+        data-testid="user-message"
+      >
         <div className="bubble-text">{item.content}</div>
         <div className="bubble-meta">
           {item.messageType !== "user_message" ? <span className="tag">{item.messageType}</span> : null}

@@ -38,7 +38,7 @@ export function DiffView({ path, diff }: { path: string; diff: string }) {
         </span>
       </div>
       {diff.trim() ? (
-        <pre className="mono diff" aria-label={`diff of ${path}`}>
+        <pre className="mono diff" title={`diff of ${path}`}>
           {shown.map((line, index) => (
             // Lines have no identity beyond their position.
             // biome-ignore lint/suspicious/noArrayIndexKey: static list

@@ -20,7 +20,7 @@ export const ToolCard = memo(function ToolCard({ item, cwd }: { item: ToolItem; 
         aria-expanded={expanded}
         onClick={() => setOpen((value) => !value)}
       >
-        <span className={`tool-state tool-state-${state}`} aria-label={state} />
+        <span className={`tool-state tool-state-${state}`} role="img" aria-label={state} />
         <span className="tool-name">{item.tool}</span>
         <code className="tool-summary" title={summary}>
           {isBash && summary ? `$ ${summary.split("\n")[0]}` : summary}
