@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { ENTITY_ID_RULE, isEntityId } from "../protocol/id-pattern.ts";
 import { UsageError } from "./errors.ts";
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -175,8 +176,8 @@ export function choiceListFlag<T extends string>(
 /** Checks an id's shape before it goes into a URL. */
 export function entityIdArgument(value: string | undefined, what: string): string {
   if (value === undefined || value === "") throw new UsageError(`missing ${what}`);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) {
-    throw new UsageError(`'${value}' is not a valid id (letters, digits, '_' and '-' only)`);
+  if (!isEntityId(value)) {
+    throw new UsageError(`'${value}' is not a valid id: it ${ENTITY_ID_RULE}`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ENTITY_ID_PATTERN, ENTITY_ID_RULE } from "./id-pattern.ts";
 
 // The global Web Crypto (Node ≥ 19 and browsers): protocol/ stays free of Node imports.
 const randomUUID = () => globalThis.crypto.randomUUID();
@@ -7,9 +8,7 @@ const randomUUID = () => globalThis.crypto.randomUUID();
  * Sandbox and task ids: 1–64 characters of letters, digits, `_` and `-`.
  * Omoi mints `sbx_<uuid>` / `task_<uuid>`; seed clients may bring their own (e.g. `sandbox-abc123`).
  */
-export const EntityId = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of letters, digits, '_' or '-'");
+export const EntityId = z.string().regex(ENTITY_ID_PATTERN, ENTITY_ID_RULE);
 
 export const Uuid = z.uuid();
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FrameError } from "./error.ts";
 import { EventFrame } from "./event.ts";
+import { isEntityId } from "./id-pattern.ts";
 import { EntityId } from "./ids.ts";
 import { commaList, MAX_LIST_ENTRIES } from "./query.ts";
 
@@ -64,12 +65,7 @@ export const ViewerQuery = z.object({
       for (const part of parts) {
         const [stream, seq] = part.split(":");
         const parsedSeq = Number(seq);
-        if (
-          !stream ||
-          !/^[A-Za-z0-9_-]{1,64}$/.test(stream) ||
-          !Number.isInteger(parsedSeq) ||
-          parsedSeq < 0
-        ) {
+        if (!stream || !isEntityId(stream) || !Number.isInteger(parsedSeq) || parsedSeq < 0) {
           context.addIssue({ code: "custom", message: `bad cursor '${part}': use stream:seq` });
           return z.NEVER;
         }

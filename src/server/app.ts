@@ -11,7 +11,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "../log/logger.ts";
 import { badRequest, unauthorized } from "../protocol/error.ts";
-import { safeJsonParse } from "../protocol/json.ts";
+import { parseAtEdge } from "../protocol/json.ts";
 import { ViewerCloseCode } from "../protocol/viewer.ts";
 import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
@@ -69,7 +69,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === "") return done(null, undefined);
-    const parsed = safeJsonParse(text);
+    const parsed = parseAtEdge(text);
     if (!parsed.ok) return done(badRequest(parsed.error), undefined);
     done(null, parsed.value);
   });

@@ -2,7 +2,7 @@ import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../log/logger.ts";
 import { type StoredEvent, toEventFrame } from "../protocol/event.ts";
-import { formatIssues, parseWith } from "../protocol/json.ts";
+import { formatIssues, parseAtEdgeWith } from "../protocol/json.ts";
 import {
   type Cursors,
   type ReplayMode,
@@ -378,7 +378,7 @@ export class ViewerHub {
     socket.on("error", () => socket.terminate());
     socket.on("message", (data, isBinary) => {
       if (isBinary) return connection.sendError("BadFrame", "send JSON text frames");
-      const frame = parseWith(ViewerClientFrame, data.toString());
+      const frame = parseAtEdgeWith(ViewerClientFrame, data.toString());
       if (!frame.ok) return connection.sendError("BadFrame", frame.error);
       const value = frame.value;
       if (value.type === "ping") {

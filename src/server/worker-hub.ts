@@ -4,7 +4,7 @@ import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
 import type { Logger } from "../log/logger.ts";
 import { OmoiError } from "../protocol/error.ts";
 import type { NewEvent, StoredEvent } from "../protocol/event.ts";
-import { parseWith } from "../protocol/json.ts";
+import { parseAtEdgeWith, safeJsonParse } from "../protocol/json.ts";
 import { type MessageFrame, toMessageFrame } from "../protocol/message.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import {
@@ -15,6 +15,16 @@ import {
 } from "../protocol/worker-channel.ts";
 import type { AppendResult, EventToStore, Store } from "../store/store.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
+
+/** The batch id of an `events` frame that failed validation, if it names one. */
+function refusedBatchId(text: string): string | undefined {
+  const parsed = safeJsonParse(text);
+  if (!parsed.ok || typeof parsed.value !== "object" || parsed.value === null) return undefined;
+  const { type, batch_id: batchId } = parsed.value as { type?: unknown; batch_id?: unknown };
+  return type === "events" && typeof batchId === "string" && batchId.length <= 100
+    ? batchId
+    : undefined;
+}
 
 const HELLO_TIMEOUT_MS = 10_000;
 // Workers ping every 5 s; a write every 2 s at most keeps the stored time at most ~5 s old.
@@ -129,7 +139,7 @@ export class WorkerHub {
             });
           const text = data.toString();
           if (!connection) {
-            const hello = parseWith(WorkerHello, text);
+            const hello = parseAtEdgeWith(WorkerHello, text);
             if (!hello.ok) {
               socket.close(
                 WorkerCloseCode.badHello,
@@ -201,12 +211,14 @@ export class WorkerHub {
   }
 
   private async onFrame(connection: WorkerConnection, text: string) {
-    const frame = parseWith(WorkerClientFrame, text);
+    const frame = parseAtEdgeWith(WorkerClientFrame, text);
     if (!frame.ok) {
-      this.send(connection.socket, {
-        type: "error",
-        error: { name: "BadFrame", message: frame.error },
-      });
+      const error = { name: "BadFrame", message: frame.error };
+      // A refused batch is answered as refused, so the worker's resend-then-drop rule applies
+      // rather than a resend loop.
+      const batchId = refusedBatchId(text);
+      if (batchId) this.send(connection.socket, { type: "nack", batch_id: batchId, error });
+      else this.send(connection.socket, { type: "error", error });
       return;
     }
     await this.heartbeat(connection);

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { EventDefinition, EventSource } from "../protocol/event.ts";
 import { validateEventPayload } from "../protocol/events.ts";
 import { newEventId } from "../protocol/ids.ts";
+import { MAX_JSON_DEPTH, textProblem } from "../protocol/json.ts";
 
 /** An event before it gets its envelope: what the mapping and the session produce. */
 export interface AgentEvent {
@@ -32,12 +33,51 @@ export const MAX_STRING_CHARS = 48_000;
 /** Below the server's 256 KiB limit, leaving room for the envelope. */
 const MAX_PAYLOAD_CHARS = 200_000;
 
+/**
+ * Deepest nesting kept in a payload: the server refuses JSON nested deeper than MAX_JSON_DEPTH,
+ * the frame's envelope included, so the worker cuts what the agent nested deeper.
+ */
+const MAX_PAYLOAD_DEPTH = MAX_JSON_DEPTH - 8;
+const CUT_TOO_DEEP = `…[nested deeper than ${MAX_PAYLOAD_DEPTH} levels: cut]`;
+
+/**
+ * Makes a payload fit what the server stores exactly: text with NUL characters or lone
+ * surrogates (binary tool output, text cut mid-character) shows U+FFFD in their place, and
+ * values nested too deep are cut and the payload marked `truncated`. The server refuses such
+ * input from anyone else rather than change it.
+ */
+function fitForServer(value: unknown, depth: number, cut: { deep: boolean }): unknown {
+  if (typeof value === "string") return fitText(value);
+  if (typeof value !== "object" || value === null) return value;
+  if (depth > MAX_PAYLOAD_DEPTH) {
+    cut.deep = true;
+    return CUT_TOO_DEEP;
+  }
+  if (Array.isArray(value)) return value.map((item) => fitForServer(item, depth + 1, cut));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      fitText(key),
+      fitForServer(inner, depth + 1, cut),
+    ]),
+  );
+}
+
+/** Node 20 has String.prototype.toWellFormed; TypeScript's ES2023 library does not list it. */
+const fitText = (text: string): string =>
+  textProblem(text) === undefined
+    ? text
+    : (text.replaceAll("\0", "\ufffd") as unknown as { toWellFormed(): string }).toWellFormed();
+
 /** Cuts long strings so a payload fits the server's limit; marks the payload when it did. */
-export function clampPayload(payload: Record<string, unknown>): Record<string, unknown> {
+export function clampPayload(raw: Record<string, unknown>): Record<string, unknown> {
+  const cut = { deep: false };
+  const fitted = fitForServer(raw, 1, cut) as Record<string, unknown>;
+  const payload = cut.deep ? { ...fitted, truncated: true } : fitted;
   const text = JSON.stringify(payload);
   if (text.length <= MAX_PAYLOAD_CHARS) return payload;
-  const cut = clampValue(payload) as Record<string, unknown>;
-  if (JSON.stringify(cut).length <= MAX_PAYLOAD_CHARS) return { ...cut, truncated: true };
+  const shortened = clampValue(payload) as Record<string, unknown>;
+  if (JSON.stringify(shortened).length <= MAX_PAYLOAD_CHARS)
+    return { ...shortened, truncated: true };
   return { truncated: true, preview: text.slice(0, MAX_PAYLOAD_CHARS / 2) };
 }
 

@@ -1,14 +1,29 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import net from "node:net";
+import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { workerToken } from "../../src/server/worker-token.ts";
 import { forEachBackend } from "../helpers/backends.ts";
-import { api, type TestOmoi } from "../helpers/omoi.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 let omoi: TestOmoi;
 const SANDBOX = "sandbox-bad-input";
 const WORKER_SECRET = "bad-input-test-secret-0123456789";
+
+async function taskTotal(): Promise<number> {
+  return (await api<{ total: number }>(omoi.url, "GET", "/api/v1/tasks")).body.total;
+}
+
+/** What the seed worker's poll would take, read without taking it. */
+async function pendingMessages(): Promise<number> {
+  const events = await api<{ events: unknown[] }>(
+    omoi.url,
+    "GET",
+    `/api/v1/sandboxes/${SANDBOX}/events?limit=1000&event_type=message.queued`,
+  );
+  return events.body.events.length;
+}
 
 async function storedCount(): Promise<number> {
   const response = await api<{ events: unknown[] }>(
@@ -17,6 +32,32 @@ async function storedCount(): Promise<number> {
     `/api/v1/sandboxes/${SANDBOX}/events?limit=1000`,
   );
   return response.body.events.length;
+}
+
+/** A worker channel for SANDBOX, past its hello; `answered` once `count` batches are (n)acked. */
+async function workerChannel(count: number) {
+  const socket = new WebSocket(`${omoi.url.replace("http", "ws")}/api/v1/worker/channel`);
+  const frames: { type: string; batch_id?: string; error?: { message: string } }[] = [];
+  const answered = new Promise<void>((resolve, reject) => {
+    socket.on("close", (code, reason) =>
+      reject(new Error(`the channel closed (${code} ${reason}) before answering every batch`)),
+    );
+    socket.on("message", (data) => {
+      frames.push(JSON.parse(data.toString()));
+      const answers = frames.filter((frame) => frame.type === "ack" || frame.type === "nack");
+      if (answers.length === count) resolve();
+    });
+  });
+  await new Promise((resolve) => socket.once("open", resolve));
+  socket.send(
+    JSON.stringify({
+      type: "hello",
+      protocol: 1,
+      sandbox_id: SANDBOX,
+      token: workerToken(WORKER_SECRET, SANDBOX),
+    }),
+  );
+  return { socket, frames, answered };
 }
 
 // Every test below runs on both backends.
@@ -240,6 +281,159 @@ forEachBackend(
         assert.equal(await storedCount(), before);
       });
 
+      test("JSON nested deeper than 64 levels is a clear 400 on every body, never stored", async () => {
+        const nested = (depth: number): unknown => {
+          let value: unknown = "bottom";
+          for (let level = 0; level < depth; level += 1) value = { inner: value };
+          return value;
+        };
+        const before = await storedCount();
+        const tasksBefore = await taskTotal();
+        // Built as text: a value this deep cannot even be serialized by JSON.stringify.
+        const deepText = `{"event_type":"agent.message","payload":${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+        const attempts: [string, unknown][] = [
+          [`/api/v1/sandboxes/${SANDBOX}/events`, deepText],
+          [
+            `/api/v1/sandboxes/${SANDBOX}/events`,
+            { event_type: "agent.message", payload: nested(1000) },
+          ],
+          [
+            `/api/v1/sandboxes/${SANDBOX}/events`,
+            [{ event_type: "agent.message", payload: nested(70) }],
+          ],
+          ["/api/v1/tasks", { prompt: "deep", environment: nested(100) }],
+          [`/api/v1/sandboxes/${SANDBOX}/messages`, { content: "deep", extra: nested(100) }],
+        ];
+        for (const [route, body] of attempts) {
+          const response = await api<{ error: { message: string } }>(omoi.url, "POST", route, body);
+          assert.equal(response.status, 400, `${route}: ${JSON.stringify(response.body)}`);
+          assert.match(response.body.error.message, /nested deeper than 64 levels/);
+        }
+        assert.equal(await storedCount(), before, "nothing stored");
+        assert.equal(await taskTotal(), tasksBefore);
+        const fits = await api(omoi.url, "POST", `/api/v1/sandboxes/${SANDBOX}/events`, {
+          event_type: "agent.message",
+          payload: { content: "deep but within bounds", data: nested(58) },
+        });
+        assert.equal(fits.status, 201, "nesting within the bound is stored");
+        const listed = await api<{ events: unknown[] }>(
+          omoi.url,
+          "GET",
+          `/api/v1/sandboxes/${SANDBOX}/events?limit=1000`,
+        );
+        assert.equal(listed.status, 200, "and listing the sandbox still works");
+      });
+
+      test("NUL characters and lone surrogates are refused with 400, never changed on the way in", async () => {
+        const before = await storedCount();
+        const tasksBefore = await taskTotal();
+        const pendingBefore = await pendingMessages();
+        const bad = {
+          nul: "binary\u0000output",
+          high: "cut \ud83d mid-character",
+          low: "\udc00 alone",
+        };
+        for (const [what, text] of Object.entries(bad)) {
+          const attempts: [string, unknown][] = [
+            [
+              `/api/v1/sandboxes/${SANDBOX}/events`,
+              { event_type: "agent.message", payload: { content: text } },
+            ],
+            [
+              `/api/v1/sandboxes/${SANDBOX}/events`,
+              { event_type: "agent.message", event_data: { [text]: 1 } },
+            ],
+            ["/api/v1/tasks", { prompt: text }],
+            [`/api/v1/sandboxes/${SANDBOX}/messages`, { content: text }],
+          ];
+          for (const [route, body] of attempts) {
+            const response = await api<{ error: { message: string } }>(
+              omoi.url,
+              "POST",
+              route,
+              body,
+            );
+            assert.equal(
+              response.status,
+              400,
+              `${what} to ${route}: ${JSON.stringify(response.body)}`,
+            );
+            assert.match(response.body.error.message, /NUL character|lone UTF-16 surrogate/);
+          }
+        }
+        assert.equal(await storedCount(), before, "no event stored");
+        assert.equal(await taskTotal(), tasksBefore, "no task created");
+        assert.deepEqual(await pendingMessages(), pendingBefore, "no message queued");
+        const emoji = "a whole pair 😀 is fine";
+        const kept = await api<{ id: string }>(
+          omoi.url,
+          "POST",
+          `/api/v1/sandboxes/${SANDBOX}/events`,
+          {
+            event_type: "agent.message",
+            payload: { content: emoji },
+          },
+        );
+        assert.equal(kept.status, 201);
+        const stored = await api<{ events: { id: string; payload: { content: string } }[] }>(
+          omoi.url,
+          "GET",
+          `/api/v1/sandboxes/${SANDBOX}/events?limit=1000`,
+        );
+        assert.equal(
+          stored.body.events.find((event) => event.id === kept.body.id)?.payload.content,
+          emoji,
+          "stored exactly",
+        );
+      });
+
+      test("every list-valued query parameter is bounded with a clear 400", async () => {
+        const routes = [
+          `/api/v1/sandboxes/${SANDBOX}/events?event_type=${Array(5000).fill("*").join(",")}`,
+          `/api/v1/tasks?status=${Array(200).fill("pending").join(",")}`,
+          `/api/v1/sandboxes?status=${Array(200).fill("running").join(",")}`,
+        ];
+        for (const route of routes) {
+          const response = await api<{ error: { message: string } }>(omoi.url, "GET", route);
+          assert.equal(
+            response.status,
+            400,
+            `${route.slice(0, 60)}: ${JSON.stringify(response.body)}`,
+          );
+          assert.match(response.body.error.message, /at most \d+ comma-separated entries/);
+        }
+        const fine = await api(
+          omoi.url,
+          "GET",
+          `/api/v1/sandboxes/${SANDBOX}/events?event_type=${Array(100).fill("agent.*").join(",")}`,
+        );
+        assert.equal(fine.status, 200);
+      });
+
+      test("ids are checked the same way everywhere: one starting with '-' is refused", async () => {
+        const created = await api<{ error: { message: string } }>(
+          omoi.url,
+          "POST",
+          "/api/v1/sandboxes",
+          { id: "-rf" },
+        );
+        assert.equal(created.status, 400);
+        assert.match(created.body.error.message, /starting with a letter or digit/);
+        for (const route of [
+          "/api/v1/sandboxes/-rf",
+          "/api/v1/tasks/-x",
+          "/api/v1/sandboxes/-rf/events",
+        ]) {
+          const response = await api(omoi.url, "GET", route);
+          assert.equal(response.status, 400, route);
+        }
+        const dependent = await api(omoi.url, "POST", "/api/v1/tasks", {
+          prompt: "x",
+          depends_on: ["-x"],
+        });
+        assert.equal(dependent.status, 400);
+      });
+
       test("the server keeps serving after all of it", async () => {
         const health = await api<{ status: string }>(omoi.url, "GET", "/api/v1/health");
         assert.equal(health.body.status, "ok");
@@ -298,6 +492,50 @@ forEachBackend(
         viewer.close();
       });
 
+      test("a viewer frame nested too deep or carrying NUL gets an error frame; a long filter list closes 4400", async () => {
+        const viewer = new TestViewer(
+          `${omoi.url.replace("http", "ws")}/ws/events?entity_ids=${SANDBOX}`,
+        );
+        await viewer.opened;
+        viewer.socket.send(
+          `{"type":"subscribe","entity_ids":${"[".repeat(10_000)}${"]".repeat(10_000)}}`,
+        );
+        viewer.socket.send(JSON.stringify({ type: "ping", id: "nul\u0000" }));
+        viewer.socket.send(JSON.stringify({ type: "ping", id: "after" }));
+        await viewer.waitFor(() => viewer.frames.some((frame) => frame.type === "pong"), "pong");
+        const errors = viewer.frames.filter((frame) => frame.type === "error") as {
+          error: { message: string };
+        }[];
+        assert.equal(errors.length, 2);
+        assert.match(errors[0].error.message, /nested deeper than 64 levels/);
+        assert.match(errors[1].error.message, /NUL character/);
+        viewer.close();
+        const types = Array(5000).fill("*").join(",");
+        const closed = await closeOf(`event_types=${types}`);
+        assert.equal(closed.code, 4400);
+        assert.match(closed.reason, /at most 100/);
+      });
+
+      test("a worker batch nested too deep or carrying NUL is refused alone (nack), the channel stays open", async () => {
+        const { socket, frames, answered } = await workerChannel(3);
+        const before = await storedCount();
+        const frame = (batchId: string, payload: string) =>
+          `{"type":"events","batch_id":"${batchId}","events":[{"event_type":"agent.message","payload":${payload}}]}`;
+        socket.send(frame("deep", `{"data":${"[".repeat(5000)}${"]".repeat(5000)}}`));
+        socket.send(frame("nul", JSON.stringify({ content: "a\u0000b" })));
+        socket.send(frame("fine", JSON.stringify({ content: "fine" })));
+        await answered;
+        const answer = (batchId: string) => frames.find((item) => item.batch_id === batchId);
+        assert.equal(answer("deep")?.type, "nack");
+        assert.match(answer("deep")?.error?.message ?? "", /nested deeper than 64 levels/);
+        assert.equal(answer("nul")?.type, "nack");
+        assert.match(answer("nul")?.error?.message ?? "", /NUL character/);
+        assert.equal(answer("fine")?.type, "ack");
+        assert.equal(await storedCount(), before + 1, "only the good batch is stored");
+        assert.equal(socket.readyState, WebSocket.OPEN);
+        socket.close();
+      });
+
       test("the worker channel refuses a bad hello and a bad token", async () => {
         const channel = (first: string) =>
           new Promise<{ code: number; reason: string }>((resolve) => {
@@ -329,29 +567,7 @@ forEachBackend(
           ).status,
           201,
         );
-        const socket = new WebSocket(`${omoi.url.replace("http", "ws")}/api/v1/worker/channel`);
-        const frames: { type: string; batch_id?: string; error?: { message: string } }[] = [];
-        const answered = new Promise<void>((resolve, reject) => {
-          socket.on("close", (code, reason) =>
-            reject(
-              new Error(`the channel closed (${code} ${reason}) before answering every batch`),
-            ),
-          );
-          socket.on("message", (data) => {
-            frames.push(JSON.parse(data.toString()));
-            const answers = frames.filter((frame) => frame.type === "ack" || frame.type === "nack");
-            if (answers.length === 3) resolve();
-          });
-        });
-        await new Promise((resolve) => socket.once("open", resolve));
-        socket.send(
-          JSON.stringify({
-            type: "hello",
-            protocol: 1,
-            sandbox_id: SANDBOX,
-            token: workerToken(WORKER_SECRET, SANDBOX),
-          }),
-        );
+        const { socket, frames, answered } = await workerChannel(3);
         const batch = (batchId: string, id?: string) =>
           JSON.stringify({
             type: "events",
@@ -376,3 +592,59 @@ forEachBackend(
     });
   },
 );
+
+// Backend-independent, at the default body limit: a body several megabytes long is what
+// overflows the socket buffers, so a client still writing sees the answer only if it is read.
+describe("an oversized body", () => {
+  let server: TestOmoi;
+  const sandbox = "sandbox-oversized";
+  before(async () => {
+    server = await startTestOmoi({ OMOI_RUN_AGENTS: "0" });
+    await api(server.url, "POST", "/api/v1/sandboxes", { id: sandbox });
+  });
+  after(async () => server.stop());
+
+  test("an oversized body is read and discarded, so a client that writes it all first gets the 413", async () => {
+    // Like Python's urllib or httpx: the whole body is written before the answer is read.
+    const body = JSON.stringify({
+      event_type: "agent.message",
+      payload: { content: "x".repeat(4_000_000) },
+    });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, "127.0.0.1");
+      socket.on("error", (error) =>
+        reject(new Error(`the client saw ${error.message}, not the 413`)),
+      );
+      const head = `POST /api/v1/sandboxes/${sandbox}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+      const chunks = [head];
+      for (let start = 0; start < body.length; start += 16_384) {
+        chunks.push(body.slice(start, start + 16_384));
+      }
+      const writeNext = () => {
+        const chunk = chunks.shift();
+        if (chunk === undefined) {
+          let text = "";
+          socket.on("data", (data: Buffer) => {
+            text += data.toString();
+            if (text.includes("PayloadTooLarge")) {
+              socket.destroy();
+              resolve(text);
+            }
+          });
+          return;
+        }
+        socket.write(chunk, (error) => (error ? undefined : writeNext()));
+      };
+      // Nothing is read until every chunk is written: the socket is not flowing until then.
+      writeNext();
+    });
+    assert.match(answer, /^HTTP\/1\.1 413/);
+    assert.match(answer, /1048576 bytes/);
+    const stored = await api<{ events: unknown[] }>(
+      server.url,
+      "GET",
+      `/api/v1/sandboxes/${sandbox}/events?event_type=agent.*`,
+    );
+    assert.deepEqual(stored.body.events, [], "nothing stored");
+  });
+});

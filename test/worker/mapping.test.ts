@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { validateEventPayload } from "../../src/protocol/events.ts";
+import { edgeProblem } from "../../src/protocol/json.ts";
 import { envelope } from "../../src/worker/agent-event.ts";
 import { editedPath, FileEditTracker } from "../../src/worker/file-edits.ts";
 import { createMappingState, mapSdkMessage } from "../../src/worker/mapping.ts";
@@ -200,6 +201,30 @@ describe("envelope", () => {
     assert.match(event.id, /^[0-9a-f-]{36}$/);
     assert.equal(event.task_id, "task_1");
     assert.ok(JSON.stringify(event.payload).length < 256 * 1024);
+    assert.equal(event.payload.truncated, true);
+  });
+
+  it("sends what the server stores exactly: binary output shows U+FFFD, deep input is cut and marked", () => {
+    let deep: unknown = "bottom";
+    for (let level = 0; level < 5000; level += 1) deep = [deep];
+    const event = envelope(
+      {
+        event_type: "agent.tool_use",
+        payload: {
+          tool: "Bash",
+          tool_use_id: "t1",
+          input: { "key\u0000": "a\u0000b \ud800", deep },
+        },
+      },
+      "agent",
+      null,
+    );
+    assert.equal(
+      edgeProblem(JSON.parse(JSON.stringify({ type: "events", events: [event] }))),
+      undefined,
+    );
+    const input = event.payload.input as Record<string, unknown>;
+    assert.equal(input["key\ufffd"], "a\ufffdb \ufffd");
     assert.equal(event.payload.truncated, true);
   });
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { isEntityId } from "../../src/protocol/id-pattern.ts";
 
 export type Route =
   | { name: "tasks" }
@@ -11,8 +12,10 @@ export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, "") || "/";
   if (path === "/" || path === "/tasks") return { name: "tasks" };
   if (path === "/new") return { name: "new-task" };
-  const match = /^\/(tasks|sandboxes)\/([A-Za-z0-9_-]{1,64})\/?$/.exec(path);
-  if (match) return { name: match[1] === "tasks" ? "task" : "sandbox", id: match[2] };
+  const match = /^\/(tasks|sandboxes)\/([^/]+)\/?$/.exec(path);
+  if (match && isEntityId(match[2])) {
+    return { name: match[1] === "tasks" ? "task" : "sandbox", id: match[2] };
+  }
   return { name: "not-found", path };
 }
 
