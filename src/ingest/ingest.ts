@@ -1,4 +1,5 @@
 import type { Bus } from "../bus/bus.ts";
+import { kindOfRequestEvent, RESOLVED_EVENT_TYPE } from "../protocol/approval.ts";
 import { badRequest, conflict, OmoiError } from "../protocol/error.ts";
 import {
   type EventDefinition,
@@ -28,6 +29,13 @@ export interface EventTarget {
  * (with its seq) before any viewer hears of it.
  */
 export class Ingest {
+  /**
+   * Runs after events are stored and before anyone hears of them (approval requests become
+   * rows here, so a viewer that sees a request can answer it). A failure fails the append,
+   * and the producer's resend (same ids) runs it again.
+   */
+  afterStore: ((results: AppendResult[]) => Promise<void>) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
@@ -79,6 +87,7 @@ export class Ingest {
         },
       );
     }
+    await this.afterStore?.(results);
     // Duplicates are published again: a retry after a commit whose reply was lost finds its
     // events stored but never published. Viewers drop what they already have (by seq).
     const unique = new Map(results.map((result) => [result.event.id, result.event]));
@@ -142,6 +151,14 @@ function checkProducerEvent(event: NewEvent, where: string) {
   }
   if (event.source === "system") {
     throw badRequest(`${where}source 'system' is Omoi's own; producers use 'agent' or 'worker'`);
+  }
+  if (event.event_type === RESOLVED_EVENT_TYPE) {
+    throw badRequest(
+      `${where}${RESOLVED_EVENT_TYPE} is emitted by Omoi itself when a request is answered`,
+    );
+  }
+  if (kindOfRequestEvent(event.event_type) && event.payload?.request_id !== event.id) {
+    throw badRequest(`${where}${event.event_type}: payload.request_id must equal the event's id`);
   }
 }
 

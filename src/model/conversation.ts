@@ -14,6 +14,8 @@ export interface ConversationState {
   workingDirectory: string | undefined;
   /** Names of the tools the request offers. */
   offeredTools: ReadonlySet<string>;
+  /** The text of the latest tool result (what a tool returned, or why it did not run). */
+  latestToolResult: string;
 }
 
 /**
@@ -78,6 +80,27 @@ function findWorkingDirectory(request: MessagesRequest): string | undefined {
   return undefined;
 }
 
+function toolResultText(block: ContentBlock): string {
+  const content = block.content;
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((part) =>
+      typeof part === "object" && part !== null && typeof part.text === "string" ? part.text : "",
+    )
+    .join("\n");
+}
+
+function findLatestToolResult(turns: RequestMessage[]): string {
+  for (let index = turns.length - 1; index >= 0; index--) {
+    const content = turns[index].content;
+    if (turns[index].role !== "user" || typeof content === "string") continue;
+    const results = content.filter((block) => block.type === "tool_result");
+    if (results.length > 0) return toolResultText(results[results.length - 1]);
+  }
+  return "";
+}
+
 export function readConversation(request: MessagesRequest): ConversationState {
   const turns = request.messages.filter((m) => m.role !== "system");
   let firstIndex = -1;
@@ -101,5 +124,6 @@ export function readConversation(request: MessagesRequest): ConversationState {
     turnsSinceLatest,
     workingDirectory: findWorkingDirectory(request),
     offeredTools: new Set((request.tools ?? []).map((tool) => tool.name)),
+    latestToolResult: findLatestToolResult(turns),
   };
 }

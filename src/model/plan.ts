@@ -89,12 +89,23 @@ function chooseScript(state: ConversationState, options: PlanOptions): Script | 
   return { name, scenario, steps: found.rule.steps, source: "rule", match: found.match };
 }
 
+/**
+ * The answer inside Claude Code's AskUserQuestion result (`…answered: "Q"="A". …`): the
+ * first answer, or the whole result when it holds none (a refusal, a denial's reason).
+ */
+function answerOf(toolResult: string): string {
+  const match = /"(?:[^"\\]|\\.)*"="((?:[^"\\]|\\.)*)"/.exec(toolResult);
+  return match ? match[1] : toolResult.trim();
+}
+
 function templateValues(state: ConversationState, script: Script): TemplateValues {
   const values: Record<string, string> = {
     cwd: state.workingDirectory ?? ".",
     message: stripMarker(state.latestPersonText),
     prompt: stripMarker(state.firstPrompt),
     scenario: script.name,
+    tool_result: state.latestToolResult.replace(/<\/?tool_use_error>/g, "").trim(),
+    answer: answerOf(state.latestToolResult),
   };
   script.match?.forEach((group, index) => {
     values[index === 0 ? "match" : String(index)] = group ?? "";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AnsweredBy, ApprovalKind, PermissionMode, PermissionRule, Question } from "./approval.ts";
 import {
   defineEvent,
   type EventDefinition,
@@ -87,6 +88,12 @@ export const TaskCancelled = defineEvent(
   "task.cancelled",
   loose({ reason: z.string().optional() }),
   "The task was cancelled.",
+);
+
+export const SandboxModeRequested = defineEvent(
+  "sandbox.mode_requested",
+  loose({ mode: PermissionMode }),
+  "A person asked for another permission mode; the worker switches and reports agent.mode_changed.",
 );
 
 // messages a person sends
@@ -217,6 +224,66 @@ export const AgentSystem = defineEvent(
   "Any other note from the agent runtime (status, compaction, hooks…), kept as it came.",
 );
 
+// approvals: a request's id is the id of the event that carries it
+const requestFields = {
+  request_id: z.string().min(1).max(100),
+  tool: z.string().min(1).max(200),
+  tool_use_id: z.string().max(200).optional(),
+};
+export const AgentPermissionRequested = defineEvent(
+  "agent.permission_requested",
+  loose({
+    ...requestFields,
+    input: z.unknown().optional(),
+    suggestions: z
+      .array(loose({ type: z.string() }))
+      .max(50)
+      .optional(),
+    /** The rules "Always allow" would add (taken from the SDK's suggestions). */
+    rules: z.array(PermissionRule).max(50).optional(),
+    title: z.string().max(2_000).optional(),
+    description: z.string().max(2_000).optional(),
+    blocked_path: z.string().max(4_096).optional(),
+    decision_reason: z.string().max(2_000).optional(),
+  }),
+  "A tool call waits for a person: Allow or Deny (answer with POST …/permissions/{request_id}).",
+);
+export const AgentPlanProposed = defineEvent(
+  "agent.plan_proposed",
+  loose({ ...requestFields, plan: z.string().max(200_000) }),
+  "In plan mode, the agent proposes a plan (markdown) and waits for approval.",
+);
+export const AgentQuestion = defineEvent(
+  "agent.question",
+  loose({ ...requestFields, questions: z.array(Question).min(1).max(4) }),
+  "The agent asks a person (AskUserQuestion) and waits for the answer.",
+);
+export const AgentPermissionResolved = defineEvent(
+  "agent.permission_resolved",
+  loose({
+    request_id: z.string(),
+    kind: ApprovalKind,
+    status: z.enum(["resolved", "expired"]),
+    decision: z.string(),
+    reason: z.string().optional(),
+    remember: z.boolean().optional(),
+    mode: PermissionMode.optional(),
+    answers: z.array(z.string()).optional(),
+    answered_by: AnsweredBy,
+  }),
+  "A request was answered (or closed by the no-answer policy or the sandbox's end). Emitted by Omoi only.",
+);
+export const AgentModeChanged = defineEvent(
+  "agent.mode_changed",
+  // The CLI may report modes Omoi does not offer (`dontAsk`, `auto`): kept as text.
+  loose({
+    mode: z.string().min(1).max(40),
+    previous: z.string().max(40).optional(),
+    reason: z.string().optional(),
+  }),
+  "The agent's permission mode is now `mode`.",
+);
+
 /**
  * The registry: every event type by name. Nothing registers itself by being imported;
  * what is listed here is what Omoi accepts, stores, streams and documents.
@@ -252,6 +319,12 @@ export const EventRegistry = registry(
   AgentCompleted,
   AgentFailed,
   AgentSystem,
+  SandboxModeRequested,
+  AgentPermissionRequested,
+  AgentPlanProposed,
+  AgentQuestion,
+  AgentPermissionResolved,
+  AgentModeChanged,
 );
 
 export type EventRegistry = typeof EventRegistry;

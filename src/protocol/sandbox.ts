@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PermissionMode } from "./approval.ts";
 import { SANDBOX_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
@@ -31,6 +32,9 @@ export const Sandbox = z.object({
   model: z.string().nullable(),
   max_turns: z.number().nullable(),
   max_budget_usd: z.number().nullable(),
+  /** The mode the agent runs in (or was last asked to switch to). */
+  permission_mode: PermissionMode,
+  deny_unanswered_after_minutes: z.number().nullable(),
   workspace: z.string().nullable(),
   session_id: z.string().nullable(),
   /** Which server replica supervises it (runs its worker process). */

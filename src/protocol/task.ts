@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PermissionMode } from "./approval.ts";
 import { PRIORITIES, TASK_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
@@ -26,6 +27,14 @@ export const AgentSettings = z.object({
   model: z.string().min(1).max(200).optional(),
   max_turns: z.number().int().min(1).max(10_000).optional(),
   max_budget_usd: z.number().positive().max(100_000).optional(),
+  /** How much the agent may do without asking; default `bypassPermissions`. */
+  permission_mode: PermissionMode.optional(),
+  /** Deny a request nobody answered after this many minutes; absent = wait for an answer. */
+  deny_unanswered_after_minutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .optional(),
 });
 
 export const CreateTaskBody = AgentSettings.extend({
@@ -57,6 +66,8 @@ export const Task = z.object({
   model: z.string().nullable(),
   max_turns: z.number().nullable(),
   max_budget_usd: z.number().nullable(),
+  permission_mode: PermissionMode,
+  deny_unanswered_after_minutes: z.number().nullable(),
   depends_on: z.array(z.string()),
   status: TaskStatus,
   attempts: z.number(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AnswerFrame, PermissionMode } from "./approval.ts";
 import { FrameError } from "./error.ts";
 import { NewEvent } from "./event.ts";
 import { EntityId } from "./ids.ts";
@@ -14,11 +15,16 @@ import { MessageFrame } from "./message.ts";
  *                                                        or an id another stream holds)
  *   server → worker  message {message}                 → worker: delivered {message_ids}
  *   server → worker  stop {reason}                     (the sandbox is being stopped)
+ *   server → worker  answer {answer}                   → worker: answers_received {request_ids}
+ *                                                        (a person answered an approval request)
+ *   server → worker  mode {mode}                       (switch the permission mode)
  *   either           ping / pong
  *
  * Events are kept by the worker until acknowledged and resent after reconnect; their ids
  * make the resend idempotent. Messages stay pending on the server until the worker says
  * `delivered`; they are pushed again after a reconnect, and the worker drops ids it has seen.
+ * Answers to approval requests work the same way: the welcome carries every answer the worker
+ * has not confirmed, plus the mode the sandbox should be in.
  */
 
 export const WORKER_CHANNEL_PATH = "/api/v1/worker/channel";
@@ -45,6 +51,10 @@ export const WorkerClientFrame = z.discriminatedUnion("type", [
     type: z.literal("delivered"),
     message_ids: z.array(z.string().min(1)).min(1).max(1000),
   }),
+  z.object({
+    type: z.literal("answers_received"),
+    request_ids: z.array(z.string().min(1).max(100)).min(1).max(1000),
+  }),
   z.object({ type: z.literal("ping"), id: z.string().max(100).optional() }),
   z.object({ type: z.literal("pong"), id: z.string().max(100).optional() }),
 ]);
@@ -57,6 +67,8 @@ export const WorkerServerFrame = z.discriminatedUnion("type", [
     sandbox_id: z.string(),
     last_seq: z.number(),
     messages: z.array(MessageFrame),
+    answers: z.array(AnswerFrame).optional(),
+    permission_mode: PermissionMode.optional(),
   }),
   z.object({
     type: z.literal("ack"),
@@ -67,6 +79,8 @@ export const WorkerServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("nack"), batch_id: z.string(), error: FrameError }),
   z.object({ type: z.literal("message"), message: MessageFrame }),
   z.object({ type: z.literal("stop"), reason: z.string() }),
+  z.object({ type: z.literal("answer"), answer: AnswerFrame }),
+  z.object({ type: z.literal("mode"), mode: PermissionMode }),
   z.object({ type: z.literal("ping"), id: z.string().optional() }),
   z.object({ type: z.literal("pong"), id: z.string().optional() }),
   z.object({ type: z.literal("error"), error: FrameError }),

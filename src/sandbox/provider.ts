@@ -1,3 +1,5 @@
+import type { PermissionMode } from "../protocol/approval.ts";
+
 /**
  * A sandbox provider runs one worker (and, through it, one agent) in an isolated place.
  * `local` uses @anthropic-ai/sandbox-runtime on this machine; remote providers (Daytona…)
@@ -23,6 +25,8 @@ export interface WorkerLaunchSpec {
   model: string | null;
   maxTurns: number | null;
   maxBudgetUsd: number | null;
+  /** The permission mode the agent starts in (absent: `bypassPermissions`). */
+  permissionMode?: PermissionMode;
   /** SDK session to resume (follow-up after the sandbox was closed). */
   resumeSessionId: string | null;
   /** Workspace folder to reuse; the provider makes one when absent. */

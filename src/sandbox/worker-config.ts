@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PermissionMode } from "../protocol/approval.ts";
 import { parseWith } from "../protocol/json.ts";
 import type { WorkerLaunchSpec } from "./provider.ts";
 
@@ -18,6 +19,7 @@ export const WorkerConfig = z.object({
   model: z.string().min(1).nullable(),
   maxTurns: z.number().int().positive().nullable(),
   maxBudgetUsd: z.number().nonnegative().nullable(),
+  permissionMode: PermissionMode.optional(),
   resumeSessionId: z.string().min(1).nullable(),
   /** Absolute; exists. The agent's only writable project folder. */
   workspace: z.string().min(1),

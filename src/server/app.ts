@@ -17,6 +17,7 @@ import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
 import { environmentRoutes } from "./routes/environments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -126,6 +127,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   taskRoutes(app, context);
   environmentRoutes(app, context);
   sandboxRoutes(app, context);
+  approvalRoutes(app, context);
 
   const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));
   // wildcard: files are looked up per request, so a rebuilt UI is served without a restart.

@@ -50,6 +50,8 @@ export interface Config {
   logLevel: string;
   /** Start the orchestrator and run agents (off for pure API/ingest replicas). */
   runAgents: boolean;
+  /** Where to POST "a task needs you" notices (OMOI_WEBHOOK_URL), signed with OMOI_WEBHOOK_SECRET. */
+  webhook: { url: string; secret: string } | undefined;
 }
 
 /** `scheme://host[:port]` and nothing else (no path, no wildcard). */
@@ -140,6 +142,14 @@ const EnvSchema = z.object({
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .default("info"),
   OMOI_RUN_AGENTS: z.enum(["0", "1", "true", "false"]).default("1"),
+  OMOI_WEBHOOK_URL: z
+    .url()
+    .refine((url) => /^https?:/.test(url), "OMOI_WEBHOOK_URL must be http(s)")
+    .optional(),
+  OMOI_WEBHOOK_SECRET: z
+    .string()
+    .min(16, "OMOI_WEBHOOK_SECRET must be at least 16 characters")
+    .optional(),
 });
 
 export class ConfigError extends Error {
@@ -158,6 +168,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success)
     throw new ConfigError(`bad configuration: ${formatIssues(parsed.error.issues)}`);
   const values = parsed.data;
+  if (values.OMOI_WEBHOOK_URL && !values.OMOI_WEBHOOK_SECRET) {
+    throw new ConfigError(
+      "bad configuration: OMOI_WEBHOOK_URL needs OMOI_WEBHOOK_SECRET (the key its receiver checks the signature with)",
+    );
+  }
   const allowOpen = values.OMOI_ALLOW_OPEN === "1" || values.OMOI_ALLOW_OPEN === "true";
   if (!isLoopbackHost(values.OMOI_HOST) && !values.OMOI_API_TOKEN && !allowOpen) {
     throw new ConfigError(
@@ -199,6 +214,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     viewerMaxBufferBytes: values.OMOI_VIEWER_MAX_BUFFER_BYTES,
     logLevel: values.OMOI_LOG_LEVEL,
     runAgents: values.OMOI_RUN_AGENTS === "1" || values.OMOI_RUN_AGENTS === "true",
+    webhook:
+      values.OMOI_WEBHOOK_URL && values.OMOI_WEBHOOK_SECRET
+        ? { url: values.OMOI_WEBHOOK_URL, secret: values.OMOI_WEBHOOK_SECRET }
+        : undefined,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Environments } from "../environment/environments.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
 import type { Store } from "../store/store.ts";
+import type { Approvals } from "./approvals.ts";
 import type { Config } from "./config.ts";
 import type { ViewerHub } from "./viewer-hub.ts";
 import type { WorkerHub } from "./worker-hub.ts";
@@ -23,6 +24,7 @@ export interface ServerContext {
   ingest: Ingest;
   viewers: ViewerHub;
   workers: WorkerHub;
+  approvals: Approvals;
   control: Control;
   environments: Environments;
   providerName: string;

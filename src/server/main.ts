@@ -10,9 +10,11 @@ import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbo
 import { createStore } from "../store/index.ts";
 import { Vault } from "../vault/vault.ts";
 import { buildApp } from "./app.ts";
+import { Approvals } from "./approvals.ts";
 import { type Config, isLoopbackHost, resolveSecret, usesScriptedModel } from "./config.ts";
 import type { ModelInfo } from "./context.ts";
 import { ViewerHub } from "./viewer-hub.ts";
+import { Webhook } from "./webhook.ts";
 import { WorkerHub } from "./worker-hub.ts";
 import { workerToken } from "./worker-token.ts";
 
@@ -153,6 +155,18 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       createLogger("workers", config.logLevel),
     );
     let serverUrl = config.publicUrl ?? "";
+    const approvals = new Approvals(
+      store,
+      bus,
+      ingest,
+      createLogger("approvals", config.logLevel),
+      {
+        webhook: config.webhook
+          ? new Webhook(config.webhook, createLogger("webhook", config.logLevel))
+          : undefined,
+        publicUrl: () => serverUrl,
+      },
+    );
     const orchestrator = new Orchestrator(
       store,
       bus,
@@ -179,6 +193,8 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     );
     viewers.start();
     workers.start();
+    await approvals.start();
+    closers.push(() => approvals.stop());
     onBusResubscribed = () => {
       viewers.refill();
       orchestrator.lookForMissedEvents();
@@ -193,6 +209,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         ingest,
         viewers,
         workers,
+        approvals,
         control: orchestrator,
         environments: new Environments(store.environments, new Vault(secret, "environments")),
         providerName: provider.name,

@@ -2,6 +2,12 @@ import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
 import type { Logger } from "../log/logger.ts";
+import {
+  type Answer,
+  type AnswerFrame,
+  type PermissionMode,
+  RESOLVED_EVENT_TYPE,
+} from "../protocol/approval.ts";
 import { OmoiError } from "../protocol/error.ts";
 import type { NewEvent, StoredEvent } from "../protocol/event.ts";
 import { parseAtEdgeWith, safeJsonParse } from "../protocol/json.ts";
@@ -24,6 +30,23 @@ function refusedBatchId(text: string): string | undefined {
   return type === "events" && typeof batchId === "string" && batchId.length <= 100
     ? batchId
     : undefined;
+}
+
+/** The answer part of an `agent.permission_resolved` payload (written by Omoi itself). */
+function answerFrameOf(payload: Record<string, unknown>): AnswerFrame {
+  const { request_id, decision, reason, remember, mode, answers } = payload as unknown as {
+    request_id: string;
+  } & Answer;
+  return {
+    request_id,
+    answer: {
+      decision,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(remember !== undefined ? { remember } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(answers !== undefined ? { answers } : {}),
+    },
+  };
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -90,9 +113,18 @@ export class WorkerHub {
   }
 
   private onBusEvent(event: StoredEvent) {
-    if (event.event_type !== "message.queued" || !event.sandbox_id) return;
+    if (!event.sandbox_id) return;
     const worker = this.workers.get(event.sandbox_id);
     if (!worker) return;
+    if (event.event_type === RESOLVED_EVENT_TYPE) {
+      this.send(worker.socket, { type: "answer", answer: answerFrameOf(event.payload) });
+      return;
+    }
+    if (event.event_type === "sandbox.mode_requested") {
+      this.send(worker.socket, { type: "mode", mode: event.payload.mode as PermissionMode });
+      return;
+    }
+    if (event.event_type !== "message.queued") return;
     const payload = event.payload as {
       message_id: string;
       message_type: MessageFrame["message_type"];
@@ -194,9 +226,10 @@ export class WorkerHub {
     };
     this.workers.set(sandbox.id, connection);
     await this.heartbeat(connection);
-    const [lastSeq, pending] = await Promise.all([
+    const [lastSeq, pending, answered] = await Promise.all([
       this.store.lastSeq(sandbox.id),
       this.store.pendingMessages(sandbox.id),
+      this.store.approvals.undelivered(sandbox.id),
     ]);
     this.send(socket, {
       type: "welcome",
@@ -204,6 +237,10 @@ export class WorkerHub {
       sandbox_id: sandbox.id,
       last_seq: lastSeq,
       messages: pending.map(toMessageFrame),
+      answers: answered.flatMap((approval) =>
+        approval.answer ? [{ request_id: approval.id, answer: approval.answer }] : [],
+      ),
+      ...(sandbox.kind === "agent" ? { permission_mode: sandbox.permission_mode } : {}),
     });
     this.logger.info({ sandbox_id: sandbox.id, resume: Boolean(hello.resume) }, "worker connected");
     this.hooks.onConnected?.(sandbox.id, Boolean(hello.resume));
@@ -237,6 +274,9 @@ export class WorkerHub {
         return;
       case "delivered":
         await this.store.markDelivered(connection.sandboxId, value.message_ids);
+        return;
+      case "answers_received":
+        await this.store.approvals.markDelivered(connection.sandboxId, value.request_ids);
         return;
       case "events":
         this.storeBatch(connection, value.batch_id, value.events);

@@ -1,3 +1,4 @@
+import { DEFAULT_PERMISSION_MODE } from "../protocol/approval.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
 import { PRIORITY_RANK, type Task } from "../protocol/task.ts";
 import type { NewSandbox, NewTask, SandboxPatch, TaskPatch } from "./store.ts";
@@ -20,6 +21,8 @@ const TASK_PATCH_COLUMNS = [
   "model",
   "max_turns",
   "max_budget_usd",
+  "permission_mode",
+  "deny_unanswered_after_minutes",
   "depends_on",
   "status",
   "attempts",
@@ -48,6 +51,8 @@ const SANDBOX_PATCH_COLUMNS = [
   "model",
   "max_turns",
   "max_budget_usd",
+  "permission_mode",
+  "deny_unanswered_after_minutes",
   "workspace",
   "session_id",
   "owner",
@@ -72,6 +77,8 @@ export function newTaskColumns(task: NewTask, now: number): Columns {
     model: task.model ?? null,
     max_turns: task.max_turns ?? null,
     max_budget_usd: task.max_budget_usd ?? null,
+    permission_mode: task.permission_mode ?? DEFAULT_PERMISSION_MODE,
+    deny_unanswered_after_minutes: task.deny_unanswered_after_minutes ?? null,
     depends_on: task.depends_on ?? [],
     environment_id: task.environment_id ?? null,
     status: "pending",
@@ -117,10 +124,12 @@ export function newSandboxColumns(sandbox: NewSandbox, now: number): Columns {
     model: null,
     max_turns: null,
     max_budget_usd: null,
+    deny_unanswered_after_minutes: null,
     workspace: null,
     session_id: null,
     owner: null,
     ...sandbox,
+    permission_mode: sandbox.permission_mode ?? DEFAULT_PERMISSION_MODE,
     status: sandbox.status ?? "pending",
     worker_pid: null,
     error: null,

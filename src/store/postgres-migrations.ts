@@ -193,4 +193,37 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX tasks_environment ON tasks (environment_id);
     `,
   },
+  {
+    version: 4,
+    name: "approvals",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN permission_mode text NOT NULL DEFAULT 'bypassPermissions';
+      ALTER TABLE tasks ADD COLUMN deny_unanswered_after_minutes double precision;
+      ALTER TABLE sandboxes ADD COLUMN permission_mode text NOT NULL DEFAULT 'bypassPermissions';
+      ALTER TABLE sandboxes ADD COLUMN deny_unanswered_after_minutes double precision;
+
+      -- A request waiting for a person. The id is the id of the event that asked; the
+      -- answer is taken by a conditional update (status 'open' → 'resolved'): a second
+      -- writer blocks on the row lock, re-checks the status and updates nothing.
+      CREATE TABLE approvals (
+        id text PRIMARY KEY,
+        position bigserial NOT NULL,
+        sandbox_id text NOT NULL,
+        task_id text,
+        kind text NOT NULL,
+        tool text NOT NULL,
+        request jsonb NOT NULL,
+        status text NOT NULL,
+        answer jsonb,
+        answered_by jsonb,
+        created_at bigint NOT NULL,
+        deadline_at bigint,
+        resolved_at bigint,
+        delivered_at bigint
+      );
+      CREATE INDEX approvals_sandbox ON approvals (sandbox_id, status, created_at, position);
+      CREATE INDEX approvals_task ON approvals (task_id, status);
+      CREATE INDEX approvals_deadline ON approvals (deadline_at) WHERE status = 'open';
+    `,
+  },
 ];

@@ -4,6 +4,7 @@ import type { StoredEvent } from "../protocol/event.ts";
 import type { StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
+import { ApprovalQueries } from "./approval-queries.ts";
 import {
   type Columns,
   newSandboxColumns,
@@ -76,6 +77,11 @@ export class PostgresStore implements Store {
   readonly environments: PostgresEnvironments;
   private readonly schema: string | undefined;
   private closed = false;
+  readonly approvals = new ApprovalQueries(async (sql, values) => {
+    let index = 0;
+    const numbered = sql.replace(/\?/g, () => `$${++index}`);
+    return (await this.pool.query<Row>(numbered, values)).rows;
+  });
   /** Concurrent appends share transactions; see GroupCommit. */
   private readonly appends = new GroupCommit<EventToStore, AppendResult>(
     (events) => this.appendNow(events),

@@ -1,3 +1,4 @@
+import { DEFAULT_PERMISSION_MODE, PermissionMode } from "../protocol/approval.ts";
 import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
@@ -26,6 +27,10 @@ function json<T>(value: unknown, fallback: T): T {
   // The store wrote this text itself, so it is trusted JSON.
   return JSON.parse(value) as T;
 }
+
+/** Rows written before approvals existed ran in `bypassPermissions`. */
+const permissionMode = (value: unknown): PermissionMode =>
+  PermissionMode.safeParse(value).data ?? DEFAULT_PERMISSION_MODE;
 
 export function rowToEvent(row: Row): StoredEvent {
   return {
@@ -66,6 +71,8 @@ export function rowToTask(row: Row): Task {
     model: textOrNull(row.model),
     max_turns: numberOrNull(row.max_turns),
     max_budget_usd: numberOrNull(row.max_budget_usd),
+    permission_mode: permissionMode(row.permission_mode),
+    deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
     depends_on: json<string[]>(row.depends_on, []),
     status: text(row.status) as TaskStatus,
     attempts: number(row.attempts),
@@ -98,6 +105,8 @@ export function rowToSandbox(row: Row): Sandbox {
     model: textOrNull(row.model),
     max_turns: numberOrNull(row.max_turns),
     max_budget_usd: numberOrNull(row.max_budget_usd),
+    permission_mode: permissionMode(row.permission_mode),
+    deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
     workspace: textOrNull(row.workspace),
     session_id: textOrNull(row.session_id),
     owner: textOrNull(row.owner),

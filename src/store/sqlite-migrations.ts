@@ -114,4 +114,36 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX tasks_environment ON tasks (environment_id);
     `,
   },
+  {
+    version: 3,
+    name: "approvals",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN permission_mode TEXT NOT NULL DEFAULT 'bypassPermissions';
+      ALTER TABLE tasks ADD COLUMN deny_unanswered_after_minutes REAL;
+      ALTER TABLE sandboxes ADD COLUMN permission_mode TEXT NOT NULL DEFAULT 'bypassPermissions';
+      ALTER TABLE sandboxes ADD COLUMN deny_unanswered_after_minutes REAL;
+
+      -- A request waiting for a person. The id is the id of the event that asked; the
+      -- answer is taken by a conditional update (status 'open' → 'resolved'), so exactly
+      -- one answer is ever stored.
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        sandbox_id TEXT NOT NULL,
+        task_id TEXT,
+        kind TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL,
+        answer TEXT,
+        answered_by TEXT,
+        created_at INTEGER NOT NULL,
+        deadline_at INTEGER,
+        resolved_at INTEGER,
+        delivered_at INTEGER
+      );
+      CREATE INDEX approvals_sandbox ON approvals (sandbox_id, status, created_at);
+      CREATE INDEX approvals_task ON approvals (task_id, status);
+      CREATE INDEX approvals_deadline ON approvals (status, deadline_at);
+    `,
+  },
 ];

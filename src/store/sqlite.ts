@@ -6,6 +6,7 @@ import type { StoredEvent } from "../protocol/event.ts";
 import type { StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
+import { ApprovalQueries } from "./approval-queries.ts";
 import {
   type Columns,
   newSandboxColumns,
@@ -55,6 +56,9 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
   private checkpointer: SqliteCheckpointer | undefined;
   readonly environments = new SqliteEnvironments(() => this.db());
+  readonly approvals = new ApprovalQueries(async (sql, values) =>
+    this.statement(sql).all(...values),
+  );
 
   /** `path` is a file path (its folder is created by migrate()) or `:memory:`. */
   constructor(readonly path = "./data/omoi.db") {}

@@ -2,6 +2,7 @@ import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
+import type { ApprovalQueries } from "./approval-queries.ts";
 import type { EnvironmentStore } from "./environment-store.ts";
 
 /** An event ready to store: validated, id minted, stream resolved. */
@@ -60,7 +61,11 @@ export type NewTask = Omit<
   | "updated_at"
   | "started_at"
   | "completed_at"
-> & { environment_id?: string | null };
+  | "permission_mode"
+  | "deny_unanswered_after_minutes"
+> & { environment_id?: string | null } & Partial<
+    Pick<Task, "permission_mode" | "deny_unanswered_after_minutes">
+  >;
 
 export type TaskPatch = Partial<Omit<Task, "id" | "created_at">>;
 export type NewSandbox = Pick<Sandbox, "id" | "task_id" | "kind" | "provider"> &
@@ -71,6 +76,8 @@ export type NewSandbox = Pick<Sandbox, "id" | "task_id" | "kind" | "provider"> &
       | "model"
       | "max_turns"
       | "max_budget_usd"
+      | "permission_mode"
+      | "deny_unanswered_after_minutes"
       | "workspace"
       | "session_id"
       | "status"
@@ -88,6 +95,9 @@ export interface Store {
   readonly environments: EnvironmentStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
+
+  /** Approval requests and their one answer each (see approval-queries.ts). */
+  readonly approvals: ApprovalQueries;
 
   // events — seq assigned per stream in the same transaction as the insert
   appendEvents(events: EventToStore[]): Promise<AppendResult[]>;

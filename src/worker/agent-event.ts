@@ -6,6 +6,8 @@ import { MAX_JSON_DEPTH, textProblem } from "../protocol/json.ts";
 
 /** An event before it gets its envelope: what the mapping and the session produce. */
 export interface AgentEvent {
+  /** Set when the event's id must be known in advance (an approval request's id is its event's). */
+  id?: string;
   event_type: string;
   payload: Record<string, unknown>;
 }
@@ -108,7 +110,7 @@ export function envelope(
   const payload = clampPayload(event.payload);
   const checked = validateEventPayload(event.event_type, payload);
   const base = {
-    id: newEventId(),
+    id: event.id ?? newEventId(),
     source,
     emitted_at: now,
     ...(taskId ? { task_id: taskId } : {}),

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
+import type { AnswerFrame } from "../protocol/approval.ts";
 import { formatIssues, parseWith } from "../protocol/json.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import {
@@ -193,6 +194,8 @@ export class ChannelTransport implements Transport {
         this.log.info({ lastSeq: frame.last_seq, pending: frame.messages.length }, "channel ready");
         for (const message of frame.messages) this.receiveMessage(message);
         this.sendDelivered();
+        if (frame.permission_mode) this.handlers?.onMode?.(frame.permission_mode);
+        for (const answer of frame.answers ?? []) this.receiveAnswer(answer);
         this.flushNow();
         return;
       case "ack":
@@ -206,6 +209,12 @@ export class ChannelTransport implements Transport {
         return;
       case "stop":
         this.handlers?.onStop(frame.reason);
+        return;
+      case "answer":
+        this.receiveAnswer(frame.answer);
+        return;
+      case "mode":
+        this.handlers?.onMode?.(frame.mode);
         return;
       case "ping":
         this.write({ type: "pong", ...(frame.id ? { id: frame.id } : {}) });
@@ -231,6 +240,15 @@ export class ChannelTransport implements Transport {
       return;
     }
     this.handlers?.onMessage(message);
+  }
+
+  /**
+   * Hands an answer on and confirms it at once: the session either resolves its waiting
+   * call or has none (answered before, or the call was cancelled), so a re-push is harmless.
+   */
+  private receiveAnswer(answer: AnswerFrame) {
+    this.handlers?.onAnswer?.(answer);
+    this.write({ type: "answers_received", request_ids: [answer.request_id] });
   }
 
   private acknowledged(batchId: string, ids: string[], lastSeq: number) {

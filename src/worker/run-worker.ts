@@ -41,7 +41,16 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   // Messages can arrive (in the welcome) while confinement is still being set up; the
   // transport has marked them seen, so they must be kept, not dropped.
   const early: IncomingMessage[] = [];
+  let permissionMode = options.permissionMode;
   transport.start({
+    onAnswer: (answer) => {
+      if (!session?.answer(answer))
+        log.info({ requestId: answer.request_id }, "answer for no waiting call");
+    },
+    onMode: (mode) => {
+      if (session) void session.setMode(mode);
+      else permissionMode = mode;
+    },
     onMessage: (message) => (session ? session.receive(message) : early.push(message)),
     onStop: (reason) => {
       stopRequested.push(reason);
@@ -89,6 +98,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         model: options.model,
         maxTurns: options.maxTurns,
         maxBudgetUsd: options.maxBudgetUsd,
+        permissionMode,
         resumeSessionId: options.resumeSessionId,
         modelBaseUrl: options.modelBaseUrl,
         partialMessages: options.partialMessages,

@@ -6,13 +6,16 @@ import {
   type SDKMessage,
   type SDKResultMessage,
 } from "@anthropic-ai/claude-agent-sdk";
+import type { AnswerFrame, PermissionMode } from "../protocol/approval.ts";
 import {
   AgentError,
   AgentInterrupted,
   AgentMessageInjected,
+  AgentModeChanged,
   AgentWaiting,
 } from "../protocol/events.ts";
 import { type AgentEvent, agentEvent } from "./agent-event.ts";
+import { ApprovalGate } from "./approvals.ts";
 import {
   type Failure,
   failureOfError,
@@ -42,6 +45,8 @@ export interface SessionOptions {
   spawnClaudeCodeProcess?: Options["spawnClaudeCodeProcess"];
   /** Whether the model endpoint is Omoi's scripted model, once known. */
   scriptedModel?: Promise<boolean | undefined>;
+  /** The permission mode to start in; default `bypassPermissions`. */
+  permissionMode?: PermissionMode;
   /** How long `stop()` lets the CLI wind down before killing it. */
   stopGraceMs?: number;
   logger?: Logger;
@@ -87,6 +92,11 @@ export class AgentSession {
   private sawInit = false;
   private lastResult: SDKResultMessage | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private readonly gate: ApprovalGate;
+  private mode: string;
+  /** Tool inputs as the model sent them, by tool_use id, and calls waiting for one. */
+  private readonly toolInputs = new Map<string, Record<string, unknown>>();
+  private readonly inputWaiters = new Map<string, (input: Record<string, unknown>) => void>();
 
   constructor(
     private readonly options: SessionOptions,
@@ -94,6 +104,14 @@ export class AgentSession {
   ) {
     this.edits = new FileEditTracker(options.workspace);
     this.log = (options.logger ?? defaultLog).child({ component: "session" });
+    this.mode = options.permissionMode ?? "bypassPermissions";
+    this.gate = new ApprovalGate({
+      emit: (event) => this.callbacks.emit(event),
+      mode: () => this.mode,
+      modeChanged: (mode, reason) => this.modeObserved(mode, reason),
+      toolInput: (toolUseId) => this.toolInput(toolUseId),
+      log: this.log,
+    });
     this.ended = new Promise((resolve) => {
       this.resolveEnd = resolve;
     });
@@ -144,6 +162,25 @@ export class AgentSession {
     );
   }
 
+  /** A person's answer to an approval request. False when no tool call waits for it. */
+  answer(frame: AnswerFrame): boolean {
+    return this.gate.answer(frame);
+  }
+
+  /** Switches the permission mode; it applies from the next tool call on. */
+  async setMode(mode: PermissionMode, reason = "requested"): Promise<void> {
+    if (!this.query || mode === this.mode) return;
+    try {
+      const response = await this.query.setPermissionMode(mode);
+      this.modeObserved(response?.mode ?? mode, reason);
+    } catch (error) {
+      this.log.warn({ err: String(error), mode }, "mode switch refused");
+      this.callbacks.emit(
+        agentEvent(AgentError, { error: `could not switch to ${mode}: ${String(error)}` }),
+      );
+    }
+  }
+
   /** Ends the session: stops a running turn, lets the CLI exit, kills it after a grace. */
   stop(reason: string): Promise<SessionEnd> {
     if (this.stopReason === null) {
@@ -163,8 +200,10 @@ export class AgentSession {
     };
     return {
       cwd: options.workspace,
-      permissionMode: "bypassPermissions",
+      permissionMode: options.permissionMode ?? "bypassPermissions",
+      // Lets a person switch to bypassPermissions mid-run; the starting mode is the one above.
       allowDangerouslySkipPermissions: true,
+      canUseTool: this.gate.canUseTool,
       settingSources: [],
       includePartialMessages: options.partialMessages ?? true,
       env: options.env,
@@ -226,8 +265,12 @@ export class AgentSession {
     }
     const scriptedModel = await this.options.scriptedModel;
     const events = mapSdkMessage(message, this.mapping, { scriptedModel });
+    if (message.type === "system" && message.subtype === "status" && message.permissionMode) {
+      this.modeObserved(message.permissionMode, "agent");
+    }
     if (message.type === "assistant") {
       for (const block of message.message.content) {
+        if (block.type === "tool_use") this.rememberInput(block.id, block.input);
         // Fallback when the hook did not run; the first snapshot per tool use wins.
         if (block.type === "tool_use") await this.edits.before(block.id, block.name, block.input);
       }
@@ -243,6 +286,43 @@ export class AgentSession {
     }
     if (message.type === "system" && message.subtype === "api_retry") this.modelRetry(message);
     if (message.type === "result") this.turnEnded(message);
+  }
+
+  private modeObserved(mode: string, reason: string) {
+    if (mode === this.mode) return;
+    const previous = this.mode;
+    this.mode = mode;
+    this.callbacks.emit(agentEvent(AgentModeChanged, { mode, previous, reason }));
+  }
+
+  private rememberInput(toolUseId: string, input: unknown) {
+    if (typeof input !== "object" || input === null) return;
+    const value = input as Record<string, unknown>;
+    // Only plan proposals look their input up; keep a bounded few.
+    if (this.toolInputs.size > 100) this.toolInputs.clear();
+    this.toolInputs.set(toolUseId, value);
+    this.inputWaiters.get(toolUseId)?.(value);
+    this.inputWaiters.delete(toolUseId);
+  }
+
+  /**
+   * The SDK may call `canUseTool` before this session has read the assistant message that
+   * made the call (both come on one stream, but the message waits in the SDK's queue), so
+   * wait for it a little.
+   */
+  private toolInput(toolUseId: string): Promise<Record<string, unknown> | undefined> {
+    const known = this.toolInputs.get(toolUseId);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.inputWaiters.delete(toolUseId);
+        resolve(undefined);
+      }, 5_000);
+      this.inputWaiters.set(toolUseId, (input) => {
+        clearTimeout(timer);
+        resolve(input);
+      });
+    });
   }
 
   /** The CLI is retrying the model: say so at once, so nobody waits on a silent agent. */

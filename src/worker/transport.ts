@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AnswerFrame, PermissionMode } from "../protocol/approval.ts";
 import { MessageDelivery, MessageType } from "../protocol/message.ts";
 import type { OutgoingEvent } from "./agent-event.ts";
 
@@ -37,6 +38,10 @@ export interface TransportHandlers {
   onMessage(message: IncomingMessage): void;
   /** The server asked the worker to stop. */
   onStop(reason: string): void;
+  /** A person answered an approval request (channel only). */
+  onAnswer?(answer: AnswerFrame): void;
+  /** A person asked for another permission mode; the welcome also names the mode to be in. */
+  onMode?(mode: PermissionMode): void;
 }
 
 /**

@@ -25,6 +25,8 @@ export function sandboxConformance(makeStore: MakeStore) {
         status: "pending",
         model: null,
         max_budget_usd: null,
+        permission_mode: "bypassPermissions",
+        deny_unanswered_after_minutes: null,
         workspace: null,
         session_id: null,
         worker_pid: null,

@@ -23,6 +23,8 @@ export function taskConformance(makeStore: MakeStore) {
       const created = await store.createTask(input);
       assert.deepEqual(created, {
         ...input,
+        permission_mode: "bypassPermissions",
+        deny_unanswered_after_minutes: null,
         status: "pending",
         attempts: 0,
         environment_id: null,

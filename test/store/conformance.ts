@@ -1,4 +1,5 @@
 import { describe } from "node:test";
+import { approvalConformance } from "./conformance-approvals.ts";
 import { environmentConformance } from "./conformance-environments.ts";
 import { eventConformance } from "./conformance-events.ts";
 import { messageConformance } from "./conformance-messages.ts";
@@ -20,5 +21,6 @@ export function storeConformance(name: string, makeStore: MakeStore) {
     taskConformance(makeStore);
     sandboxConformance(makeStore);
     environmentConformance(makeStore);
+    approvalConformance(makeStore);
   });
 }

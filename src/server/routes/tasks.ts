@@ -18,11 +18,17 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
 
   app.get("/api/v1/tasks", async (request) => {
     const query = parseRequest(ListTasksQuery, request.query, "query");
-    return context.store.listTasks({
+    const page = await context.store.listTasks({
       status: query.status,
       limit: query.limit,
       offset: query.offset,
     });
+    // "Needs you": what each task waits for a person on, derived from its open requests.
+    const waiting = await context.approvals.needsYou(page.tasks.map((task) => task.id));
+    return {
+      ...page,
+      tasks: page.tasks.map((task) => ({ ...task, needs_you: waiting.get(task.id) ?? null })),
+    };
   });
 
   app.get("/api/v1/tasks/:id", async (request) => {
@@ -32,7 +38,8 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     const sandbox = task.sandbox_id
       ? ((await context.store.getSandbox(task.sandbox_id)) ?? null)
       : null;
-    return { ...task, sandbox };
+    const waiting = await context.approvals.needsYou([task.id]);
+    return { ...task, sandbox, needs_you: waiting.get(task.id) ?? null };
   });
 
   app.post("/api/v1/tasks/:id/cancel", async (request) => {

@@ -1,0 +1,170 @@
+import { z } from "zod";
+
+/*
+ * Permission modes, approval requests and their answers: the contract between the worker
+ * (which asks), the server (which keeps the request and takes exactly one answer) and
+ * every client (which shows the request and answers it).
+ */
+
+/**
+ * How much the agent may do alone. `default` asks before edits and commands, `acceptEdits`
+ * asks only before commands, `plan` reads and plans and changes nothing until a plan is
+ * approved, `bypassPermissions` never asks (Omoi's behaviour before approvals existed).
+ */
+export const PermissionMode = z.enum(["default", "acceptEdits", "plan", "bypassPermissions"]);
+export type PermissionMode = z.infer<typeof PermissionMode>;
+export const PERMISSION_MODES = PermissionMode.options;
+export const DEFAULT_PERMISSION_MODE: PermissionMode = "bypassPermissions";
+
+/** `permission`: a tool call waits for Allow/Deny. `plan`: a plan waits for approval. `question`: the agent asks. */
+export const ApprovalKind = z.enum(["permission", "plan", "question"]);
+export type ApprovalKind = z.infer<typeof ApprovalKind>;
+
+/** The event each kind of request arrives as. */
+export const REQUEST_EVENT_TYPES = {
+  permission: "agent.permission_requested",
+  plan: "agent.plan_proposed",
+  question: "agent.question",
+} as const satisfies Record<ApprovalKind, string>;
+export const RESOLVED_EVENT_TYPE = "agent.permission_resolved";
+
+export function kindOfRequestEvent(eventType: string): ApprovalKind | undefined {
+  for (const kind of ApprovalKind.options) {
+    if (REQUEST_EVENT_TYPES[kind] === eventType) return kind;
+  }
+  return undefined;
+}
+
+/** A rule the SDK suggests (or a person remembers): a tool, optionally narrowed to a pattern. */
+export const PermissionRule = z.object({
+  toolName: z.string().min(1).max(200),
+  ruleContent: z.string().max(2_000).optional(),
+});
+export type PermissionRule = z.infer<typeof PermissionRule>;
+
+export const QuestionOption = z.looseObject({
+  label: z.string().max(500),
+  description: z.string().max(5_000).optional(),
+});
+export const Question = z.looseObject({
+  question: z.string().max(5_000),
+  header: z.string().max(200).optional(),
+  options: z.array(QuestionOption).max(10).default([]),
+  multiSelect: z.boolean().optional(),
+});
+export type Question = z.infer<typeof Question>;
+
+/** What each decision is accepted for. */
+export const DECISIONS_BY_KIND: Record<ApprovalKind, readonly string[]> = {
+  permission: ["allow", "deny"],
+  plan: ["approve", "keep_planning"],
+  question: ["answer", "deny"],
+};
+
+export const MAX_ANSWER_CHARS = 10_000;
+
+/**
+ * One body for every kind of request (`POST /api/v1/sandboxes/{id}/permissions/{request_id}`):
+ * - permission: `{decision: "allow"|"deny", reason?, remember?}` — `reason` is what the agent
+ *   is told on deny; `remember` allows this tool (or command pattern) for the rest of the task.
+ * - plan: `{decision: "approve", mode?}` (the mode to work in; default `acceptEdits`) or
+ *   `{decision: "keep_planning", reason?}` (feedback for the agent).
+ * - question: `{decision: "answer", answers: [one per question]}` (an option's label or free
+ *   text) or `{decision: "deny", reason?}`.
+ */
+export const AnswerBody = z.strictObject({
+  decision: z.enum(["allow", "deny", "approve", "keep_planning", "answer"]),
+  reason: z.string().trim().max(MAX_ANSWER_CHARS).optional(),
+  remember: z.boolean().optional(),
+  mode: PermissionMode.optional(),
+  answers: z.array(z.string().trim().min(1).max(MAX_ANSWER_CHARS)).min(1).max(4).optional(),
+});
+export type AnswerBody = z.infer<typeof AnswerBody>;
+
+/** The mode a plan continues in when its approval names none. */
+export const DEFAULT_PLAN_MODE: PermissionMode = "acceptEdits";
+
+/** Who closed a request: a person (through a client) or Omoi itself. */
+export const AnsweredBy = z.object({
+  /** `person`: an answer posted by a client; `policy`: the task's no-answer policy; `system`: expiry. */
+  kind: z.enum(["person", "policy", "system"]),
+  /** The client that posted it (`web`, `cli`, or `api`), when a person answered. */
+  client: z.string().max(40).optional(),
+});
+export type AnsweredBy = z.infer<typeof AnsweredBy>;
+
+/** An answer as stored and as the worker receives it. */
+export const Answer = z.object({
+  decision: z.enum(["allow", "deny", "approve", "keep_planning", "answer", "expired"]),
+  reason: z.string().optional(),
+  remember: z.boolean().optional(),
+  mode: PermissionMode.optional(),
+  answers: z.array(z.string()).optional(),
+});
+export type Answer = z.infer<typeof Answer>;
+
+export type ApprovalStatus = "open" | "resolved" | "expired";
+
+/** A request as the server keeps it (and as `GET …/permissions` returns it). */
+export interface Approval {
+  /** The id of the event that asked (unique across Omoi). */
+  id: string;
+  sandbox_id: string;
+  task_id: string | null;
+  kind: ApprovalKind;
+  tool: string;
+  /** The request event's payload. */
+  request: Record<string, unknown>;
+  status: ApprovalStatus;
+  answer: Answer | null;
+  answered_by: AnsweredBy | null;
+  created_at: number;
+  /** When the no-answer policy denies it; null = wait. */
+  deadline_at: number | null;
+  resolved_at: number | null;
+  /** When the worker confirmed it has the answer. */
+  delivered_at: number | null;
+}
+
+/** What a worker receives for one resolved request. */
+export const AnswerFrame = z.object({ request_id: z.string().min(1), answer: Answer });
+export type AnswerFrame = z.infer<typeof AnswerFrame>;
+
+/** `POST /api/v1/sandboxes/{id}/mode` */
+export const SetModeBody = z.strictObject({ mode: PermissionMode });
+
+/** What a task waits for, when it waits for a person (shown as "needs you"). */
+export interface NeedsYou {
+  request_id: string;
+  sandbox_id: string;
+  kind: ApprovalKind;
+  tool: string;
+  /** One line naming what it waits for ("Allow Bash: npm test?"). */
+  summary: string;
+  since: number;
+}
+
+/** A one-line description of what a request asks, for lists, notifications and webhooks. */
+export function summarizeRequest(
+  kind: ApprovalKind,
+  tool: string,
+  request: Record<string, unknown>,
+) {
+  if (kind === "plan") return "Approve the agent's plan";
+  if (kind === "question") {
+    const questions = Array.isArray(request.questions) ? request.questions : [];
+    const first = questions[0] as { question?: unknown } | undefined;
+    return `Answer: ${typeof first?.question === "string" ? first.question : "the agent's question"}`;
+  }
+  const input = (request.input ?? {}) as Record<string, unknown>;
+  const detail =
+    typeof input.command === "string"
+      ? input.command
+      : typeof input.file_path === "string"
+        ? input.file_path
+        : typeof request.description === "string"
+          ? request.description
+          : "";
+  const line = detail.split("\n")[0].slice(0, 120);
+  return line ? `Allow ${tool}: ${line}` : `Allow ${tool}`;
+}
