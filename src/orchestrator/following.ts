@@ -25,6 +25,15 @@ export const LIFECYCLE_EVENTS = [
 ];
 
 /**
+ * Agent events that move a run's state. In a sandbox Omoi runs they come only from its
+ * worker's channel: the HTTP event route refuses them, so no producer can end a run.
+ */
+export const RUN_STATE_EVENTS: ReadonlySet<string> = new Set([
+  ...LIFECYCLE_EVENTS,
+  "agent.interrupted",
+]);
+
+/**
  * Follows each supervised run's events and turns them into transitions: the agent started,
  * finished a turn, went idle, failed or finished; another replica ended the sandbox.
  */

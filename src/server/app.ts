@@ -122,6 +122,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
 
   healthRoutes(app, context);
   const producers = new SeedProducers(context.store);
+  const stopListening = producers.listen(context.bus);
   eventRoutes(app, context, producers);
   messageRoutes(app, context, producers);
   taskRoutes(app, context);
@@ -149,6 +150,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   });
 
   app.addHook("onClose", async () => {
+    stopListening();
     context.viewers.close();
     context.workers.close();
   });

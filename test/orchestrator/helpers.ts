@@ -13,9 +13,12 @@ export type TaskWithSandbox = Task & { sandbox: Sandbox | null };
 export class Lifecycle {
   readonly viewer: TestViewer;
 
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    readonly token?: string,
+  ) {
     this.viewer = new TestViewer(
-      `${url.replace("http", "ws")}/ws/events?entity_types=sandbox,task&event_types=task.*,sandbox.*,agent.started,agent.waiting,agent.message`,
+      `${url.replace("http", "ws")}/ws/events?entity_types=sandbox,task&event_types=task.*,sandbox.*,agent.started,agent.waiting,agent.message${token ? `&token=${token}` : ""}`,
     );
   }
 
@@ -80,20 +83,24 @@ export async function settled(
   status: Task["status"],
   timeoutMs = 60_000,
 ): Promise<TaskWithSandbox> {
-  const row = await getTask(events.url, taskId);
+  const row = await getTask(events.url, taskId, events.token);
   if (row.status === status) return row;
   await events.next(taskId, `task.${status}`, timeoutMs);
-  return getTask(events.url, taskId);
+  return getTask(events.url, taskId, events.token);
 }
 
-export async function createTask(url: string, body: Record<string, unknown>): Promise<Task> {
-  const response = await api<Task>(url, "POST", "/api/v1/tasks", body);
+export async function createTask(
+  url: string,
+  body: Record<string, unknown>,
+  token?: string,
+): Promise<Task> {
+  const response = await api<Task>(url, "POST", "/api/v1/tasks", body, token);
   assert.equal(response.status, 201, JSON.stringify(response.body));
   return response.body;
 }
 
-export async function getTask(url: string, id: string): Promise<TaskWithSandbox> {
-  const response = await api<TaskWithSandbox>(url, "GET", `/api/v1/tasks/${id}`);
+export async function getTask(url: string, id: string, token?: string): Promise<TaskWithSandbox> {
+  const response = await api<TaskWithSandbox>(url, "GET", `/api/v1/tasks/${id}`, undefined, token);
   assert.equal(response.status, 200, JSON.stringify(response.body));
   return response.body;
 }

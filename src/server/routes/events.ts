@@ -65,7 +65,7 @@ export function eventRoutes(
   app.post("/api/v1/sandboxes/:id/events", async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const { events, batch } = parseEventBody(request.body);
-    const taskId = await producers.taskOf(id);
+    const taskId = await producers.admit(id, events);
     const prepared = context.ingest.prepare(sandboxTarget(id, taskId), events, "agent");
     const results = await context.ingest.append(prepared);
     // A worker on the seed's HTTP transport shows it is alive by posting and polling.
