@@ -236,18 +236,21 @@ export class Commands implements Control {
       fields: { error: null, completed_at: null },
     });
     if (!resumed) throw conflict(`task '${taskId}' changed state; try again`);
-    // A follow-up is a person waiting: it does not queue behind new tasks, but it takes the
-    // slot of an idle sandbox when every slot is taken.
+    // A follow-up takes the slot of an idle sandbox when every slot is taken; when none is
+    // idle, its new sandbox waits for a slot like a task (ahead of queued tasks).
     if (this.scheduling.full) await this.scheduling.evictIdle();
-    const next = await this.scheduling.createTaskSandbox(resumed, "resume");
+    const waits = this.scheduling.full;
+    const next = await this.scheduling.createTaskSandbox(resumed, "resume", !waits);
     if (!next) throw conflict(`task '${taskId}' changed state; try again`);
     const frame = await this.deliver(next, body);
-    await this.scheduling.startSandbox(next, {
+    const run = {
       prompt: null,
       resumeSessionId: task.session_id,
       workspace: task.workspace,
       baseCost: task.cost_usd,
-    });
+    };
+    if (waits) this.scheduling.waitForSlot(next, run);
+    else await this.scheduling.startSandbox(next, run);
     return frame;
   }
 

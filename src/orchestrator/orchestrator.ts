@@ -131,6 +131,9 @@ export class Orchestrator implements Control {
     this.scheduling.begin();
     this.tick = setInterval(() => {
       void this.liveness.check();
+      void this.scheduling
+        .keepWaitingAlive()
+        .catch((error) => this.logger.error({ err: error }, "marking waiting follow-ups failed"));
       // A safety net only: tasks start on events (created, slot freed), not on this tick.
       this.scheduling.schedule();
     }, this.options.livenessIntervalMs);
@@ -145,12 +148,16 @@ export class Orchestrator implements Control {
   async stopAll(reason: string) {
     // Shutting down: nothing new starts while the running sandboxes are stopped.
     this.scheduling.end();
-    await Promise.allSettled(
-      this.lifecycle.all().map(async (active) => {
+    await Promise.allSettled([
+      ...this.lifecycle.all().map(async (active) => {
         await this.lifecycle.failTask(active.taskId, active.sandboxId, reason, false);
         await this.stopping.terminate(active.sandboxId, reason, "terminated");
       }),
-    );
+      ...this.scheduling.takeWaiting().map(async (sandbox) => {
+        await this.lifecycle.failTask(sandbox.task_id, sandbox.id, reason, false);
+        await this.stopping.finish(sandbox.id, "terminated", reason);
+      }),
+    ]);
   }
 
   async close() {

@@ -36,6 +36,8 @@ export interface RunStart {
  * worker process.
  */
 export class Scheduling {
+  /** Follow-ups whose new sandbox waits for a slot; they start before queued tasks. */
+  private readonly waiting: { sandbox: Sandbox; run: RunStart }[] = [];
   private running = false;
   private again = false;
   /** Nothing starts before recovery has counted what still runs, nor after shutdown began. */
@@ -77,6 +79,39 @@ export class Scheduling {
     return true;
   }
 
+  /**
+   * A follow-up's new sandbox (recorded, its message stored) starts when a slot frees, ahead
+   * of queued tasks: a person is waiting for it.
+   */
+  waitForSlot(sandbox: Sandbox, run: RunStart) {
+    this.waiting.push({ sandbox, run });
+    this.schedule();
+  }
+
+  /** The follow-ups still waiting (taken out: the caller ends them). */
+  takeWaiting(): Sandbox[] {
+    return this.waiting.splice(0).map((entry) => entry.sandbox);
+  }
+
+  /** Waiting follow-ups show a sign of life, so no replica closes them out as orphans. */
+  async keepWaitingAlive() {
+    const now = Date.now();
+    for (const { sandbox } of this.waiting)
+      await this.store.updateSandbox(sandbox.id, { last_heartbeat_at: now }, ["pending"]);
+  }
+
+  /** Starts the longest-waiting follow-up if a slot is (or can be made) free. */
+  private async startWaiting(): Promise<boolean> {
+    if (this.full) await this.evictIdle();
+    if (this.full) return false;
+    const next = this.waiting.shift();
+    if (!next) return false;
+    const { sandbox, run } = next;
+    this.lifecycle.hold(Lifecycle.record(sandbox.id, sandbox.task_id, run.workspace, run.baseCost));
+    await this.startSandbox(sandbox, run);
+    return true;
+  }
+
   /** Starts queued tasks while slots are free. Safe to call often; runs one pass at a time. */
   schedule() {
     if (!this.open || !this.options.runAgents) return;
@@ -90,6 +125,10 @@ export class Scheduling {
         do {
           this.again = false;
           while (this.open) {
+            if (this.waiting.length > 0) {
+              if (await this.startWaiting()) continue;
+              break;
+            }
             const full = this.full;
             if (full && !this.lifecycle.idleCandidate()) break;
             const task = await this.store.claimNextTask();
@@ -156,9 +195,13 @@ export class Scheduling {
    * Records the sandbox of a claimed or resumed task and holds its slot; undefined when the
    * task was cancelled meanwhile.
    */
-  async createTaskSandbox(task: Task, how: "claim" | "resume"): Promise<Sandbox | undefined> {
+  async createTaskSandbox(
+    task: Task,
+    how: "claim" | "resume",
+    holdSlot = true,
+  ): Promise<Sandbox | undefined> {
     const id = newSandboxId();
-    this.lifecycle.hold(Lifecycle.record(id, task.id, task.workspace, task.cost_usd));
+    if (holdSlot) this.lifecycle.hold(Lifecycle.record(id, task.id, task.workspace, task.cost_usd));
     try {
       // The task names its sandbox only while still assigned: a cancel that came first wins.
       const assigned = await this.store.updateTask(task.id, { sandbox_id: id }, ["assigned"]);

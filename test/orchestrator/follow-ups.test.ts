@@ -96,3 +96,53 @@ describe("follow-ups after the idle window closed the sandbox", () => {
     assert.ok(resumed.cost_usd >= first.cost_usd, "cost keeps adding up");
   });
 });
+
+/** The most sandboxes open at once, read from the order their lifecycle events were told. */
+function mostOpenAtOnce(events: Lifecycle): number {
+  const open = new Set<string>();
+  let most = 0;
+  for (const event of events.viewer.events) {
+    if (!event.sandbox_id) continue;
+    if (event.event_type === "sandbox.starting") open.add(event.sandbox_id);
+    if (["sandbox.completed", "sandbox.failed", "sandbox.terminated"].includes(event.event_type))
+      open.delete(event.sandbox_id);
+    most = Math.max(most, open.size);
+  }
+  return most;
+}
+
+describe("follow-ups respect OMOI_MAX_SANDBOXES", () => {
+  let omoi: TestOmoi;
+  let events: Lifecycle;
+  before(async () => {
+    omoi = await startTestOmoi({ OMOI_MAX_SANDBOXES: "1", OMOI_IDLE_WINDOW_MS: "300" });
+    events = await new Lifecycle(omoi.url).open();
+  });
+  after(async () => {
+    events.close();
+    await omoi.stop();
+  });
+
+  test("five follow-ups that each need a new sandbox, with one slot, start one sandbox at a time and all get answered", async () => {
+    const tasks = [];
+    for (let index = 0; index < 5; index++)
+      tasks.push(await createTask(omoi.url, { prompt: `${QUICK} ${index}` }));
+    const ids = tasks.map((task) => task.id);
+    await events.all(ids, ["task.completed"]);
+    for (const id of ids) await events.next(id, "sandbox.completed");
+
+    const sent = await Promise.all(
+      ids.map((id, index) => followUp(omoi.url, id, `again ${index}`)),
+    );
+    assert.equal(new Set(sent.map((message) => message.sandbox_id)).size, 5, "a new sandbox each");
+    for (const id of ids) await events.count(id, "task.completed", 2, 180_000);
+
+    assert.equal(mostOpenAtOnce(events), 1, "never more sandboxes open than the limit");
+    for (const [index, id] of ids.entries()) {
+      const row = await getTask(omoi.url, id);
+      assert.equal(row.status, "completed");
+      assert.equal(row.result, `Got your message: “again ${index}”.`);
+      assert.equal(row.sandbox_id, sent[index].sandbox_id);
+    }
+  });
+});
