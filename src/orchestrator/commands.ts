@@ -17,6 +17,7 @@ import type { Stopping } from "./stopping.ts";
 export interface CommandOptions {
   replicaId: string;
   maxSandboxes: number;
+  maxQueuedTasks: number;
   runAgents: boolean;
   providerName: string;
 }
@@ -35,6 +36,7 @@ export class Commands implements Control {
   // ── tasks ──────────────────────────────────────────────────────────────────
 
   async createTask(body: CreateTaskBody): Promise<Task> {
+    await this.checkQueue();
     for (const dependency of body.depends_on) {
       if (!(await this.store.getTask(dependency))) {
         throw badRequest(`depends_on: task '${dependency}' does not exist`);
@@ -104,6 +106,7 @@ export class Commands implements Control {
   async retryTask(id: string): Promise<Task> {
     const task = await this.store.getTask(id);
     if (!task) throw notFound("task", id);
+    await this.checkQueue();
     const retried = await this.lifecycle.task("retry", id, {
       fields: { error: null, result: null, completed_at: null, sandbox_id: null },
       payload: { title: task.title, priority: task.priority, retry: true },
@@ -116,6 +119,18 @@ export class Commands implements Control {
     }
     this.scheduling.schedule();
     return retried;
+  }
+
+  /** The queue is bounded: a full one refuses new work until tasks start or end. */
+  private async checkQueue() {
+    const { total } = await this.store.listTasks({ status: ["pending"], limit: 1, offset: 0 });
+    if (total < this.options.maxQueuedTasks) return;
+    throw new OmoiError(
+      "QueueFull",
+      `${total} tasks are already waiting (OMOI_MAX_QUEUED_TASKS is ${this.options.maxQueuedTasks}); try again once some have started`,
+      429,
+      { max_queued_tasks: this.options.maxQueuedTasks, retry_after_s: 10 },
+    );
   }
 
   // ── sandboxes ──────────────────────────────────────────────────────────────

@@ -20,6 +20,8 @@ export type { LaunchEnvironment } from "./scheduling.ts";
 export interface OrchestratorOptions {
   replicaId: string;
   maxSandboxes: number;
+  /** Pending tasks beyond this are refused. */
+  maxQueuedTasks: number;
   idleWindowMs: number;
   heartbeatTimeoutMs: number;
   /** How often process liveness and heartbeats are checked. */

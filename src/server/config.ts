@@ -20,6 +20,10 @@ export interface Config {
   /** Signs per-sandbox worker tokens; shared by all replicas (OMOI_SECRET). */
   secret: string;
   maxSandboxes: number;
+  /** Pending tasks beyond this are refused (429) until the queue drains. */
+  maxQueuedTasks: number;
+  /** Tasks each caller (client address) may create per minute; 0 turns the limit off. */
+  taskRateLimitPerMinute: number;
   /** How long a sandbox stays open for follow-ups after its task completes. */
   idleWindowMs: number;
   /** A running sandbox silent for this long is declared dead. */
@@ -90,6 +94,8 @@ const EnvSchema = z.object({
   OMOI_API_TOKEN: z.string().min(8, "OMOI_API_TOKEN must be at least 8 characters").optional(),
   OMOI_SECRET: z.string().min(16, "OMOI_SECRET must be at least 16 characters").optional(),
   OMOI_MAX_SANDBOXES: z.coerce.number().int().min(1).max(1000).optional(),
+  OMOI_MAX_QUEUED_TASKS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  OMOI_TASK_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(120),
   OMOI_IDLE_WINDOW_MS: z.coerce
     .number()
     .int()
@@ -190,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiToken: values.OMOI_API_TOKEN,
     secret: values.OMOI_SECRET ?? "",
     maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),
+    maxQueuedTasks: values.OMOI_MAX_QUEUED_TASKS,
+    taskRateLimitPerMinute: values.OMOI_TASK_RATE_LIMIT,
     idleWindowMs: values.OMOI_IDLE_WINDOW_MS,
     heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
     workerOrphanTimeoutMs: values.OMOI_WORKER_ORPHAN_TIMEOUT_MS,

@@ -48,6 +48,9 @@ function discardBody(raw: IncomingMessage, bound: number): Promise<boolean> {
 export function installErrorHandler(app: FastifyInstance, bodyLimitBytes: number) {
   app.setErrorHandler((error: FastifyError | OmoiError, request, reply) => {
     if (error instanceof OmoiError) {
+      // A 429 or 503 that knows when to come back says so the standard way too.
+      const retryAfter = error.data?.retry_after_s;
+      if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
       return reply.status(error.status).send(error.toJSON());
     }
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {

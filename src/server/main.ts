@@ -183,6 +183,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       {
         replicaId: config.replicaId,
         maxSandboxes: config.maxSandboxes,
+        maxQueuedTasks: config.maxQueuedTasks,
         idleWindowMs: config.idleWindowMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
         livenessIntervalMs: 1000,

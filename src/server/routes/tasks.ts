@@ -5,12 +5,16 @@ import { EntityId } from "../../protocol/ids.ts";
 import { CreateTaskBody, ListTasksQuery } from "../../protocol/task.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { RateLimiter } from "../rate-limit.ts";
 
 const Params = z.object({ id: EntityId });
 
 export function taskRoutes(app: FastifyInstance, context: ServerContext) {
+  const creations = new RateLimiter(context.config.taskRateLimitPerMinute, "tasks");
   app.post("/api/v1/tasks", async (request, reply) => {
     const body = parseRequest(CreateTaskBody.strict(), request.body, "task");
+    // Per caller: the client's address (a proxy in front shares one; see docs/orchestrator.md).
+    creations.take(request.ip);
     const task = await context.control.createTask(body);
     reply.status(201);
     return task;
