@@ -75,7 +75,7 @@ export class Commands implements Control {
       const error = `dependency ${dependency} ${status}`;
       const failed = await this.lifecycle.task("block", task.id, {
         fields: { error, completed_at: Date.now() },
-        payload: { error, will_retry: false },
+        payload: { error },
       });
       if (failed) return failed;
     }
@@ -109,7 +109,7 @@ export class Commands implements Control {
     await this.checkQueue();
     const retried = await this.lifecycle.task("retry", id, {
       fields: { error: null, result: null, completed_at: null, sandbox_id: null },
-      payload: { title: task.title, priority: task.priority, retry: true },
+      payload: { title: task.title, priority: task.priority },
     });
     if (!retried) {
       throw conflict(
@@ -149,7 +149,7 @@ export class Commands implements Control {
           provider: "external",
           owner: this.options.replicaId,
         },
-        { kind: "external", provider: "external" },
+        { provider: "external" },
       );
     }
     if (!this.options.runAgents)
@@ -182,7 +182,7 @@ export class Commands implements Control {
           deny_unanswered_after_minutes: body.deny_unanswered_after_minutes ?? null,
           owner: this.options.replicaId,
         },
-        { kind: "agent", provider },
+        { provider },
       );
     } catch (error) {
       this.lifecycle.release(id);
@@ -306,7 +306,7 @@ export class Commands implements Control {
     if (!woken || !sandbox.task_id) return;
     await this.lifecycle.task("wake", sandbox.task_id, {
       fields: { completed_at: null, error: null },
-      payload: { sandbox_id: sandbox.id, follow_up: true },
+      payload: { sandbox_id: sandbox.id },
       sandboxId: sandbox.id,
     });
   }

@@ -186,7 +186,7 @@ export class Following {
         const error = `the agent stopped: ${turn.subtype ?? "error"}${turn.result ? ` — ${turn.result}` : ""}`;
         const failed = await this.lifecycle.task("fail", active.taskId, {
           fields: { error, completed_at: Date.now() },
-          payload: { error, will_retry: false },
+          payload: { error },
           sandboxId: active.sandboxId,
         });
         if (failed) await this.lifecycle.failDependents(active.taskId, "failed");

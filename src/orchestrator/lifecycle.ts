@@ -1,12 +1,14 @@
-import { type Ingest, sandboxTarget, taskTarget } from "../ingest/ingest.ts";
+import { type EventTarget, type Ingest, sandboxTarget, taskTarget } from "../ingest/ingest.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
 import type { SandboxHandle } from "../sandbox/provider.ts";
 import type { NewSandbox, NewTask, SandboxPatch, Store, TaskPatch } from "../store/store.ts";
 import {
   SANDBOX_TRANSITIONS,
+  type SandboxPayload,
   type SandboxTransitionName,
   TASK_TRANSITIONS,
+  type TaskPayload,
   type TaskTransitionName,
   type Transition,
 } from "./state-table.ts";
@@ -43,9 +45,10 @@ export interface LifecycleHooks {
   idleWindowEnded(active: ActiveSandbox): void;
 }
 
-interface TaskChange {
+interface TaskChange<Payload> {
   fields?: TaskPatch;
-  payload?: Record<string, unknown>;
+  /** The event's payload; the transition's marks (`will_retry`, `follow_up`, …) are added. */
+  payload?: Payload;
   /** The stream the event goes to; by default the task's sandbox after the write, if any. */
   sandboxId?: string | null;
   /** Narrows the transition's `from` (never widens it). */
@@ -77,9 +80,9 @@ export class Lifecycle {
 
   // ── guarded writes ─────────────────────────────────────────────────────────
 
-  async createTask(row: NewTask, payload: Record<string, unknown>): Promise<Task> {
+  async createTask(row: NewTask, payload: TaskPayload<"create">): Promise<Task> {
     const task = await this.store.createTask(row);
-    await this.ingest.emit(taskTarget(task.id), TASK_TRANSITIONS.create.event, payload);
+    await this.tell(taskTarget(task.id), TASK_TRANSITIONS.create, payload);
     return task;
   }
 
@@ -87,10 +90,10 @@ export class Lifecycle {
    * Applies a task transition: the write happens only if the task's status is one the
    * transition starts from. Returns the updated task, or undefined when it was refused.
    */
-  async task(
-    name: TaskTransitionName,
+  async task<N extends TaskTransitionName>(
+    name: N,
     taskId: string,
-    change: TaskChange = {},
+    change: TaskChange<TaskPayload<N>> = {},
   ): Promise<Task | undefined> {
     const transition: Transition<TaskStatus> = TASK_TRANSITIONS[name];
     const from = allowed(transition, change.only);
@@ -100,12 +103,12 @@ export class Lifecycle {
       { ...change.fields, status: transition.to },
       from,
     );
-    if (!updated || !transition.event || transition.announce) return updated;
+    if (!updated || transition.announce) return updated;
     const sandboxId = change.sandboxId === undefined ? updated.sandbox_id : change.sandboxId;
-    await this.ingest.emit(
+    await this.tell(
       sandboxId ? sandboxTarget(sandboxId, taskId) : taskTarget(taskId),
-      transition.event,
-      change.payload ?? {},
+      transition,
+      change.payload,
     );
     return updated;
   }
@@ -115,30 +118,30 @@ export class Lifecycle {
     name: "claim" | "resume",
     sandboxId: string,
     taskId: string,
-    payload: Record<string, unknown>,
+    payload: TaskPayload<"claim">,
   ) {
-    await this.ingest.emit(sandboxTarget(sandboxId, taskId), TASK_TRANSITIONS[name].event, payload);
+    await this.tell(sandboxTarget(sandboxId, taskId), TASK_TRANSITIONS[name], payload);
   }
 
-  async createSandbox(
-    name: "create" | "register",
+  async createSandbox<N extends "create" | "register">(
+    name: N,
     row: Omit<NewSandbox, "status">,
-    payload: Record<string, unknown>,
+    payload: SandboxPayload<N>,
   ): Promise<Sandbox> {
-    const transition = SANDBOX_TRANSITIONS[name];
+    const transition: Transition<Sandbox["status"]> = SANDBOX_TRANSITIONS[name];
     const sandbox = await this.store.createSandbox({ ...row, status: transition.to });
-    await this.ingest.emit(sandboxTarget(sandbox.id, sandbox.task_id), transition.event, payload);
+    await this.tell(sandboxTarget(sandbox.id, sandbox.task_id), transition, payload);
     return sandbox;
   }
 
   /** Applies a sandbox transition; undefined when its status does not allow it. */
-  async sandbox(
-    name: SandboxTransitionName,
+  async sandbox<N extends SandboxTransitionName>(
+    name: N,
     sandboxId: string,
     change: {
       fields?: SandboxPatch;
       /** The event's payload, or how to build it from the updated row. */
-      payload?: Record<string, unknown> | ((sandbox: Sandbox) => Record<string, unknown>);
+      payload?: SandboxPayload<N> | ((sandbox: Sandbox) => SandboxPayload<N>);
       /** Runs between the write and the event (what the end of a sandbox means for its task). */
       afterWrite?: (sandbox: Sandbox) => Promise<unknown>;
     } = {},
@@ -152,13 +155,22 @@ export class Lifecycle {
     );
     if (!updated) return updated;
     await change.afterWrite?.(updated);
-    if (!transition.event) return updated;
-    await this.ingest.emit(
+    await this.tell(
       sandboxTarget(sandboxId, updated.task_id),
-      transition.event,
-      typeof change.payload === "function" ? change.payload(updated) : (change.payload ?? {}),
+      transition,
+      typeof change.payload === "function" ? change.payload(updated) : change.payload,
     );
     return updated;
+  }
+
+  /** Stores and publishes a transition's one event (none for the few another event tells). */
+  private async tell(
+    target: EventTarget,
+    transition: Transition<string>,
+    payload: object | undefined,
+  ) {
+    if (!transition.event) return;
+    await this.ingest.emit(target, transition.event, { ...payload, ...transition.marks });
   }
 
   // ── outcomes shared by every module ────────────────────────────────────────
@@ -175,12 +187,12 @@ export class Lifecycle {
     const updated = willRetry
       ? await this.task("retry_run", taskId, {
           fields: { error, sandbox_id: null },
-          payload: { error, will_retry: true },
+          payload: { error },
           sandboxId,
         })
       : await this.task("fail", taskId, {
           fields: { error, completed_at: Date.now() },
-          payload: { error, will_retry: false },
+          payload: { error },
           sandboxId,
         });
     if (!updated) return;
@@ -196,7 +208,7 @@ export class Lifecycle {
       const error = `dependency ${taskId} ${how}`;
       const failed = await this.task("block", dependent.id, {
         fields: { error, completed_at: Date.now() },
-        payload: { error, will_retry: false },
+        payload: { error },
       });
       if (failed) await this.failDependents(dependent.id, "failed");
     }

@@ -2,6 +2,7 @@ import type { Ingest } from "../ingest/ingest.ts";
 import { sandboxTarget } from "../ingest/ingest.ts";
 import type { Logger } from "../log/logger.ts";
 import type { StoredEvent } from "../protocol/event.ts";
+import { AgentError } from "../protocol/events.ts";
 import { TERMINAL_SANDBOX_STATUSES } from "../protocol/sandbox.ts";
 import type { SandboxProvider } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
@@ -68,7 +69,7 @@ export class Liveness {
   private async declareDead(active: ActiveSandbox, reason: string) {
     this.logger.warn({ sandbox_id: active.sandboxId, reason }, "sandbox declared dead");
     await this.stopping.kill(active);
-    await this.ingest.emit(sandboxTarget(active.sandboxId, active.taskId), "agent.error", {
+    await this.ingest.emit(sandboxTarget(active.sandboxId, active.taskId), AgentError, {
       error: reason,
       code: "worker_lost",
     });

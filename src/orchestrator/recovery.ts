@@ -74,7 +74,7 @@ export class Recovery {
       const error = "its sandbox was gone after a server restart";
       await this.lifecycle.task("fail", task.id, {
         fields: { error, completed_at: Date.now() },
-        payload: { error, will_retry: false },
+        payload: { error },
       });
     }
   }

@@ -225,7 +225,7 @@ export class Scheduling {
           workspace: task.workspace,
           owner: this.options.replicaId,
         },
-        { kind: "agent", provider: this.provider.name },
+        { provider: this.provider.name },
       );
       await this.lifecycle.announce(how, sandbox.id, task.id, {
         sandbox_id: sandbox.id,

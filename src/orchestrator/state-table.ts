@@ -1,3 +1,4 @@
+import type { EmitPayload, EventType } from "../protocol/events.ts";
 import type { SandboxStatus } from "../protocol/sandbox.ts";
 import type { TaskStatus } from "../protocol/task.ts";
 
@@ -9,7 +10,9 @@ import type { TaskStatus } from "../protocol/task.ts";
 export interface Transition<Status extends string> {
   from: readonly Status[];
   to: Status;
-  event: string | null;
+  event: EventType | null;
+  /** Payload fields that tell this transition's event apart from another's with the same type. */
+  marks?: Record<string, unknown>;
   /** What makes it happen, and what must hold. */
   when: string;
   /**
@@ -58,18 +61,21 @@ export const TASK_TRANSITIONS = {
     from: ["assigned", "running"],
     to: "failed",
     event: "task.failed",
+    marks: { will_retry: false },
     when: "an error turn, agent.failed, a dead worker or an ended sandbox; no retry left",
   },
   retry_run: {
     from: ["assigned", "running"],
     to: "pending",
     event: "task.failed",
-    when: "the run failed and attempts <= max_retries (will_retry: true)",
+    marks: { will_retry: true },
+    when: "the run failed and attempts <= max_retries",
   },
   block: {
     from: ["pending"],
     to: "failed",
     event: "task.failed",
+    marks: { will_retry: false },
     when: "a dependency failed or was cancelled",
   },
   cancel: {
@@ -82,13 +88,15 @@ export const TASK_TRANSITIONS = {
     from: ["failed", "cancelled"],
     to: "pending",
     event: "task.created",
-    when: "POST /api/v1/tasks/{id}/retry (retry: true)",
+    marks: { retry: true },
+    when: "POST /api/v1/tasks/{id}/retry",
   },
   wake: {
     from: ["completed", "failed"],
     to: "running",
     event: "task.started",
-    when: "a follow-up reaches its idle sandbox (follow_up: true)",
+    marks: { follow_up: true },
+    when: "a follow-up reaches its idle sandbox",
   },
   resume: {
     from: ["completed", "failed", "cancelled"],
@@ -105,12 +113,14 @@ export const SANDBOX_TRANSITIONS = {
     from: [],
     to: "pending",
     event: "sandbox.created",
+    marks: { kind: "agent" },
     when: "a task is claimed or resumed, or POST /api/v1/sandboxes with a prompt",
   },
   register: {
     from: [],
     to: "running",
     event: "sandbox.created",
+    marks: { kind: "external" },
     when: "POST /api/v1/sandboxes without a prompt (an external producer)",
   },
   start: {
@@ -160,13 +170,29 @@ export const SANDBOX_TRANSITIONS = {
 export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;
 export type SandboxTransitionName = keyof typeof SANDBOX_TRANSITIONS;
 
+/** The payload a transition's event takes (its marks are added by the lifecycle core). */
+export type TransitionPayload<T extends { event: EventType | null }> = T["event"] extends EventType
+  ? EmitPayload<T["event"]>
+  : Record<string, never>;
+export type TaskPayload<N extends TaskTransitionName> = TransitionPayload<
+  (typeof TASK_TRANSITIONS)[N]
+>;
+export type SandboxPayload<N extends SandboxTransitionName> = TransitionPayload<
+  (typeof SANDBOX_TRANSITIONS)[N]
+>;
+
 /** The sandbox statuses in which it still holds a slot. */
 export const LIVE_SANDBOX_STATUSES = LIVE_SANDBOX;
+
+function marks(transition: Transition<string>): string {
+  const entries = Object.entries(transition.marks ?? {});
+  return entries.map(([key, value]) => ` ${key}=${String(value)}`).join("");
+}
 
 function diagram(table: Record<string, Transition<string>>): string[] {
   const lines = ["stateDiagram-v2"];
   for (const [name, transition] of Object.entries(table)) {
-    const label = transition.event ? `${name} (${transition.event})` : name;
+    const label = transition.event ? `${name} (${transition.event}${marks(transition)})` : name;
     const sources = transition.from.length === 0 ? ["[*]"] : transition.from;
     for (const from of sources) lines.push(`  ${from} --> ${transition.to}: ${label}`);
   }
@@ -178,7 +204,7 @@ function rows(table: Record<string, Transition<string>>): string[] {
   for (const [name, transition] of Object.entries(table)) {
     const from = transition.from.length === 0 ? "(new)" : transition.from.join(", ");
     lines.push(
-      `| \`${name}\` | ${from} | ${transition.to} | ${transition.event ? `\`${transition.event}\`` : "—"} | ${transition.when} |`,
+      `| \`${name}\` | ${from} | ${transition.to} | ${transition.event ? `\`${transition.event}\`${marks(transition)}` : "—"} | ${transition.when} |`,
     );
   }
   return lines;

@@ -94,7 +94,7 @@ export class Stopping {
         const error = `its sandbox ${status === "completed" ? "closed" : status}: ${reason}`;
         await this.lifecycle.task("fail", task.id, {
           fields: { error, completed_at: Date.now() },
-          payload: { error, will_retry: false },
+          payload: { error },
           sandboxId,
           only: [task.status],
         });

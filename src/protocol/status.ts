@@ -52,6 +52,9 @@ export function taskStatusAfter(event: StatusEvent): TaskStatus | undefined {
 
 /** The sandbox status after this event, or undefined when the event does not change it. */
 export function sandboxStatusAfter(event: StatusEvent): SandboxStatus | undefined {
+  // An external producer's sandbox is registered running: nothing of Omoi's starts it.
+  if (event.event_type === "sandbox.created" && event.payload?.kind === "external")
+    return "running";
   return lookup(SANDBOX_STATUS_BY_EVENT, event.event_type);
 }
 

@@ -14,6 +14,7 @@ import {
 import type { StoredEvent } from "../../src/protocol/event.ts";
 import { newSandboxId } from "../../src/protocol/ids.ts";
 import { SandboxStatus } from "../../src/protocol/sandbox.ts";
+import { sandboxStatusAfter, taskStatusAfter } from "../../src/protocol/status.ts";
 import { TaskStatus } from "../../src/protocol/task.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { PROJECT_ROOT, tempDir } from "../helpers/omoi.ts";
@@ -131,6 +132,21 @@ describe("the lifecycle state table", () => {
         eventsOf(sandbox.id).map((event) => event.event_type),
         [SANDBOX_TRANSITIONS[name].event],
       );
+    }
+  });
+
+  test("each transition's event announces the status the transition ends in (the shared event → status map agrees)", () => {
+    for (const table of [TASK_TRANSITIONS, SANDBOX_TRANSITIONS]) {
+      for (const [name, transition] of Object.entries(table)) {
+        if (!transition.event) continue;
+        const event = {
+          event_type: transition.event,
+          payload: "marks" in transition ? transition.marks : {},
+        };
+        const announced =
+          table === TASK_TRANSITIONS ? taskStatusAfter(event) : sandboxStatusAfter(event);
+        assert.equal(announced, transition.to, `${name}: ${transition.event}`);
+      }
     }
   });
 
