@@ -24,9 +24,10 @@ export class Series {
 }
 
 /**
- * Measures `subjects` in turn, round after round (A B C A B C …), after one unrecorded
- * warm-up window each. Subjects measured in the same round shared the same minute of the
- * machine, so ratios are taken round by round (see `ratioOf`).
+ * Measures `subjects` in turn, round after round, after one unrecorded warm-up window each.
+ * Odd rounds run in reverse (A B C, C B A, A B C, …), so no subject always follows the same
+ * neighbour or sits at the same place in a round. Subjects measured in the same round shared
+ * the same minute of the machine, so ratios are taken round by round (see `ratioOf`).
  */
 export async function alternate(
   subjects: Subject[],
@@ -35,7 +36,8 @@ export async function alternate(
   const series = new Map(subjects.map((subject) => [subject.name, new Series(subject.name)]));
   if (options.warmup ?? true) for (const subject of subjects) await subject.window();
   for (let round = 0; round < options.rounds; round++) {
-    for (const subject of subjects) series.get(subject.name)?.rounds.push(await subject.window());
+    const order = round % 2 === 0 ? subjects : [...subjects].reverse();
+    for (const subject of order) series.get(subject.name)?.rounds.push(await subject.window());
     options.onRound?.(round);
   }
   return series;
