@@ -28,10 +28,20 @@ function sameAsHere(commit: string, paths: string[]): boolean {
   }
 }
 
+/** Whether a checkout's node_modules holds what its package.json asks for. */
+function installed(root: string): boolean {
+  try {
+    execFileSync("npm", ["ls", "--depth=0"], { cwd: root, stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks `ref` out in a temporary git worktree and makes it runnable: dependencies are a
- * hard-linked copy of this checkout's node_modules when the lock file is the same (else
- * `npm ci`), and the web app is copied when `web/` is the same (else built). Removed at exit.
+ * hard-linked copy of this checkout's node_modules when the lock file is the same and
+ * installed here (else `npm ci`), and the web app is copied when `web/` is the same (else built). Removed at exit.
  */
 export function checkOut(ref: string): OtherCheckout {
   const commit = git(["rev-parse", "--verify", `${ref}^{commit}`]);
@@ -47,10 +57,10 @@ export function checkOut(ref: string): OtherCheckout {
   });
   console.log(`checking out ${ref} (${commit.slice(0, 12)}) for A/B`);
   git(["worktree", "add", "--detach", root, commit]);
-  if (sameAsHere(commit, ["package-lock.json"])) {
+  if (sameAsHere(commit, ["package-lock.json"]) && installed(PROJECT_ROOT)) {
     execFileSync("cp", ["-al", path.join(PROJECT_ROOT, "node_modules"), root]);
   } else {
-    console.log("  its package-lock.json differs: npm ci");
+    console.log("  its dependencies differ from what is installed here: npm ci");
     execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   }
   const dist = path.join(PROJECT_ROOT, "web", "dist");
