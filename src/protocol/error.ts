@@ -26,6 +26,17 @@ export const notFound = (what: string, id: string) =>
   new OmoiError("NotFound", `${what} '${id}' not found`, 404, { id });
 export const conflict = (message: string, data?: Record<string, unknown>) =>
   new OmoiError("Conflict", message, 409, data);
+/**
+ * A worker token of a sandbox that has ended: a 409 like any write into an ended sandbox;
+ * the worker stops on it (its transports do).
+ */
+export const sandboxEnded = (id: string, status: string) =>
+  new OmoiError(
+    "SandboxEnded",
+    `sandbox '${id}' has ended (${status}); its worker token is no longer accepted`,
+    409,
+    { id, status },
+  );
 export const unauthorized = (
   message = "missing or invalid token: send 'Authorization: Bearer <OMOI_API_TOKEN>'",
 ) => new OmoiError("Unauthorized", message, 401);

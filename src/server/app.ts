@@ -10,8 +10,9 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Logger } from "../log/logger.ts";
-import { badRequest, unauthorized } from "../protocol/error.ts";
+import { badRequest, sandboxEnded, unauthorized } from "../protocol/error.ts";
 import { parseAtEdge } from "../protocol/json.ts";
+import { isTerminalSandboxStatus } from "../protocol/status.ts";
 import { ViewerCloseCode } from "../protocol/viewer.ts";
 import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
@@ -42,9 +43,14 @@ const OPEN_ROUTES = new Set([
   "/api/v1/ws/events",
   "/*",
 ]);
-const SEED_WORKER_ROUTES = new Set([
-  "/api/v1/sandboxes/:id/events",
-  "/api/v1/sandboxes/:id/messages",
+/**
+ * What a worker token opens, per method: exactly what a worker on the seed's HTTP transport
+ * does — post its events and poll its messages. Reading events or posting messages (which
+ * could restart a finished task) takes the API token.
+ */
+const WORKER_TOKEN_ROUTES = new Set([
+  "POST /api/v1/sandboxes/:id/events",
+  "GET /api/v1/sandboxes/:id/messages",
 ]);
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -90,15 +96,20 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
     if (route === undefined || OPEN_ROUTES.has(route)) return;
     const token = bearer(request);
     if (token === config.apiToken) return;
-    // A worker on the seed's HTTP transport may use its own sandbox's token on that sandbox's routes.
+    // A worker on the seed's HTTP transport may use its own sandbox's token on its own routes,
+    // while the sandbox lives.
     const sandboxId = (request.params as { id?: unknown } | undefined)?.id;
     if (
-      SEED_WORKER_ROUTES.has(route) &&
+      WORKER_TOKEN_ROUTES.has(`${request.method} ${route}`) &&
       token &&
       typeof sandboxId === "string" &&
       verifyWorkerToken(context.secret, sandboxId, token)
-    )
+    ) {
+      const sandbox = await context.store.getSandbox(sandboxId);
+      if (sandbox && isTerminalSandboxStatus(sandbox.status))
+        throw sandboxEnded(sandboxId, sandbox.status);
       return;
+    }
     throw unauthorized();
   });
 

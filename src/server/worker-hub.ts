@@ -8,10 +8,11 @@ import {
   type PermissionMode,
   RESOLVED_EVENT_TYPE,
 } from "../protocol/approval.ts";
-import { OmoiError } from "../protocol/error.ts";
+import { OmoiError, sandboxEnded } from "../protocol/error.ts";
 import type { NewEvent, StoredEvent } from "../protocol/event.ts";
 import { parseAtEdgeWith, safeJsonParse } from "../protocol/json.ts";
 import { type MessageFrame, toMessageFrame } from "../protocol/message.ts";
+import { isTerminalSandboxStatus } from "../protocol/status.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import {
   WorkerClientFrame,
@@ -212,6 +213,14 @@ export class WorkerHub {
     if (socket.readyState !== socket.OPEN) return undefined;
     if (!sandbox) {
       socket.close(WorkerCloseCode.unauthorized, "unknown sandbox");
+      return undefined;
+    }
+    // An ended sandbox's token opens nothing; `stopped` tells its worker to stop.
+    if (isTerminalSandboxStatus(sandbox.status)) {
+      socket.close(
+        WorkerCloseCode.stopped,
+        sandboxEnded(sandbox.id, sandbox.status).message.slice(0, 120),
+      );
       return undefined;
     }
     const previous = this.workers.get(sandbox.id);

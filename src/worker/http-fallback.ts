@@ -28,6 +28,8 @@ export interface HttpTransportOptions {
 }
 
 const MessageList = z.array(z.unknown());
+/** The poll's answers that mean the sandbox is over: unknown, ended (409 SandboxEnded), gone. */
+const GONE_STATUSES = new Set([404, 409, 410]);
 
 /**
  * The seed's transport, kept as a fallback: events by `POST /api/v1/sandboxes/{id}/events`
@@ -134,7 +136,7 @@ export class HttpTransport implements Transport {
         { method, suffix, status: response.status, body: text.slice(0, 300) },
         "server refused",
       );
-      if (suffix === "messages" && (response.status === 404 || response.status === 410)) {
+      if (suffix === "messages" && GONE_STATUSES.has(response.status)) {
         this.handlers?.onStop(
           `sandbox ${this.options.sandboxId} is gone (HTTP ${response.status})`,
         );

@@ -111,3 +111,63 @@ test("a seed-style worker may use its own sandbox's token on that sandbox's rout
     401,
   );
 });
+
+test("a worker token opens exactly what a worker does: post its events, poll its messages", async () => {
+  await call("/api/v1/sandboxes", json({ id: "worker-scope" }, TOKEN));
+  const token = workerToken(SECRET, "worker-scope");
+  const bearerOnly = { authorization: `Bearer ${token}` };
+  const allowed = await call(
+    "/api/v1/sandboxes/worker-scope/events",
+    json({ event_type: "agent.message", payload: { content: "mine" } }, token),
+  );
+  assert.equal(allowed.status, 201);
+  assert.equal(
+    (await call("/api/v1/sandboxes/worker-scope/messages", { headers: bearerOnly })).status,
+    200,
+  );
+  const refused: [string, RequestInit][] = [
+    ["/api/v1/sandboxes/worker-scope/events", { headers: bearerOnly }],
+    ["/api/v1/sandboxes/worker-scope/messages", json({ content: "run it again" }, token)],
+    ["/api/v1/sandboxes/worker-scope", { headers: bearerOnly }],
+    ["/api/v1/sandboxes/worker-scope", { method: "DELETE", headers: bearerOnly }],
+  ];
+  for (const [route, init] of refused) {
+    const response = await call(route, init);
+    assert.equal(response.status, 401, `${init.method ?? "GET"} ${route}`);
+  }
+});
+
+test("a worker token is refused once its sandbox has ended, on HTTP and on the channel", async () => {
+  await call("/api/v1/sandboxes", json({ id: "worker-ended" }, TOKEN));
+  const token = workerToken(SECRET, "worker-ended");
+  const ended = await call("/api/v1/sandboxes/worker-ended", {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(ended.status, 200);
+  const post = await call(
+    "/api/v1/sandboxes/worker-ended/events",
+    json({ event_type: "agent.message", payload: { content: "late" } }, token),
+  );
+  assert.equal(post.status, 409);
+  assert.match(
+    ((await post.json()) as { error: { message: string } }).error.message,
+    /has ended \(terminated\); its worker token is no longer accepted/,
+  );
+  const poll = await call("/api/v1/sandboxes/worker-ended/messages", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(poll.status, 409, "the poll too, which stops a seed-transport worker");
+  const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+    const socket = new WebSocket(`${omoi.url.replace("http", "ws")}/api/v1/worker/channel`);
+    socket.on("open", () =>
+      socket.send(
+        JSON.stringify({ type: "hello", protocol: 1, sandbox_id: "worker-ended", token }),
+      ),
+    );
+    socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+    socket.on("error", () => undefined);
+  });
+  assert.equal(closed.code, 4410, "the worker is told to stop");
+  assert.match(closed.reason, /has ended/);
+});
