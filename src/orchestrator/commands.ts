@@ -7,9 +7,14 @@ import {
   type Sandbox,
   TERMINAL_SANDBOX_STATUSES,
 } from "../protocol/sandbox.ts";
-import { type CreateTaskBody, type Task, TERMINAL_TASK_STATUSES } from "../protocol/task.ts";
+import {
+  type CreateTaskBody,
+  type Task,
+  TERMINAL_TASK_STATUSES,
+  taskTitle,
+} from "../protocol/task.ts";
 import type { Store } from "../store/store.ts";
-import type { Control } from "./control.ts";
+import type { Control, PreparedTask } from "./control.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { Scheduling } from "./scheduling.ts";
 import type { Stopping } from "./stopping.ts";
@@ -35,7 +40,7 @@ export class Commands implements Control {
 
   // ── tasks ──────────────────────────────────────────────────────────────────
 
-  async createTask(body: CreateTaskBody): Promise<Task> {
+  async createTask(body: CreateTaskBody, prepared?: PreparedTask): Promise<Task> {
     await this.checkQueue();
     for (const dependency of body.depends_on) {
       if (!(await this.store.getTask(dependency))) {
@@ -48,11 +53,12 @@ export class Commands implements Control {
     if (body.environment && !environment) {
       throw badRequest(`environment: '${body.environment}' does not exist`);
     }
-    const title = body.title ?? body.prompt.split("\n")[0].slice(0, 80);
+    const title = taskTitle(body);
     const task = await this.lifecycle.createTask(
       {
-        id: newTaskId(),
+        id: prepared?.id ?? newTaskId(),
         title,
+        repo: prepared?.repo ?? null,
         prompt: body.prompt,
         phase_id: body.phase_id,
         priority: body.priority,

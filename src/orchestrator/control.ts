@@ -1,10 +1,18 @@
 import type { MessageFrame, PostMessageBody } from "../protocol/message.ts";
+import type { TaskRepo } from "../protocol/repo.ts";
 import type { CreateSandboxBody, Sandbox } from "../protocol/sandbox.ts";
 import type { CreateTaskBody, Task } from "../protocol/task.ts";
 
+/** What the HTTP layer settled before asking for a task. */
+export interface PreparedTask {
+  id: string;
+  repo: TaskRepo | null;
+}
+
 /** What the HTTP layer asks of the orchestrator. */
 export interface Control {
-  createTask(body: CreateTaskBody): Promise<Task>;
+  /** `prepared`: an id minted and a repository checked before the task is stored. */
+  createTask(body: CreateTaskBody, prepared?: PreparedTask): Promise<Task>;
   cancelTask(id: string): Promise<Task>;
   retryTask(id: string): Promise<Task>;
   createSandbox(body: CreateSandboxBody): Promise<Sandbox>;

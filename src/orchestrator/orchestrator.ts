@@ -7,7 +7,7 @@ import type { CreateTaskBody, Task } from "../protocol/task.ts";
 import type { SandboxProvider } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
 import { Commands } from "./commands.ts";
-import type { Control } from "./control.ts";
+import type { Control, PreparedTask } from "./control.ts";
 import { Following } from "./following.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Liveness } from "./liveness.ts";
@@ -177,8 +177,8 @@ export class Orchestrator implements Control {
 
   // ── Control ────────────────────────────────────────────────────────────────
 
-  createTask(body: CreateTaskBody): Promise<Task> {
-    return this.commands.createTask(body);
+  createTask(body: CreateTaskBody, prepared?: PreparedTask): Promise<Task> {
+    return this.commands.createTask(body, prepared);
   }
 
   cancelTask(id: string): Promise<Task> {

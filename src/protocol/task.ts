@@ -3,6 +3,7 @@ import { PermissionMode } from "./approval.ts";
 import { PRIORITIES, TASK_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
+import { TaskRepo, TaskRepoFields } from "./repo.ts";
 
 export const Phase = z.enum([
   "PHASE_BACKLOG",
@@ -51,10 +52,15 @@ export const CreateTaskBody = AgentSettings.extend({
   max_retries: z.number().int().min(0).max(10).default(0),
   /** An environment's name or id: setup, network, variables, secrets and model. */
   environment: z.string().min(1).max(64).optional(),
+  ...TaskRepoFields,
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 /** What a client sends to create a task (fields with defaults may be left out). */
 export type CreateTaskInput = z.input<typeof CreateTaskBody>;
+
+/** A task's title: the one given, or the prompt's first line. */
+export const taskTitle = (body: CreateTaskBody) =>
+  body.title ?? body.prompt.split("\n")[0].slice(0, 80);
 
 export const Task = z.object({
   id: z.string(),
@@ -87,6 +93,8 @@ export const Task = z.object({
   updated_at: z.number(),
   started_at: z.number().nullable(),
   completed_at: z.number().nullable(),
+  /** Set for a task on a repository. */
+  repo: TaskRepo.nullable(),
 });
 export type Task = z.infer<typeof Task>;
 

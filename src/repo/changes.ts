@@ -1,33 +1,7 @@
+import type { ChangedFile, TaskChanges } from "../protocol/repo.ts";
 import { git, gitText } from "./git.ts";
 
-export interface ChangedFile {
-  path: string;
-  /** Where a renamed or copied file came from. */
-  old_path?: string;
-  status: "added" | "modified" | "deleted" | "renamed" | "copied" | "type_changed";
-  /** Lines; null for a binary file. */
-  added: number | null;
-  removed: number | null;
-}
-
-export interface ChangeCommit {
-  sha: string;
-  subject: string;
-  author: string;
-  authored_at: number;
-}
-
-export interface Changes {
-  base_sha: string;
-  head_sha: string;
-  files: ChangedFile[];
-  added: number;
-  removed: number;
-  commits: ChangeCommit[];
-  diff: string;
-  /** True when the diff was cut at the size limit. */
-  diff_truncated: boolean;
-}
+export type { ChangedFile, TaskChanges as Changes };
 
 const STATUS: Record<string, ChangedFile["status"]> = {
   A: "added",
@@ -44,7 +18,7 @@ export async function readChanges(
   base: string,
   head: string,
   options: { maxDiffBytes?: number } = {},
-): Promise<Changes> {
+): Promise<TaskChanges> {
   const inMirror = { cwd: mirrorPath };
   const mergeBase = await gitText(["merge-base", base, head], inMirror);
   const range = [mergeBase, head];

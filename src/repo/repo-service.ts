@@ -41,7 +41,8 @@ export function defaultBranchName(title: string, taskId: string): string {
       .replace(/^-+|-+$/g, "")
       .slice(0, 40)
       .replace(/-+$/g, "") || "task";
-  return `omoi/${slug}-${taskId.replace(/[^a-z0-9]/gi, "").slice(0, 8)}`;
+  const short = (taskId.split("_").pop() ?? taskId).replace(/[^a-z0-9]/gi, "").slice(0, 8);
+  return `omoi/${slug}-${short}`;
 }
 
 /**

@@ -56,6 +56,11 @@ export interface Config {
   runAgents: boolean;
   /** Where to POST "a task needs you" notices (OMOI_WEBHOOK_URL), signed with OMOI_WEBHOOK_SECRET. */
   webhook: { url: string; secret: string } | undefined;
+  /** Who Omoi's commits of the agent's leftover work name (OMOI_GIT_AUTHOR_*, OMOI_GIT_COMMITTER_*). */
+  git: {
+    author: { name: string; email: string };
+    committer: { name: string; email: string };
+  };
 }
 
 /** `scheme://host[:port]` and nothing else (no path, no wildcard). */
@@ -156,6 +161,10 @@ const EnvSchema = z.object({
     .string()
     .min(16, "OMOI_WEBHOOK_SECRET must be at least 16 characters")
     .optional(),
+  OMOI_GIT_AUTHOR_NAME: z.string().min(1).max(200).default("Omoi agent"),
+  OMOI_GIT_AUTHOR_EMAIL: z.string().min(3).max(200).default("agent@omoi.invalid"),
+  OMOI_GIT_COMMITTER_NAME: z.string().min(1).max(200).optional(),
+  OMOI_GIT_COMMITTER_EMAIL: z.string().min(3).max(200).optional(),
 });
 
 export class ConfigError extends Error {
@@ -226,6 +235,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       values.OMOI_WEBHOOK_URL && values.OMOI_WEBHOOK_SECRET
         ? { url: values.OMOI_WEBHOOK_URL, secret: values.OMOI_WEBHOOK_SECRET }
         : undefined,
+    git: {
+      author: { name: values.OMOI_GIT_AUTHOR_NAME, email: values.OMOI_GIT_AUTHOR_EMAIL },
+      committer: {
+        name: values.OMOI_GIT_COMMITTER_NAME ?? values.OMOI_GIT_AUTHOR_NAME,
+        email: values.OMOI_GIT_COMMITTER_EMAIL ?? values.OMOI_GIT_AUTHOR_EMAIL,
+      },
+    },
   };
 }
 

@@ -2,6 +2,8 @@ import type { Bus } from "../bus/bus.ts";
 import type { Environments } from "../environment/environments.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
+import type { RepositoryRegistry } from "../repo/repositories.ts";
+import type { TaskRepos } from "../repo/task-repos.ts";
 import type { Store } from "../store/store.ts";
 import type { Approvals } from "./approvals.ts";
 import type { Config } from "./config.ts";
@@ -27,6 +29,10 @@ export interface ServerContext {
   approvals: Approvals;
   control: Control;
   environments: Environments;
+  /** Registered repositories and their credentials. */
+  repositories: RepositoryRegistry;
+  /** Tasks on repositories: changes, pull requests. */
+  repos: TaskRepos;
   providerName: string;
   model: ModelInfo;
 }

@@ -1,10 +1,14 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { createBus } from "../bus/index.ts";
 import { Environments } from "../environment/environments.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { createLogger } from "../log/logger.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { RepoService } from "../repo/repo-service.ts";
+import { RepositoryRegistry } from "../repo/repositories.ts";
+import { TaskRepos } from "../repo/task-repos.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import { createStore } from "../store/index.ts";
@@ -143,6 +147,25 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     const provider = guarded(local, () => preflightError);
 
     const ingest = new Ingest(store, bus);
+    let serverUrl = config.publicUrl ?? "";
+    const repoService = new RepoService({
+      mirrorsDir: path.join(config.dataDir, "mirrors"),
+      author: config.git.author,
+      committer: config.git.committer,
+    });
+    const repositories = new RepositoryRegistry(
+      store,
+      new Vault(secret, "repositories"),
+      repoService,
+      [config.dataDir],
+    );
+    const repos = new TaskRepos({
+      store,
+      service: repoService,
+      registry: repositories,
+      taskLink: (taskId) => `${serverUrl}/#/tasks/${taskId}`,
+      logger: createLogger("repo", config.logLevel),
+    });
     const viewers = new ViewerHub(store, bus, createLogger("viewers", config.logLevel), {
       maxBufferedBytes: config.viewerMaxBufferBytes,
       pingIntervalMs: 25_000,
@@ -154,7 +177,6 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       secret,
       createLogger("workers", config.logLevel),
     );
-    let serverUrl = config.publicUrl ?? "";
     const approvals = new Approvals(
       store,
       bus,
@@ -213,6 +235,8 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         approvals,
         control: orchestrator,
         environments: new Environments(store.environments, new Vault(secret, "environments")),
+        repositories,
+        repos,
         providerName: provider.name,
         model: modelInfo,
       },

@@ -1,4 +1,5 @@
 import { DEFAULT_PERMISSION_MODE } from "../protocol/approval.ts";
+import type { RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
 import { PRIORITY_RANK, type Task } from "../protocol/task.ts";
 import type { NewSandbox, NewTask, SandboxPatch, TaskPatch } from "./store.ts";
@@ -40,6 +41,7 @@ const TASK_PATCH_COLUMNS = [
   "updated_at",
   "started_at",
   "completed_at",
+  "repo",
 ] as const satisfies readonly (keyof TaskPatch)[];
 
 const SANDBOX_PATCH_COLUMNS = [
@@ -81,6 +83,7 @@ export function newTaskColumns(task: NewTask, now: number): Columns {
     deny_unanswered_after_minutes: task.deny_unanswered_after_minutes ?? null,
     depends_on: task.depends_on ?? [],
     environment_id: task.environment_id ?? null,
+    repo: task.repo ?? null,
     status: "pending",
     attempts: 0,
     sandbox_id: null,
@@ -158,4 +161,18 @@ export function sandboxPatchColumns(patch: SandboxPatch, now: number): Columns {
   }
   if (patch.updated_at === undefined) columns.push(["updated_at", now]);
   return columns;
+}
+
+export function repositoryColumns(repository: RepositoryRecord): Columns {
+  return [
+    ["id", repository.id],
+    ["name", repository.name],
+    ["url", repository.url],
+    ["credential_kind", repository.credential_kind],
+    ["credential_hint", repository.credential_hint],
+    ["credential_ciphertext", repository.credential_ciphertext],
+    ["api_base_url", repository.api_base_url],
+    ["created_at", repository.created_at],
+    ["updated_at", repository.updated_at],
+  ];
 }

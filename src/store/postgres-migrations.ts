@@ -226,4 +226,22 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX approvals_deadline ON approvals (deadline_at) WHERE status = 'open';
     `,
   },
+  {
+    version: 5,
+    name: "repositories",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN repo jsonb;
+      CREATE TABLE repositories (
+        id text PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        url text NOT NULL,
+        credential_kind text NOT NULL,
+        credential_hint text,
+        credential_ciphertext text,
+        api_base_url text,
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL
+      );
+    `,
+  },
 ];

@@ -2,6 +2,7 @@ import pg from "pg";
 import { conflict } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { StoredMessage } from "../protocol/message.ts";
+import type { RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
 import { ApprovalQueries } from "./approval-queries.ts";
@@ -9,6 +10,7 @@ import {
   type Columns,
   newSandboxColumns,
   newTaskColumns,
+  repositoryColumns,
   type SqlValue,
   sandboxPatchColumns,
   taskPatchColumns,
@@ -22,6 +24,7 @@ import {
   type Row,
   rowToEvent,
   rowToMessage,
+  rowToRepository,
   rowToSandbox,
   rowToTask,
   toStoredEvent,
@@ -358,6 +361,29 @@ export class PostgresStore implements Store {
 
   // sandboxes
 
+  async createRepository(repository: RepositoryRecord): Promise<RepositoryRecord> {
+    const [sql, values] = insertSql("repositories", repositoryColumns(repository));
+    return rowToRepository(await this.insertUnique("repository", repository.name, sql, values));
+  }
+
+  async getRepository(idOrName: string): Promise<RepositoryRecord | undefined> {
+    const result = await this.pool.query<Row>(
+      "SELECT * FROM repositories WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1",
+      [idOrName],
+    );
+    return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
+  }
+
+  async listRepositories(): Promise<RepositoryRecord[]> {
+    const result = await this.pool.query<Row>("SELECT * FROM repositories ORDER BY name");
+    return result.rows.map(rowToRepository);
+  }
+
+  async deleteRepository(id: string): Promise<boolean> {
+    const result = await this.pool.query("DELETE FROM repositories WHERE id = $1", [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
   async createSandbox(sandbox: NewSandbox): Promise<Sandbox> {
     const [sql, values] = insertSql("sandboxes", newSandboxColumns(sandbox, Date.now()));
     return rowToSandbox(await this.insertUnique("sandbox", sandbox.id, sql, values));
@@ -457,6 +483,7 @@ export class PostgresStore implements Store {
 }
 
 const PRIMARY_KEYS = {
+  repository: "repositories_name_key",
   message: "messages_pkey",
   task: "tasks_pkey",
   sandbox: "sandboxes_pkey",

@@ -1,6 +1,7 @@
 import { DEFAULT_PERMISSION_MODE, PermissionMode } from "../protocol/approval.ts";
 import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
+import type { CredentialKind, RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Priority, Task, TaskStatus } from "../protocol/task.ts";
 import type { EventToStore } from "./store.ts";
@@ -74,6 +75,7 @@ export function rowToTask(row: Row): Task {
     permission_mode: permissionMode(row.permission_mode),
     deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
     depends_on: json<string[]>(row.depends_on, []),
+    repo: json<Task["repo"]>(row.repo, null),
     status: text(row.status) as TaskStatus,
     attempts: number(row.attempts),
     max_retries: number(row.max_retries),
@@ -138,5 +140,19 @@ export function toStoredEvent(
     payload,
     emitted_at: event.emitted_at,
     stored_at: storedAt,
+  };
+}
+
+export function rowToRepository(row: Row): RepositoryRecord {
+  return {
+    id: text(row.id),
+    name: text(row.name),
+    url: text(row.url),
+    credential_kind: text(row.credential_kind) as CredentialKind,
+    credential_hint: textOrNull(row.credential_hint),
+    credential_ciphertext: textOrNull(row.credential_ciphertext),
+    api_base_url: textOrNull(row.api_base_url),
+    created_at: number(row.created_at),
+    updated_at: number(row.updated_at),
   };
 }

@@ -146,4 +146,22 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX approvals_deadline ON approvals (status, deadline_at);
     `,
   },
+  {
+    version: 4,
+    name: "repositories",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN repo TEXT;
+      CREATE TABLE repositories (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        credential_kind TEXT NOT NULL,
+        credential_hint TEXT,
+        credential_ciphertext TEXT,
+        api_base_url TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

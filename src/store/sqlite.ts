@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { conflict } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { StoredMessage } from "../protocol/message.ts";
+import type { RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
 import { ApprovalQueries } from "./approval-queries.ts";
@@ -11,6 +12,7 @@ import {
   type Columns,
   newSandboxColumns,
   newTaskColumns,
+  repositoryColumns,
   type SqlValue,
   sandboxPatchColumns,
   taskPatchColumns,
@@ -20,6 +22,7 @@ import {
   type Row,
   rowToEvent,
   rowToMessage,
+  rowToRepository,
   rowToSandbox,
   rowToTask,
   toStoredEvent,
@@ -339,6 +342,27 @@ export class SqliteStore implements Store {
   }
 
   // sandboxes
+
+  async createRepository(repository: RepositoryRecord): Promise<RepositoryRecord> {
+    const [sql, values] = insertSql("repositories", repositoryColumns(repository));
+    this.insertUnique("repository", repository.name, sql, values);
+    return (await this.getRepository(repository.id))!;
+  }
+
+  async getRepository(idOrName: string): Promise<RepositoryRecord | undefined> {
+    const row =
+      this.statement("SELECT * FROM repositories WHERE id = ?").get(idOrName) ??
+      this.statement("SELECT * FROM repositories WHERE name = ?").get(idOrName);
+    return row ? rowToRepository(row) : undefined;
+  }
+
+  async listRepositories(): Promise<RepositoryRecord[]> {
+    return this.statement("SELECT * FROM repositories ORDER BY name").all().map(rowToRepository);
+  }
+
+  async deleteRepository(id: string): Promise<boolean> {
+    return this.statement("DELETE FROM repositories WHERE id = ?").run(id).changes > 0;
+  }
 
   async createSandbox(sandbox: NewSandbox): Promise<Sandbox> {
     const [sql, values] = insertSql("sandboxes", newSandboxColumns(sandbox, Date.now()));

@@ -1,5 +1,6 @@
 import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
+import type { RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Task, TaskStatus } from "../protocol/task.ts";
 import type { ApprovalQueries } from "./approval-queries.ts";
@@ -46,6 +47,7 @@ export interface NewMessage {
 export type NewTask = Omit<
   Task,
   | "environment_id"
+  | "repo"
   | "status"
   | "attempts"
   | "sandbox_id"
@@ -63,7 +65,7 @@ export type NewTask = Omit<
   | "completed_at"
   | "permission_mode"
   | "deny_unanswered_after_minutes"
-> & { environment_id?: string | null } & Partial<
+> & { environment_id?: string | null; repo?: Task["repo"] } & Partial<
     Pick<Task, "permission_mode" | "deny_unanswered_after_minutes">
   >;
 
@@ -142,6 +144,14 @@ export interface Store {
    * by moving it to `assigned`. Safe across replicas: each task is claimed once.
    */
   claimNextTask(): Promise<Task | undefined>;
+
+  // registered repositories — names unique; a taken name or id is a conflict
+  createRepository(repository: RepositoryRecord): Promise<RepositoryRecord>;
+  /** By id, or by name when no id matches. */
+  getRepository(idOrName: string): Promise<RepositoryRecord | undefined>;
+  listRepositories(): Promise<RepositoryRecord[]>;
+  /** True when it existed. */
+  deleteRepository(id: string): Promise<boolean>;
 
   // sandboxes
   createSandbox(sandbox: NewSandbox): Promise<Sandbox>;

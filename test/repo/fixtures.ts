@@ -84,9 +84,22 @@ export interface GitHttpServer {
  */
 export async function serveGitHttp(
   root: string,
-  credentials: { username: string; password: string },
+  credentials:
+    | { username: string; password: string }
+    | ((username: string, password: string) => boolean),
 ): Promise<GitHttpServer> {
-  const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+  const allowed = (header: string | undefined) => {
+    const match = /^Basic (.+)$/.exec(header ?? "");
+    if (!match) return null;
+    const decoded = Buffer.from(match[1], "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    const [username, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    const ok =
+      typeof credentials === "function"
+        ? credentials(username, password)
+        : username === credentials.username && password === credentials.password;
+    return ok ? username : null;
+  };
   const requests: GitHttpServer["requests"] = [];
   const server = http.createServer((request, response) => {
     requests.push({
@@ -94,7 +107,8 @@ export async function serveGitHttp(
       url: request.url ?? "",
       authorization: request.headers.authorization,
     });
-    if (request.headers.authorization !== expected) {
+    const user = allowed(request.headers.authorization);
+    if (user === null) {
       response.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' });
       response.end("authentication required\n");
       return;
@@ -110,7 +124,7 @@ export async function serveGitHttp(
       PATH_INFO: decodeURIComponent(url.pathname),
       QUERY_STRING: url.search.slice(1),
       CONTENT_TYPE: request.headers["content-type"] ?? "",
-      REMOTE_USER: credentials.username,
+      REMOTE_USER: user,
       REMOTE_ADDR: "127.0.0.1",
       ...(request.headers["content-encoding"]
         ? { HTTP_CONTENT_ENCODING: request.headers["content-encoding"] }

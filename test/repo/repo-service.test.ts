@@ -39,7 +39,7 @@ async function runLoop(
   const before = await refsOf(remote);
   const plan = await service.plan(source, { title: "Add a feature", taskId: TASK });
   assert.equal(plan.baseBranch, "main");
-  assert.equal(plan.branch, "omoi/add-a-feature-tsk01234");
+  assert.equal(plan.branch, "omoi/add-a-feature-01234567");
   assert.equal(plan.continued, false);
 
   const clone = await service.prepareWorkspace(plan, workspace);

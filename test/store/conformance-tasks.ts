@@ -41,6 +41,7 @@ export function taskConformance(makeStore: MakeStore) {
         updated_at: created.created_at,
         started_at: null,
         completed_at: null,
+        repo: null,
       });
       assert.equal(typeof created.created_at, "number");
       assert.deepEqual(await store.getTask(input.id), created);

@@ -3,6 +3,7 @@ import { approvalConformance } from "./conformance-approvals.ts";
 import { environmentConformance } from "./conformance-environments.ts";
 import { eventConformance } from "./conformance-events.ts";
 import { messageConformance } from "./conformance-messages.ts";
+import { repositoryConformance } from "./conformance-repositories.ts";
 import { sandboxConformance } from "./conformance-sandboxes.ts";
 import { taskConformance } from "./conformance-tasks.ts";
 import type { MakeStore } from "./fixtures.ts";
@@ -22,5 +23,6 @@ export function storeConformance(name: string, makeStore: MakeStore) {
     sandboxConformance(makeStore);
     environmentConformance(makeStore);
     approvalConformance(makeStore);
+    repositoryConformance(makeStore);
   });
 }

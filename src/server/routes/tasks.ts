@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { notFound } from "../../protocol/error.ts";
-import { EntityId } from "../../protocol/ids.ts";
-import { CreateTaskBody, ListTasksQuery } from "../../protocol/task.ts";
+import { EntityId, newTaskId } from "../../protocol/ids.ts";
+import { CreateTaskBody, ListTasksQuery, taskTitle } from "../../protocol/task.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { RateLimiter } from "../rate-limit.ts";
@@ -15,7 +15,10 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     const body = parseRequest(CreateTaskBody.strict(), request.body, "task");
     // Per caller: the client's address (a proxy in front shares one; see docs/orchestrator.md).
     creations.take(request.ip);
-    const task = await context.control.createTask(body);
+    const id = newTaskId();
+    // What can be checked of a repository is checked before anything is stored.
+    const repo = await context.repos.plan(body, id, taskTitle(body));
+    const task = await context.control.createTask(body, { id, repo });
     reply.status(201);
     return task;
   });

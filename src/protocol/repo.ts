@@ -1,0 +1,135 @@
+import { z } from "zod";
+
+export const TaskPullRequest = z.object({
+  number: z.number(),
+  url: z.string(),
+  state: z.string(),
+  draft: z.boolean(),
+});
+export type TaskPullRequest = z.infer<typeof TaskPullRequest>;
+
+/** What a task on a repository records: where it came from, where its work goes. */
+export const TaskRepo = z.object({
+  /** The repository as people see it (URL or path; never a credential). */
+  url: z.string(),
+  /** A registered repository the task uses, whose credential Omoi holds. */
+  repository_id: z.string().nullable(),
+  base_branch: z.string(),
+  branch: z.string(),
+  /** The branch existed on the remote before the task; the task continues it. */
+  continued: z.boolean(),
+  auto_pr: z.boolean(),
+  base_sha: z.string().nullable(),
+  /** Last result Omoi took from the workspace. */
+  head_sha: z.string().nullable(),
+  /** Last commit that reached the remote's branch. */
+  pushed_sha: z.string().nullable(),
+  changes: z.object({ files: z.number(), added: z.number(), removed: z.number() }).nullable(),
+  pull_request: TaskPullRequest.nullable(),
+  /** Where a person opens a pull request on a forge Omoi has no API for. */
+  compare_url: z.string().nullable(),
+  /** Why the last push (or pull request) failed, if it did. */
+  last_error: z.string().nullable(),
+});
+export type TaskRepo = z.infer<typeof TaskRepo>;
+
+/** A new task's repository state before anything happened in it. */
+export const TASK_REPO_UNTOUCHED = {
+  base_sha: null,
+  head_sha: null,
+  pushed_sha: null,
+  changes: null,
+  pull_request: null,
+  compare_url: null,
+  last_error: null,
+} as const satisfies Partial<TaskRepo>;
+
+/** Fields `POST /api/v1/tasks` takes for a task on a repository. */
+export const TaskRepoFields = {
+  repo: z.string().trim().min(1).max(2048).optional(),
+  base_branch: z.string().trim().min(1).max(200).optional(),
+  branch: z.string().trim().min(1).max(200).optional(),
+  auto_pr: z.boolean().optional(),
+};
+
+export const CreatePullRequestBody = z.object({
+  draft: z.boolean().default(false),
+  title: z.string().trim().min(1).max(256).optional(),
+});
+
+export interface ChangedFile {
+  path: string;
+  old_path?: string;
+  status: "added" | "modified" | "deleted" | "renamed" | "copied" | "type_changed";
+  /** Lines; null for a binary file. */
+  added: number | null;
+  removed: number | null;
+}
+
+export interface TaskChanges {
+  base_sha: string;
+  head_sha: string;
+  files: ChangedFile[];
+  added: number;
+  removed: number;
+  commits: { sha: string; subject: string; author: string; authored_at: number }[];
+  diff: string;
+  diff_truncated: boolean;
+}
+
+export const CredentialKind = z.enum(["none", "token", "basic", "github_app"]);
+export type CredentialKind = z.infer<typeof CredentialKind>;
+
+/** A registered repository as the store keeps it; `credential_ciphertext` never leaves the server. */
+export interface RepositoryRecord {
+  id: string;
+  name: string;
+  url: string;
+  credential_kind: CredentialKind;
+  /** A masked hint of the credential (`ghp_…a1b2`), the only part the API shows. */
+  credential_hint: string | null;
+  /** AES-256-GCM ciphertext of the credential, keyed from OMOI_SECRET. */
+  credential_ciphertext: string | null;
+  /** The forge's REST API (GitHub Enterprise: https://host/api/v3). */
+  api_base_url: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What the API shows of a registered repository. */
+export type Repository = Omit<RepositoryRecord, "credential_ciphertext">;
+
+const RepositoryName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "must be 1-100 letters, digits, '.', '_' or '-'");
+
+/** `POST /api/v1/repositories`. */
+export const CreateRepositoryBody = z
+  .object({
+    name: RepositoryName.optional(),
+    url: z.string().trim().min(1).max(2048),
+    api_base_url: z.url().max(2048).optional(),
+    credential: z
+      .discriminatedUnion("kind", [
+        z.object({
+          kind: z.literal("token"),
+          token: z.string().min(1).max(4096),
+          username: z.string().min(1).max(200).optional(),
+        }),
+        z.object({
+          kind: z.literal("basic"),
+          username: z.string().min(1).max(200),
+          password: z.string().min(1).max(4096),
+        }),
+        z.object({
+          kind: z.literal("github_app"),
+          app_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
+          installation_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
+          private_key: z.string().min(1).max(16_384),
+        }),
+      ])
+      .optional(),
+  })
+  .strict();
+export type CreateRepositoryBody = z.infer<typeof CreateRepositoryBody>;
+export type RepositoryCredential = NonNullable<CreateRepositoryBody["credential"]>;

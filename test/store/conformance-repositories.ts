@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  type RepositoryRecord,
+  TASK_REPO_UNTOUCHED,
+  type TaskRepo,
+} from "../../src/protocol/repo.ts";
+import { type MakeStore, storeOpener, task } from "./fixtures.ts";
+
+function repository(name: string, id = `repo_${name}`): RepositoryRecord {
+  return {
+    id,
+    name,
+    url: `https://git.example.com/${name}.git`,
+    credential_kind: "token",
+    credential_hint: "ghp_…1234",
+    credential_ciphertext: "v1:abc:def:ghi",
+    api_base_url: null,
+    created_at: 1000,
+    updated_at: 1000,
+  };
+}
+
+export function repositoryConformance(makeStore: MakeStore) {
+  describe("repositories", () => {
+    const stores = storeOpener(makeStore);
+
+    it("registers, finds by id or name, lists by name and deletes", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const web = repository("web");
+      assert.deepEqual(await store.createRepository(web), web);
+      await store.createRepository({
+        ...repository("api"),
+        api_base_url: "https://ghe.example.com/api/v3",
+      });
+      assert.deepEqual(await store.getRepository("repo_web"), web);
+      assert.deepEqual(await store.getRepository("web"), web);
+      assert.equal(await store.getRepository("nope"), undefined);
+      assert.deepEqual(
+        (await store.listRepositories()).map((entry) => entry.name),
+        ["api", "web"],
+      );
+      assert.equal(await store.deleteRepository("repo_web"), true);
+      assert.equal(await store.deleteRepository("repo_web"), false);
+      assert.equal(await store.getRepository("web"), undefined);
+    });
+
+    it("refuses a second repository with a taken name (409) and keeps the first", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      await store.createRepository(repository("web"));
+      await assert.rejects(
+        store.createRepository(repository("web", "repo_other")),
+        (error: unknown) => {
+          assert.equal((error as { status?: number }).status, 409);
+          return true;
+        },
+      );
+      assert.equal((await store.getRepository("web"))?.id, "repo_web");
+      assert.equal(await store.getRepository("repo_other"), undefined);
+    });
+
+    it("keeps a task's repository state and patches it", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const repo: TaskRepo = {
+        url: "https://git.example.com/web.git",
+        repository_id: "repo_web",
+        base_branch: "main",
+        branch: "omoi/fix-1234",
+        continued: false,
+        auto_pr: true,
+        ...TASK_REPO_UNTOUCHED,
+      };
+      const created = await store.createTask({ ...task(), repo });
+      assert.deepEqual(created.repo, repo);
+      const next = {
+        ...repo,
+        pushed_sha: "a".repeat(40),
+        changes: { files: 2, added: 3, removed: 1 },
+      };
+      const updated = await store.updateTask(created.id, { repo: next });
+      assert.deepEqual(updated?.repo, next);
+      assert.deepEqual((await store.getTask(created.id))?.repo, next);
+      assert.equal((await store.createTask(task())).repo, null);
+    });
+  });
+}
