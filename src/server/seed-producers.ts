@@ -1,7 +1,7 @@
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import { RUN_STATE_EVENTS } from "../orchestrator/following.ts";
 import { LIVE_SANDBOX_STATUSES } from "../orchestrator/state-table.ts";
-import { conflict, notFound, OmoiError } from "../protocol/error.ts";
+import { notFound, OmoiError } from "../protocol/error.ts";
 import type { NewEvent } from "../protocol/event.ts";
 import type { SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
 import type { Store } from "../store/store.ts";
@@ -61,9 +61,12 @@ export class SeedProducers {
   async admit(sandboxId: string, events: NewEvent[]): Promise<string | null> {
     const known = await this.lookup(sandboxId);
     if (known.ended) {
-      throw conflict(`sandbox '${sandboxId}' is ${known.ended}; it takes no more events`, {
-        status: known.ended,
-      });
+      throw new OmoiError(
+        "SandboxEnded",
+        `sandbox '${sandboxId}' has ended (${known.ended}); it takes no more events`,
+        409,
+        { id: sandboxId, status: known.ended },
+      );
     }
     if (known.kind !== "agent") return known.taskId;
     const index = events.findIndex((event) => RUN_STATE_EVENTS.has(event.event_type));

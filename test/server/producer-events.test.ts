@@ -89,6 +89,7 @@ describe("producer events cannot drive the lifecycle", () => {
         payload: { content: "after the end" },
       });
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error?.name, "SandboxEnded");
       assert.match(refused.body.error?.message ?? "", /terminated/);
     }
     const listed = await fetch(`${omoi.url}/api/v1/sandboxes/external-two/events`, {
