@@ -358,3 +358,40 @@ export async function fanOutRun(
     latency: summarize(samples),
   };
 }
+
+/**
+ * One event at a time through the worker channel to a viewer, each sent when the previous
+ * one arrived: the path's own latency with no queue in front of it, which a busy machine
+ * stretches far less than a steady 2,000 events/s.
+ */
+export async function openSerialProbe(server: BenchServer) {
+  const sandbox = await createExternalSandbox(server.url);
+  let arrived: ((at: number) => void) | undefined;
+  let expected = "";
+  const viewer = await BenchViewer.open(server.ws, { entity_ids: sandbox }, (event, at) => {
+    if (event.id === expected) arrived?.(at);
+  });
+  const client = await ChannelClient.connect(server.ws, sandbox, server.token(sandbox));
+  return {
+    async window(events: number): Promise<Record<string, number>> {
+      const times: number[] = [];
+      for (let index = 0; index < events; index++) {
+        const event = benchEvent(`serial ${index}`);
+        expected = event.id;
+        const received = new Promise<number>((resolve) => {
+          arrived = resolve;
+        });
+        const start = performance.now();
+        void client.sendEvents([event]);
+        times.push((await received) - start);
+        await sleep(2);
+      }
+      const summary = summarize(times);
+      return { p50: summary.p50, p95: summary.p95, p99: summary.p99, samples: summary.count };
+    },
+    close() {
+      client.close();
+      viewer.close();
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { watchMachine } from "../lib/machine.ts";
 import { alternate, type Series, type Subject } from "../lib/rounds.ts";
 import { type Backend, type BenchServer, startServer } from "../lib/server.ts";
 import { ms } from "../lib/stats.ts";
-import { openLatencyProbe, throughputRun } from "../pipeline.ts";
+import { openLatencyProbe, openSerialProbe, throughputRun } from "../pipeline.ts";
 import { backendLabel, backendShort, named, type PartRun } from "./run-context.ts";
 
 export const LATENCY_RATE = 2000;
@@ -37,8 +37,10 @@ export async function pipelinePart(run: PartRun) {
       const echo = await openEchoFloor(SANDBOXES);
       closers.push(() => echo.close());
       const seconds = run.options.seconds;
+      const serialEvents = run.options.quick ? 30 : 50;
       const subjects: Subject[] = [
         { name: "echo", window: () => echo.window(LATENCY_RATE, seconds) },
+        { name: "echo-serial", window: () => echo.serial(serialEvents) },
       ];
       const storeParts: string[] = [];
       if (backend === "embedded") {
@@ -64,8 +66,15 @@ export async function pipelinePart(run: PartRun) {
           rate: LATENCY_RATE,
           sandboxes: SANDBOXES,
         });
-        closers.push(() => channel.close());
-        subjects.push({ name: named("channel", target), window: () => channel.window(seconds) });
+        const serial = await openSerialProbe(server);
+        closers.push(
+          () => channel.close(),
+          () => serial.close(),
+        );
+        subjects.push(
+          { name: named("channel", target), window: () => channel.window(seconds) },
+          { name: named("serial", target), window: () => serial.window(serialEvents) },
+        );
         // The prototype's way is measured beside this checkout only (A/B compares ours).
         if (index > 0) continue;
         const http = await openLatencyProbe(server, "http", {
@@ -150,13 +159,29 @@ function latencyHeadlines(
       ...(bar ? { bar } : {}),
     });
   }
+  run.report.headline({
+    id: `pipeline.${backend}.serial.p50`,
+    part: "pipeline",
+    what: `${short}: worker emit → viewer, one event at a time (no queue), p50`,
+    ours: { series: get(named("serial", a)), figure: "p50" },
+    ...(b ? { other: { series: get(named("serial", b)), figure: "p50" } } : {}),
+    floor: {
+      what: `one WS frame round trip + ${backend === "embedded" ? "SQLite" : "Postgres"} insert+commit`,
+      parts: [
+        { series: get("echo-serial"), figure: "p50" },
+        ...storeParts.map((name) => ({ series: get(name), figure: "p50" })),
+      ],
+    },
+  });
   const floorRows = [
     "echo",
+    "echo-serial",
     ...storeParts,
     ...(backend === "scaled" ? ["postgres-async", "redis"] : []),
   ];
   const floorNames: Record<string, string> = {
     echo: `loopback WebSocket echo, ${SANDBOXES} sockets @ ${LATENCY_RATE} frames/s, channel-sized frames`,
+    "echo-serial": "loopback WebSocket echo, one frame at a time",
     sqlite: "SQLite insert+commit (WAL, synchronous=NORMAL, like Omoi's store)",
     postgres: "Postgres single-row insert+commit",
     "postgres-async": "Postgres single-row insert+commit, synchronous_commit=off",
@@ -166,6 +191,10 @@ function latencyHeadlines(
     ...floorRows.map((name) => ({ name: `floor: ${floorNames[name]}`, series: get(name) })),
     ...run.targets.flatMap((target) => [
       { name: `Omoi ${target.label}: worker channel`, series: get(named("channel", target)) },
+      {
+        name: `Omoi ${target.label}: worker channel, one event at a time`,
+        series: get(named("serial", target)),
+      },
       {
         name: `Omoi ${target.label}: seed HTTP POST per event`,
         series: series.get(named("seed-http", target)),
