@@ -212,6 +212,16 @@ export const AgentCompleted = defineEvent(
   }),
   "The agent session ended normally.",
 );
+export const AgentLimitExceeded = defineEvent(
+  "agent.limit_exceeded",
+  loose({
+    limit: z.enum(["processes", "memory", "disk"]),
+    value: z.number(),
+    max: z.number(),
+    unit: z.enum(["processes", "bytes"]),
+  }),
+  "The sandbox went past one of its resource limits; its processes were killed and the run fails.",
+);
 export const AgentFailed = defineEvent(
   "agent.failed",
   loose({ error: z.string(), reason: z.string().optional() }),

@@ -3,7 +3,7 @@ import { PermissionMode } from "./approval.ts";
 import { SANDBOX_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
-import { AgentSettings, Task } from "./task.ts";
+import { AgentSettings, SandboxLimits, Task } from "./task.ts";
 
 /**
  * `agent`: Omoi runs a Claude agent in it. `external`: registered only; a worker that
@@ -35,6 +35,7 @@ export const Sandbox = z.object({
   /** The mode the agent runs in (or was last asked to switch to). */
   permission_mode: PermissionMode,
   deny_unanswered_after_minutes: z.number().nullable(),
+  limits: SandboxLimits.nullable(),
   workspace: z.string().nullable(),
   session_id: z.string().nullable(),
   /** Which server replica supervises it (runs its worker process). */

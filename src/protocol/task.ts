@@ -23,6 +23,20 @@ export const TaskStatus = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 export { TERMINAL_TASK_STATUSES } from "./status.ts";
 
+/**
+ * Resource bounds of one sandbox; each field overrides the server's default for it.
+ * `processes` counts processes and threads (the kernel's pids controller counts both).
+ * `keep_background_processes`: processes the agent started in the background survive the
+ * turn that started them (default: they are ended when the turn ends).
+ */
+export const SandboxLimits = z.strictObject({
+  processes: z.number().int().min(16).max(100_000).optional(),
+  memory_mb: z.number().int().min(64).max(1_048_576).optional(),
+  disk_mb: z.number().int().min(1).max(10_485_760).optional(),
+  keep_background_processes: z.boolean().optional(),
+});
+export type SandboxLimits = z.infer<typeof SandboxLimits>;
+
 /** Settings shared by a task and an ad-hoc sandbox: what the agent runs with. */
 export const AgentSettings = z.object({
   model: z.string().min(1).max(200).optional(),
@@ -36,6 +50,7 @@ export const AgentSettings = z.object({
     .positive()
     .max(7 * 24 * 60)
     .optional(),
+  limits: SandboxLimits.optional(),
 });
 
 export const CreateTaskBody = AgentSettings.extend({
@@ -74,6 +89,8 @@ export const Task = z.object({
   max_budget_usd: z.number().nullable(),
   permission_mode: PermissionMode,
   deny_unanswered_after_minutes: z.number().nullable(),
+  /** What the task asked for; the server's defaults fill the rest. */
+  limits: SandboxLimits.nullable(),
   depends_on: z.array(z.string()),
   status: TaskStatus,
   attempts: z.number(),

@@ -6,7 +6,14 @@ import path from "node:path";
 import type { Options, SpawnOptions } from "@anthropic-ai/claude-agent-sdk";
 import { SandboxManager, type SandboxRuntimeConfig } from "@anthropic-ai/sandbox-runtime";
 import { GroupProcess } from "./group-process.ts";
+import {
+  type LimitBreach,
+  type LimitWatchdog,
+  type ResolvedLimits,
+  startLimitWatchdog,
+} from "./limit-watchdog.ts";
 import { type ModelGateway, startModelGateway } from "./model-gateway.ts";
+import { createResourceGroup, type ResourceGroup } from "./resource-group.ts";
 import { agentStatePaths, buildSandboxEnv, mergeSpawnEnv } from "./sandbox-env.ts";
 import { shellJoin, shellQuote } from "./shell-quote.ts";
 
@@ -24,12 +31,20 @@ export interface ConfineOptions {
   denyRead: string[];
   /** Receives the CLI's stderr; without it, stderr goes to the worker's own stderr. */
   onStderr?: (text: string) => void;
+  /** Bounds on processes, memory and disk; without them the sandbox is unbounded. */
+  limits?: ResolvedLimits;
+  /** A limit was passed: every process of the sandbox has already been killed. Called once. */
+  onLimitExceeded?: (breach: LimitBreach) => void;
 }
 
 export interface Confinement {
   spawnClaudeCodeProcess: NonNullable<Options["spawnClaudeCodeProcess"]>;
   /** Pass as `Options.env`: the complete environment of the agent. */
   env: Record<string, string>;
+  /** What bounds processes and memory: a cgroup, or the watchdog alone (`none` without limits). */
+  bound: ResourceGroup["kind"] | "watchdog" | "none";
+  /** Checks every limit now; the breach that ended (or would end) the run, or null. */
+  checkLimits(): Promise<LimitBreach | null>;
   dispose(): Promise<void>;
 }
 
@@ -113,6 +128,15 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     await SandboxManager.initialize(config);
     cleanups.push(() => SandboxManager.reset());
 
+    const limits = options.limits;
+    const group = limits
+      ? await createResourceGroup(options.sandboxId, {
+          processes: limits.processes,
+          memoryBytes: limits.memory_mb * 1024 * 1024,
+        })
+      : null;
+    if (group) cleanups.push(() => group.remove());
+
     // Wrapped once: the SDK's spawner is synchronous, srt's wrapping is not. The command
     // line to run reaches the launcher through one environment variable.
     const wrapped = await SandboxManager.wrapWithSandbox(
@@ -131,10 +155,33 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     });
     const running = new Set<GroupProcess>();
 
+    let watchdog: LimitWatchdog | null = null;
+    if (limits) {
+      watchdog = startLimitWatchdog({
+        limits,
+        group,
+        roots: () => [...running].flatMap((process_) => (process_.pid ? [process_.pid] : [])),
+        diskFolders: [workspace, paths.root],
+        onBreach: (breach) => {
+          void (async () => {
+            await group?.killAll().catch(() => undefined);
+            await Promise.all([...running].map(killAndWait));
+            options.onLimitExceeded?.(breach);
+          })();
+        },
+      });
+      const started = watchdog;
+      cleanups.push(async () => started.stop());
+    }
+
+    // The launcher joins the sandbox's cgroup before it starts anything, so every process
+    // of the sandbox is born inside the bound; if it cannot join, nothing runs.
+    const launch = group ? `${group.joinCommand} || exit 125; ${wrapped}` : wrapped;
+
     const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): GroupProcess => {
       const childEnv = mergeSpawnEnv(env, spawnOptions.env);
       childEnv[LAUNCH_VARIABLE] = shellJoin([spawnOptions.command, ...spawnOptions.args]);
-      const child = spawn("/bin/sh", ["-c", wrapped], {
+      const child = spawn("/bin/sh", ["-c", launch], {
         cwd: spawnOptions.cwd ?? workspace,
         env: childEnv,
         detached: true,
@@ -158,6 +205,8 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     return {
       spawnClaudeCodeProcess,
       env,
+      bound: group ? group.kind : watchdog ? "watchdog" : "none",
+      checkLimits: async () => (watchdog ? watchdog.check() : null),
       dispose: async () => {
         if (disposed) return;
         disposed = true;

@@ -6,6 +6,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { parseWith } from "../protocol/json.ts";
+import type { SandboxLimits } from "../protocol/task.ts";
+import type { ResolvedLimits } from "./limit-watchdog.ts";
+import { machineDefaultLimits, resolveLimits } from "./limits.ts";
 import { checkSandboxRuntime } from "./preflight.ts";
 import { isAlive, killProcessTree, readProcessStat } from "./process-tree.ts";
 import type {
@@ -15,6 +18,7 @@ import type {
   SandboxProvider,
   WorkerLaunchSpec,
 } from "./provider.ts";
+import { removeResourceGroup } from "./resource-group.ts";
 import { buildWorker } from "./worker-build.ts";
 import { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker-config.ts";
 
@@ -31,6 +35,10 @@ export interface LocalSandboxProviderOptions {
   workerCommand?: string[];
   /** More paths the agent must not read, besides the data dir. */
   denyRead?: string[];
+  /** How many sandboxes may run at once: memory and disk defaults are shared out between them. */
+  maxSandboxes?: number;
+  /** The server's defaults for every sandbox's limits; unset fields are sized to the machine. */
+  limits?: SandboxLimits;
   logger?: SandboxLogger;
 }
 
@@ -63,12 +71,25 @@ export class LocalSandboxProvider implements SandboxProvider {
   #workerCommand: string[] | undefined;
   readonly #denyRead: string[];
   readonly #logger: SandboxLogger | undefined;
+  readonly #options: LocalSandboxProviderOptions;
+  #defaultLimits: ResolvedLimits | undefined;
 
   constructor(options: LocalSandboxProviderOptions) {
     this.#dataDir = path.resolve(options.dataDir);
     this.#workerCommand = options.workerCommand;
     this.#denyRead = (options.denyRead ?? []).map((entry) => path.resolve(entry));
     this.#logger = options.logger;
+    this.#options = options;
+  }
+
+  /** Every sandbox's limits unless its task says otherwise (sized to the machine once). */
+  get defaultLimits(): ResolvedLimits {
+    this.#defaultLimits ??= machineDefaultLimits({
+      dataDir: this.#dataDir,
+      maxSandboxes: this.#options.maxSandboxes ?? 1,
+      overrides: this.#options.limits,
+    });
+    return this.#defaultLimits;
   }
 
   async preflight(): Promise<void> {
@@ -101,6 +122,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       workspace,
       stateDir,
       denyRead: [this.#dataDir, ...this.#denyRead],
+      limits: resolveLimits(spec.limits, this.defaultLimits),
     };
     const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
     for (const name of WORKER_ENV_PASSTHROUGH) {
@@ -148,6 +170,8 @@ export class LocalSandboxProvider implements SandboxProvider {
       ? processesMarkedWith(this.#stateDir(handle.sandboxId))
       : [];
     for (const pid of strays) await killProcessTree(pid);
+    // And whatever is still in the sandbox's cgroup (a worker killed before it cleaned up).
+    if (SAFE_ID.test(handle.sandboxId)) await removeResourceGroup(handle.sandboxId);
     this.#logger?.info(
       {
         sandboxId: handle.sandboxId,

@@ -1,4 +1,5 @@
 import type { PermissionMode } from "../protocol/approval.ts";
+import type { SandboxLimits } from "../protocol/task.ts";
 
 /**
  * A sandbox provider runs one worker (and, through it, one agent) in an isolated place.
@@ -27,6 +28,8 @@ export interface WorkerLaunchSpec {
   maxBudgetUsd: number | null;
   /** The permission mode the agent starts in (absent: `bypassPermissions`). */
   permissionMode?: PermissionMode;
+  /** The task's resource bounds; the provider fills the rest with its defaults. */
+  limits: SandboxLimits | null;
   /** SDK session to resume (follow-up after the sandbox was closed). */
   resumeSessionId: string | null;
   /** Workspace folder to reuse; the provider makes one when absent. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PermissionMode } from "../protocol/approval.ts";
 import { parseWith } from "../protocol/json.ts";
+import { SandboxLimits } from "../protocol/task.ts";
 import type { WorkerLaunchSpec } from "./provider.ts";
 
 /** The environment variable the local provider hands a worker its configuration in. */
@@ -20,6 +21,8 @@ export const WorkerConfig = z.object({
   maxTurns: z.number().int().positive().nullable(),
   maxBudgetUsd: z.number().nonnegative().nullable(),
   permissionMode: PermissionMode.optional(),
+  /** Every bound filled in (the task's over the provider's defaults). */
+  limits: SandboxLimits.required(),
   resumeSessionId: z.string().min(1).nullable(),
   /** Absolute; exists. The agent's only writable project folder. */
   workspace: z.string().min(1),

@@ -5,6 +5,7 @@ import path from "node:path";
 import { z } from "zod";
 import { formatIssues } from "../protocol/json.ts";
 import { commaList } from "../protocol/query.ts";
+import type { SandboxLimits } from "../protocol/task.ts";
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -24,6 +25,8 @@ export interface Config {
   maxQueuedTasks: number;
   /** Tasks each caller (client address) may create per minute; 0 turns the limit off. */
   taskRateLimitPerMinute: number;
+  /** Defaults for every sandbox's limits (OMOI_SANDBOX_MAX_*); unset ones are sized to the machine. */
+  sandboxLimits: SandboxLimits;
   /** How long a sandbox stays open for follow-ups after its task completes. */
   idleWindowMs: number;
   /** A running sandbox silent for this long is declared dead. */
@@ -101,6 +104,9 @@ const EnvSchema = z.object({
   OMOI_MAX_SANDBOXES: z.coerce.number().int().min(1).max(1000).optional(),
   OMOI_MAX_QUEUED_TASKS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   OMOI_TASK_RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(120),
+  OMOI_SANDBOX_MAX_PROCESSES: z.coerce.number().int().min(16).max(100_000).optional(),
+  OMOI_SANDBOX_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).optional(),
+  OMOI_SANDBOX_MAX_DISK_MB: z.coerce.number().int().min(1).max(10_485_760).optional(),
   OMOI_IDLE_WINDOW_MS: z.coerce
     .number()
     .int()
@@ -207,6 +213,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),
     maxQueuedTasks: values.OMOI_MAX_QUEUED_TASKS,
     taskRateLimitPerMinute: values.OMOI_TASK_RATE_LIMIT,
+    sandboxLimits: {
+      processes: values.OMOI_SANDBOX_MAX_PROCESSES,
+      memory_mb: values.OMOI_SANDBOX_MAX_MEMORY_MB,
+      disk_mb: values.OMOI_SANDBOX_MAX_DISK_MB,
+    },
     idleWindowMs: values.OMOI_IDLE_WINDOW_MS,
     heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
     workerOrphanTimeoutMs: values.OMOI_WORKER_ORPHAN_TIMEOUT_MS,

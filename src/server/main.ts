@@ -135,6 +135,8 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
 
     const local = new LocalSandboxProvider({
       dataDir: config.dataDir,
+      maxSandboxes: config.maxSandboxes,
+      limits: config.sandboxLimits,
       logger: createLogger("sandbox", config.logLevel),
     });
     let preflightError: Error | undefined;

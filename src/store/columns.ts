@@ -24,6 +24,7 @@ const TASK_PATCH_COLUMNS = [
   "max_budget_usd",
   "permission_mode",
   "deny_unanswered_after_minutes",
+  "limits",
   "depends_on",
   "status",
   "attempts",
@@ -55,6 +56,7 @@ const SANDBOX_PATCH_COLUMNS = [
   "max_budget_usd",
   "permission_mode",
   "deny_unanswered_after_minutes",
+  "limits",
   "workspace",
   "session_id",
   "owner",
@@ -69,7 +71,7 @@ const SANDBOX_PATCH_COLUMNS = [
 function toSqlValue(value: unknown): SqlValue {
   if (value === null || value === undefined) return null;
   if (typeof value === "number" || typeof value === "string") return value;
-  // Arrays and objects (depends_on) go in as JSON text; Postgres casts text to jsonb.
+  // Arrays and objects (depends_on, limits) go in as JSON text; Postgres casts text to jsonb.
   return JSON.stringify(value);
 }
 
@@ -81,6 +83,7 @@ export function newTaskColumns(task: NewTask, now: number): Columns {
     max_budget_usd: task.max_budget_usd ?? null,
     permission_mode: task.permission_mode ?? DEFAULT_PERMISSION_MODE,
     deny_unanswered_after_minutes: task.deny_unanswered_after_minutes ?? null,
+    limits: task.limits ?? null,
     depends_on: task.depends_on ?? [],
     environment_id: task.environment_id ?? null,
     repo: task.repo ?? null,
@@ -128,6 +131,7 @@ export function newSandboxColumns(sandbox: NewSandbox, now: number): Columns {
     max_turns: null,
     max_budget_usd: null,
     deny_unanswered_after_minutes: null,
+    limits: null,
     workspace: null,
     session_id: null,
     owner: null,

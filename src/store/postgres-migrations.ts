@@ -244,4 +244,12 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 6,
+    name: "sandbox limits",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN limits jsonb;
+      ALTER TABLE sandboxes ADD COLUMN limits jsonb;
+    `,
+  },
 ];

@@ -3,7 +3,7 @@ import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { CredentialKind, RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
-import type { Priority, Task, TaskStatus } from "../protocol/task.ts";
+import type { Priority, SandboxLimits, Task, TaskStatus } from "../protocol/task.ts";
 import type { EventToStore } from "./store.ts";
 
 /*
@@ -74,6 +74,7 @@ export function rowToTask(row: Row): Task {
     max_budget_usd: numberOrNull(row.max_budget_usd),
     permission_mode: permissionMode(row.permission_mode),
     deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
+    limits: json<SandboxLimits | null>(row.limits, null),
     depends_on: json<string[]>(row.depends_on, []),
     repo: json<Task["repo"]>(row.repo, null),
     status: text(row.status) as TaskStatus,
@@ -109,6 +110,7 @@ export function rowToSandbox(row: Row): Sandbox {
     max_budget_usd: numberOrNull(row.max_budget_usd),
     permission_mode: permissionMode(row.permission_mode),
     deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
+    limits: json<SandboxLimits | null>(row.limits, null),
     workspace: textOrNull(row.workspace),
     session_id: textOrNull(row.session_id),
     owner: textOrNull(row.owner),

@@ -164,4 +164,12 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 5,
+    name: "sandbox limits",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN limits TEXT;
+      ALTER TABLE sandboxes ADD COLUMN limits TEXT;
+    `,
+  },
 ];

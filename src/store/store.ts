@@ -48,6 +48,7 @@ export type NewTask = Omit<
   Task,
   | "environment_id"
   | "repo"
+  | "limits"
   | "status"
   | "attempts"
   | "sandbox_id"
@@ -66,7 +67,7 @@ export type NewTask = Omit<
   | "permission_mode"
   | "deny_unanswered_after_minutes"
 > & { environment_id?: string | null; repo?: Task["repo"] } & Partial<
-    Pick<Task, "permission_mode" | "deny_unanswered_after_minutes">
+    Pick<Task, "permission_mode" | "deny_unanswered_after_minutes" | "limits">
   >;
 
 export type TaskPatch = Partial<Omit<Task, "id" | "created_at">>;
@@ -80,6 +81,7 @@ export type NewSandbox = Pick<Sandbox, "id" | "task_id" | "kind" | "provider"> &
       | "max_budget_usd"
       | "permission_mode"
       | "deny_unanswered_after_minutes"
+      | "limits"
       | "workspace"
       | "session_id"
       | "status"

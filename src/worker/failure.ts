@@ -1,4 +1,5 @@
 import type { SDKResultMessage } from "@anthropic-ai/claude-agent-sdk";
+import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
 
 /** Why a session ended in failure; `agent.failed.reason`. */
 export type FailureReason =
@@ -7,7 +8,8 @@ export type FailureReason =
   | "turn_limit"
   | "budget_exceeded"
   | "cli_crashed"
-  | "startup_failed";
+  | "startup_failed"
+  | "limit_exceeded";
 
 export interface Failure {
   reason: FailureReason;
@@ -79,5 +81,15 @@ export function failureOfError(error: unknown, sawInit: boolean): Failure {
     error: sawInit
       ? `the agent CLI stopped unexpectedly: ${message}`
       : `the agent CLI failed to start: ${message}`,
+  };
+}
+
+/** The sandbox went past a resource limit: the message names the limit, what was seen and the bound. */
+export function limitFailure(breach: LimitBreach): Failure {
+  const amount = (value: number) =>
+    breach.unit === "bytes" ? `${Math.round(value / (1024 * 1024))} MB` : `${value} processes`;
+  return {
+    reason: "limit_exceeded",
+    error: `stopped: the sandbox exceeded its ${breach.limit} limit (${amount(breach.value)}, limit ${amount(breach.max)})`,
   };
 }

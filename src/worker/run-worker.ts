@@ -1,8 +1,10 @@
-import { AgentCompleted, AgentError, AgentFailed } from "../protocol/events.ts";
+import { AgentCompleted, AgentError, AgentFailed, AgentLimitExceeded } from "../protocol/events.ts";
 import { type Confinement, confine } from "../sandbox/confine.ts";
+import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
 import { unconfinedAgentEnv } from "./agent-env.ts";
 import { type AgentEvent, agentEvent, envelope } from "./agent-event.ts";
 import { ChannelTransport } from "./channel.ts";
+import { limitFailure } from "./failure.ts";
 import { HttpTransport } from "./http-fallback.ts";
 import type { Logger } from "./log.ts";
 import { type ModelProbe, probeModel } from "./model-probe.ts";
@@ -62,7 +64,21 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   void probe.then((result) => reportUnreachable(result, options.modelBaseUrl, send));
 
   let confinement: Confinement | null = null;
-  const finish = async (end: SessionEnd): Promise<number> => {
+  let breach: LimitBreach | null = null;
+  const limitExceeded = (found: LimitBreach) => {
+    if (breach) return;
+    breach = found;
+    log.warn({ ...found }, "the sandbox exceeded a limit; its processes were killed");
+    send(agentEvent(AgentLimitExceeded, { ...found }), "worker");
+  };
+  const finish = async (sessionEnd: SessionEnd): Promise<number> => {
+    // The kernel may have killed the CLI at the memory bound before the watchdog's next look:
+    // a run that ends while the sandbox is over a limit ends for that limit.
+    if (!breach && sessionEnd.status === "failed") {
+      const found = await confinement?.checkLimits().catch(() => null);
+      if (found) limitExceeded(found);
+    }
+    const end: SessionEnd = breach ? { status: "failed", ...limitFailure(breach) } : sessionEnd;
     send(endEvent(end), "worker");
     const flushed = await transport.flush(options.flushTimeoutMs);
     if (!flushed) log.warn({ pending: transport.pending() }, "exiting with unacknowledged events");
@@ -88,7 +104,13 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         modelEnv: options.modelEnv,
         denyRead: options.denyRead,
         onStderr: (text) => log.debug({ stderr: text.trimEnd() }, "cli stderr"),
+        limits: options.limits,
+        onLimitExceeded: (found) => {
+          limitExceeded(found);
+          void session?.fail(limitFailure(found));
+        },
       });
+      log.info({ bound: confinement.bound, limits: options.limits }, "sandbox limits");
       env = { ...confinement.env, ...cliSettings(options.modelEnv) };
       log.info({ mark: "confined" }, "agent confined");
     }

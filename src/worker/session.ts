@@ -181,6 +181,15 @@ export class AgentSession {
     }
   }
 
+  /** Ends the session as failed for a reason found outside it (a limit the sandbox passed). */
+  fail(failure: Failure): Promise<SessionEnd> {
+    if (this.failure === null) {
+      this.failure = failure;
+      this.windDown();
+    }
+    return this.ended;
+  }
+
   /** Ends the session: stops a running turn, lets the CLI exit, kills it after a grace. */
   stop(reason: string): Promise<SessionEnd> {
     if (this.stopReason === null) {

@@ -20,6 +20,7 @@ function launchSpec(sandboxId: string): WorkerLaunchSpec {
     model: null,
     maxTurns: null,
     maxBudgetUsd: null,
+    limits: null,
     resumeSessionId: null,
     workspace: null,
     modelBaseUrl: "http://127.0.0.1:9",

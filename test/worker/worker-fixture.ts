@@ -33,6 +33,7 @@ export async function workerOptions(
     model: null,
     maxTurns: null,
     maxBudgetUsd: null,
+    limits: { processes: 2048, memory_mb: 4096, disk_mb: 10_240, keep_background_processes: false },
     resumeSessionId: null,
     workspace,
     modelBaseUrl,
