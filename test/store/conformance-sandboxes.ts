@@ -27,6 +27,7 @@ export function sandboxConformance(makeStore: MakeStore) {
         max_budget_usd: null,
         permission_mode: "bypassPermissions",
         deny_unanswered_after_minutes: null,
+        limits: null,
         workspace: null,
         session_id: null,
         worker_pid: null,

@@ -19,7 +19,12 @@ export function taskConformance(makeStore: MakeStore) {
 
     it("creates a pending task with defaults and reads it back", async () => {
       const store = await stores.open(stores.freshDatabase());
-      const input = task({ depends_on: ["task_a", "task_b"], model: "m", max_budget_usd: 1.5 });
+      const input = task({
+        depends_on: ["task_a", "task_b"],
+        model: "m",
+        max_budget_usd: 1.5,
+        limits: { processes: 64, memory_mb: 512, keep_background_processes: true },
+      });
       const created = await store.createTask(input);
       assert.deepEqual(created, {
         ...input,
