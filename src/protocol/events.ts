@@ -387,6 +387,7 @@ export const EventRegistry = registry(
   AgentHeartbeat,
   AgentError,
   AgentCompleted,
+  AgentLimitExceeded,
   AgentFailed,
   AgentSystem,
   SandboxModeRequested,

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Options, SpawnOptions } from "@anthropic-ai/claude-agent-sdk";
 import { SandboxManager, type SandboxRuntimeConfig } from "@anthropic-ai/sandbox-runtime";
+import { endBackgroundProcesses } from "./background-processes.ts";
 import { GroupProcess } from "./group-process.ts";
 import {
   type LimitBreach,
@@ -45,6 +46,8 @@ export interface Confinement {
   bound: ResourceGroup["kind"] | "watchdog" | "none";
   /** Checks every limit now; the breach that ended (or would end) the run, or null. */
   checkLimits(): Promise<LimitBreach | null>;
+  /** Kills what the agent's tools left running (call when a turn ends); how many there were. */
+  endBackgroundProcesses(): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -154,6 +157,8 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       modelEnv: options.modelEnv,
     });
     const running = new Set<GroupProcess>();
+    /** The command line each CLI runs with, to tell it from what its tools started. */
+    const cliArgv = new Map<GroupProcess, string[]>();
 
     let watchdog: LimitWatchdog | null = null;
     if (limits) {
@@ -193,7 +198,11 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       }
       const process_ = new GroupProcess(child);
       running.add(process_);
-      child.once("exit", () => running.delete(process_));
+      cliArgv.set(process_, [spawnOptions.command, ...spawnOptions.args]);
+      child.once("exit", () => {
+        running.delete(process_);
+        cliArgv.delete(process_);
+      });
       const abort = () => process_.kill("SIGKILL");
       if (spawnOptions.signal.aborted) abort();
       else spawnOptions.signal.addEventListener("abort", abort, { once: true });
@@ -207,6 +216,13 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       env,
       bound: group ? group.kind : watchdog ? "watchdog" : "none",
       checkLimits: async () => (watchdog ? watchdog.check() : null),
+      endBackgroundProcesses: async () => {
+        let ended = 0;
+        for (const [process_, argv] of cliArgv) {
+          if (process_.pid) ended += await endBackgroundProcesses(process_.pid, argv);
+        }
+        return ended;
+      },
       dispose: async () => {
         if (disposed) return;
         disposed = true;

@@ -128,6 +128,11 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         spawnClaudeCodeProcess: confinement ? markSpawn(confinement, log) : undefined,
         scriptedModel: probe.then((result) => (result.reachable ? result.scripted : undefined)),
         logger: log,
+        onTurnEnd: async () => {
+          if (!confinement || options.limits.keep_background_processes) return;
+          const ended = await confinement.endBackgroundProcesses();
+          if (ended > 0) log.info({ ended }, "ended the processes the turn left running");
+        },
       },
       { emit: (event) => send(event), delivered: (message) => transport.delivered([message.id]) },
     );

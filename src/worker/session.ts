@@ -49,6 +49,8 @@ export interface SessionOptions {
   permissionMode?: PermissionMode;
   /** How long `stop()` lets the CLI wind down before killing it. */
   stopGraceMs?: number;
+  /** Runs when a turn has ended, before its result is reported (ends background processes). */
+  onTurnEnd?: () => Promise<void>;
   logger?: Logger;
 }
 
@@ -273,6 +275,13 @@ export class AgentSession {
       this.sessionId = message.session_id;
     }
     const scriptedModel = await this.options.scriptedModel;
+    if (message.type === "result" && (message.queued_turn_count ?? 0) === 0) {
+      await this.options
+        .onTurnEnd?.()
+        .catch((error) =>
+          this.log.warn({ err: String(error) }, "ending the turn's background processes failed"),
+        );
+    }
     const events = mapSdkMessage(message, this.mapping, { scriptedModel });
     if (message.type === "system" && message.subtype === "status" && message.permissionMode) {
       this.modeObserved(message.permissionMode, "agent");

@@ -115,3 +115,61 @@ describe("sandbox limits", () => {
     assert.equal(processesRunning(["sleep", "3140"]), 0);
   });
 });
+
+describe("background processes", () => {
+  async function runToCompletion(command: string, limits?: SandboxLimits) {
+    const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+      prompt: `[scenario:shell] ${command}`,
+      ...(limits ? { limits } : {}),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const viewer = new TestViewer(
+      `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${created.body.id}&since=0`,
+    );
+    await viewer.waitForEvent("task.completed", undefined, 120_000);
+    viewer.close();
+    return (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${created.body.id}`)).body;
+  }
+
+  const LEFT_RUNNING =
+    "(sleep 3141 &); nohup sleep 3142 >/dev/null 2>&1 & setsid sleep 3143 & echo started";
+
+  test("processes a turn started in the background do not outlive it; the sandbox stays open for follow-ups", async () => {
+    const task = await runToCompletion(LEFT_RUNNING);
+    for (const seconds of ["3141", "3142", "3143"]) {
+      assert.equal(processesRunning(["sleep", seconds]), 0, `sleep ${seconds} was ended`);
+    }
+    const answered = await api(omoi.url, "POST", `/api/v1/sandboxes/${task.sandbox_id}/messages`, {
+      content: "still there?",
+    });
+    assert.equal(answered.status, 201, "the sandbox is still open");
+    const viewer = new TestViewer(
+      `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${task.id}&since=0`,
+    );
+    await viewer.waitForEvent(
+      "agent.message",
+      (event) => String(event.payload.content).includes("still there?"),
+      60_000,
+    );
+    viewer.close();
+    await api(omoi.url, "DELETE", `/api/v1/sandboxes/${task.sandbox_id}`);
+  });
+
+  test("with keep_background_processes they outlive the turn, and are gone once the sandbox is deleted", async () => {
+    const task = await runToCompletion(LEFT_RUNNING.replaceAll("314", "315"), {
+      keep_background_processes: true,
+    });
+    for (const seconds of ["3151", "3152", "3153"]) {
+      assert.equal(processesRunning(["sleep", seconds]), 1, `sleep ${seconds} kept`);
+    }
+    const deleted = await api(omoi.url, "DELETE", `/api/v1/sandboxes/${task.sandbox_id}`);
+    assert.equal(deleted.status, 200);
+    for (const seconds of ["3151", "3152", "3153"]) {
+      assert.equal(
+        processesRunning(["sleep", seconds]),
+        0,
+        `sleep ${seconds} ended with its sandbox`,
+      );
+    }
+  });
+});
