@@ -14,6 +14,7 @@ import {
   startLimitWatchdog,
 } from "./limit-watchdog.ts";
 import { type ModelGateway, startModelGateway } from "./model-gateway.ts";
+import { readView } from "./read-view.ts";
 import { createResourceGroup, type ResourceGroup } from "./resource-group.ts";
 import { agentStatePaths, buildSandboxEnv, mergeSpawnEnv } from "./sandbox-env.ts";
 import { shellJoin, shellQuote } from "./shell-quote.ts";
@@ -30,6 +31,8 @@ export interface ConfineOptions {
   modelEnv: Record<string, string>;
   /** Paths the agent must not read: server data dir, other workspaces, … */
   denyRead: string[];
+  /** Folders the agent may read beyond the system's toolchain (see read-view.ts). */
+  allowRead?: string[];
   /** Receives the CLI's stderr; without it, stderr goes to the worker's own stderr. */
   onStderr?: (text: string) => void;
   /** Bounds on processes, memory and disk; without them the sandbox is unbounded. */
@@ -50,26 +53,6 @@ export interface Confinement {
   endBackgroundProcesses(): Promise<number>;
   dispose(): Promise<void>;
 }
-
-/** Secrets of the host user that srt would otherwise leave readable (it binds `/` read-only). */
-const HOME_SECRETS = [
-  ".ssh",
-  ".aws",
-  ".azure",
-  ".kube",
-  ".docker",
-  ".gnupg",
-  ".claude",
-  ".claude.json",
-  ".config",
-  ".npm",
-  ".npmrc",
-  ".yarnrc",
-  ".netrc",
-  ".pgpass",
-  ".git-credentials",
-  ".bash_history",
-];
 
 /** The launcher the sandbox runs: it drops what srt sets that would break or leak, then execs the CLI. */
 function launcherScript(tmpDir: string): string {
@@ -123,13 +106,30 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
         deniedDomains: [],
       },
       filesystem: {
-        denyRead: denyReadList(options, paths.root),
+        ...readView({
+          denyRead: options.denyRead,
+          allowRead: options.allowRead ?? [],
+          agentRoot: paths.root,
+        }),
         allowWrite: [workspace, paths.root],
         denyWrite: [],
       },
     };
     await SandboxManager.initialize(config);
     cleanups.push(() => SandboxManager.reset());
+    // srt's proxy sockets sit in the host's /tmp, which the read view hides: show exactly
+    // those two files (known only once srt has started its proxy).
+    const proxySockets = [
+      SandboxManager.getLinuxHttpSocketPath(),
+      SandboxManager.getLinuxSocksSocketPath(),
+    ].filter((entry): entry is string => typeof entry === "string");
+    SandboxManager.updateConfig({
+      ...config,
+      filesystem: {
+        ...config.filesystem,
+        allowRead: [...new Set([...(config.filesystem.allowRead ?? []), ...proxySockets])],
+      },
+    });
 
     const limits = options.limits;
     const group = limits
@@ -236,22 +236,6 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     activeSandbox = null;
     throw error;
   }
-}
-
-function denyReadList(options: ConfineOptions, agentRoot: string): string[] {
-  const home = os.homedir();
-  const homeSecrets = HOME_SECRETS.map((name) => path.join(home, name)).filter((entry) =>
-    existsSync(entry),
-  );
-  return [
-    ...options.denyRead.map((entry) => path.resolve(entry)),
-    // The worker's own files (worker.log…) sit beside the agent's state; only `agent/` is bound back.
-    path.dirname(agentRoot),
-    // srt's default writable /tmp/claude is shared by every sandbox on the host; denying it
-    // turns it into a private, empty tmpfs.
-    "/tmp/claude",
-    ...homeSecrets,
-  ];
 }
 
 async function killAndWait(process_: GroupProcess): Promise<void> {

@@ -35,6 +35,8 @@ export interface LocalSandboxProviderOptions {
   workerCommand?: string[];
   /** More paths the agent must not read, besides the data dir. */
   denyRead?: string[];
+  /** Folders every agent may read besides the system's toolchain (another toolchain…). */
+  allowRead?: string[];
   /** How many sandboxes may run at once: memory and disk defaults are shared out between them. */
   maxSandboxes?: number;
   /** The server's defaults for every sandbox's limits; unset fields are sized to the machine. */
@@ -122,6 +124,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       workspace,
       stateDir,
       denyRead: [this.#dataDir, ...this.#denyRead],
+      allowRead: (this.#options.allowRead ?? []).map((entry) => path.resolve(entry)),
       limits: resolveLimits(spec.limits, this.defaultLimits),
     };
     const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };

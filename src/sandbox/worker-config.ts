@@ -33,6 +33,8 @@ export const WorkerConfig = z.object({
   stateDir: z.string().min(1),
   /** Absolute paths the agent must not read (the server data dir…); pass to `confine()`. */
   denyRead: z.array(z.string().min(1)),
+  /** Absolute folders the agent may read beyond the system's toolchain; pass to `confine()`. */
+  allowRead: z.array(z.string().min(1)).default([]),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
 

@@ -27,6 +27,8 @@ export interface Config {
   taskRateLimitPerMinute: number;
   /** Defaults for every sandbox's limits (OMOI_SANDBOX_MAX_*); unset ones are sized to the machine. */
   sandboxLimits: SandboxLimits;
+  /** Folders every agent may read besides the system's toolchain (OMOI_SANDBOX_ALLOW_READ). */
+  sandboxAllowRead: string[];
   /** How long a sandbox stays open for follow-ups after its task completes. */
   idleWindowMs: number;
   /** A running sandbox silent for this long is declared dead. */
@@ -107,6 +109,16 @@ const EnvSchema = z.object({
   OMOI_SANDBOX_MAX_PROCESSES: z.coerce.number().int().min(16).max(100_000).optional(),
   OMOI_SANDBOX_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).optional(),
   OMOI_SANDBOX_MAX_DISK_MB: z.coerce.number().int().min(1).max(10_485_760).optional(),
+  OMOI_SANDBOX_ALLOW_READ: z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().startsWith("/", "OMOI_SANDBOX_ALLOW_READ takes absolute paths"))),
   OMOI_IDLE_WINDOW_MS: z.coerce
     .number()
     .int()
@@ -213,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSandboxes: values.OMOI_MAX_SANDBOXES ?? defaultMaxSandboxes(),
     maxQueuedTasks: values.OMOI_MAX_QUEUED_TASKS,
     taskRateLimitPerMinute: values.OMOI_TASK_RATE_LIMIT,
+    sandboxAllowRead: values.OMOI_SANDBOX_ALLOW_READ,
     sandboxLimits: {
       processes: values.OMOI_SANDBOX_MAX_PROCESSES,
       memory_mb: values.OMOI_SANDBOX_MAX_MEMORY_MB,

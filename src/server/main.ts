@@ -137,6 +137,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       dataDir: config.dataDir,
       maxSandboxes: config.maxSandboxes,
       limits: config.sandboxLimits,
+      allowRead: config.sandboxAllowRead,
       logger: createLogger("sandbox", config.logLevel),
     });
     let preflightError: Error | undefined;

@@ -103,6 +103,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         modelBaseUrl: options.modelBaseUrl,
         modelEnv: options.modelEnv,
         denyRead: options.denyRead,
+        allowRead: options.allowRead,
         onStderr: (text) => log.debug({ stderr: text.trimEnd() }, "cli stderr"),
         limits: options.limits,
         onLimitExceeded: (found) => {

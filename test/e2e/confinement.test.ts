@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
-import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { api, PROJECT_ROOT, startTestOmoi, type TestOmoi, tempDir } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
@@ -122,4 +122,35 @@ test("the agent cannot get out of its sandbox, whatever its tools try", async ()
   assert.match(output, /redis=closed/);
   assert.doesNotMatch(output, /internet=200/);
   assert.match(output, /model=200/, `the model endpoint is reachable: ${output}`);
+});
+
+test("the agent cannot read another Omoi instance's data dir, or anything outside its workspace and the toolchain", async () => {
+  const other = tempDir("omoi-other-instance-");
+  try {
+    writeFileSync(path.join(other.dir, "secret"), "other-instance-secret");
+    writeFileSync(path.join(other.dir, "omoi.db"), "other-instance-database");
+    const probe = [
+      `cat ${path.join(other.dir, "secret")} 2>/dev/null || echo other-secret=denied`,
+      `cat ${path.join(other.dir, "omoi.db")} 2>/dev/null || echo other-db=denied`,
+      `cat ${path.join(PROJECT_ROOT, "package.json")} 2>/dev/null || echo project=denied`,
+      "cat /etc/shadow 2>/dev/null | grep -c : || echo shadow=denied",
+      "ls -A /root /home /var /opt /srv 2>/dev/null | grep -v ':$' | grep -c . || echo homes=empty",
+      // The toolchain still works.
+      "python3 -c 'print(\"python=ok\")'",
+      "git --version >/dev/null && echo git=ok",
+      "echo written > own.txt && cat own.txt",
+    ].join("; ");
+    const { output } = await runShell(probe);
+    assert.match(output, /other-secret=denied/);
+    assert.match(output, /other-db=denied/);
+    assert.doesNotMatch(output, /other-instance-(secret|database)/);
+    assert.match(output, /project=denied/);
+    assert.match(output, /shadow=denied|^0$/m);
+    assert.match(output, /homes=empty|^0$/m);
+    assert.match(output, /python=ok/);
+    assert.match(output, /git=ok/);
+    assert.match(output, /written/);
+  } finally {
+    other.remove();
+  }
 });

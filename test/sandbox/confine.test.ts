@@ -115,24 +115,30 @@ describe("confine(): a command inside the sandbox", () => {
   });
 
   test("cannot write outside its workspace", async () => {
-    // Read-only on the host: the write fails.
-    for (const target of [
-      path.join(root, "outside.txt"),
-      path.join(os.tmpdir(), `omoi-escape-${process.pid}`),
-      path.join(os.homedir(), `omoi-escape-${process.pid}`),
-      path.join(process.cwd(), `omoi-escape-${process.pid}`),
-    ]) {
+    // The system's folders are read-only: the write fails.
+    for (const target of ["/usr/omoi-escape", "/etc/omoi-escape"]) {
       const result = await run(`echo x > '${target}' && echo WROTE`);
       assert.notEqual(result.stdout.trim(), "WROTE", `wrote ${target}`);
       assert.equal(existsSync(target), false, target);
     }
-    // Under a denied path the sandbox sees an empty private tmpfs: whatever it writes
-    // there never reaches the host.
+    // Everything else outside the workspace is hidden behind an empty private tmpfs:
+    // whatever the sandbox writes there never reaches the host.
     const planted = path.join(otherWorkspace, "planted.txt");
     const log = path.join(stateDir, "worker.log");
-    await run(`mkdir -p '${otherWorkspace}'; echo x > '${planted}'; echo x > '${log}'`);
+    const elsewhere = [
+      path.join(root, "outside.txt"),
+      path.join(os.tmpdir(), `omoi-escape-${process.pid}`),
+      path.join(os.homedir(), `omoi-escape-${process.pid}`),
+      path.join(process.cwd(), `omoi-escape-${process.pid}`),
+    ];
+    await run(
+      [`mkdir -p '${otherWorkspace}'`, `echo x > '${planted}'`, `echo x > '${log}'`]
+        .concat(elsewhere.map((target) => `echo x > '${target}'`))
+        .join("; "),
+    );
     assert.equal(existsSync(planted), false);
     assert.equal(readFileSync(log, "utf8"), "WORKER-LOG");
+    for (const target of elsewhere) assert.equal(existsSync(target), false, target);
   });
 
   test("cannot read another sandbox's workspace, the server data dir or the worker's files", async () => {

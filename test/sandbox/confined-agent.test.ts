@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -11,7 +11,7 @@ test("the real SDK runs the Claude Code CLI inside srt; its Bash tool writes onl
   const root = mkdtempSync(path.join(os.tmpdir(), "omoi-agent-"));
   const workspace = path.join(root, "data", "workspaces", "a");
   const stub = await startStubModel(
-    `echo from-sandbox > proof.txt; echo x > '${root}/escape.txt' 2>/dev/null || echo write-refused`,
+    `echo from-sandbox > proof.txt; echo x > '${root}/escape.txt' 2>/dev/null; echo x > /usr/omoi-escape.txt 2>/dev/null || echo write-refused`,
   );
   const confinement = await confine({
     sandboxId: "a",
@@ -43,6 +43,11 @@ test("the real SDK runs the Claude Code CLI inside srt; its Bash tool writes onl
     assert.ok(seen.includes("system/init"), seen.join(" "));
     assert.ok(seen.includes("result/success"), seen.join(" "));
     assert.match(toolOutput, /write-refused/);
+    assert.equal(
+      existsSync(path.join(root, "escape.txt")),
+      false,
+      "a hidden folder's write stays inside",
+    );
     assert.equal(readFileSync(path.join(workspace, "proof.txt"), "utf8"), "from-sandbox\n");
     assert.ok(stub.seenCredentials.length >= 2);
     assert.ok(stub.seenCredentials.every((credential) => credential === "real-key"));
