@@ -140,13 +140,16 @@ export class Ingest {
 }
 
 /**
- * Workers and outside producers report what their agent does (`agent.*`); lifecycle and
- * message events are Omoi's own, so a producer cannot forge them.
+ * Workers and outside producers report what happens in their sandbox: what the agent does
+ * (`agent.*`) and how its environment was set up (`environment.*`). Lifecycle and message
+ * events are Omoi's own, so a producer cannot forge them.
  */
+const PRODUCER_EVENT = /^(agent|environment)\./;
+
 function checkProducerEvent(event: NewEvent, where: string) {
-  if (!event.event_type.startsWith("agent.")) {
+  if (!PRODUCER_EVENT.test(event.event_type)) {
     throw badRequest(
-      `${where}event_type '${event.event_type}' is emitted by Omoi itself; producers send agent.* events`,
+      `${where}event_type '${event.event_type}' is emitted by Omoi itself; producers send agent.* and environment.* events`,
     );
   }
   if (event.source === "system") {

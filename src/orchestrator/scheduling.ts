@@ -1,3 +1,5 @@
+import type { ResolvedEnvironment } from "../environment/environments.ts";
+import { launchEnvironment, modelSettings } from "../environment/launch.ts";
 import type { Logger } from "../log/logger.ts";
 import { newSandboxId } from "../protocol/ids.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
@@ -15,6 +17,8 @@ export interface LaunchEnvironment {
   modelEnv: Record<string, string>;
   /** A worker that cannot reach any server for this long stops its agent and exits. */
   workerOrphanTimeoutMs: number;
+  /** Opens a task's environment (its secrets included) for the worker that runs it. */
+  resolveEnvironment?: (id: string) => Promise<ResolvedEnvironment>;
 }
 
 export interface SchedulingOptions {
@@ -265,6 +269,14 @@ export class Scheduling {
       this.lifecycle.hooks.changed();
       return;
     }
+    const environment = await this.environmentOf(sandbox).catch((error: Error) => error);
+    if (environment instanceof Error) {
+      const message = `could not prepare the task's environment: ${environment.message}`;
+      await this.stopping.finish(sandbox.id, "failed", message);
+      await this.lifecycle.failTask(sandbox.task_id, sandbox.id, message);
+      return;
+    }
+    const model = modelSettings(environment, this.launch);
     const spec: WorkerLaunchSpec = {
       sandboxId: sandbox.id,
       taskId: sandbox.task_id,
@@ -278,9 +290,10 @@ export class Scheduling {
       limits: sandbox.limits,
       resumeSessionId: run.resumeSessionId,
       workspace: run.workspace,
-      modelBaseUrl: this.launch.modelBaseUrl,
-      modelEnv: this.launch.modelEnv,
+      modelBaseUrl: model.modelBaseUrl,
+      modelEnv: model.modelEnv,
       orphanTimeoutMs: this.launch.workerOrphanTimeoutMs,
+      environment: environment ? launchEnvironment(environment) : null,
     };
     try {
       const handle = await this.provider.start(spec);
@@ -303,5 +316,13 @@ export class Scheduling {
       await this.stopping.finish(sandbox.id, "failed", message);
       await this.lifecycle.failTask(sandbox.task_id, sandbox.id, message);
     }
+  }
+
+  /** The environment of the sandbox's task, opened; null when it runs in none. */
+  private async environmentOf(sandbox: Sandbox): Promise<ResolvedEnvironment | null> {
+    if (!sandbox.task_id || !this.launch.resolveEnvironment) return null;
+    const task = await this.store.getTask(sandbox.task_id);
+    if (!task?.environment_id) return null;
+    return this.launch.resolveEnvironment(task.environment_id);
   }
 }

@@ -294,6 +294,35 @@ export const AgentModeChanged = defineEvent(
   "The agent's permission mode is now `mode`.",
 );
 
+// environment setup (emitted by the worker, before the agent starts)
+export const EnvironmentSetupStarted = defineEvent(
+  "environment.setup_started",
+  loose({
+    environment: z.string().nullable(),
+    source: z.enum(["environment", "repository"]),
+    network: z.string(),
+  }),
+  "The setup script started inside the sandbox, in the workspace.",
+);
+export const EnvironmentSetupOutput = defineEvent(
+  "environment.setup_output",
+  loose({
+    lines: z.array(loose({ stream: z.enum(["stdout", "stderr"]), text: z.string() })).max(1000),
+  }),
+  "A batch of the setup script's output lines, secrets masked.",
+);
+export const EnvironmentSetupFinished = defineEvent(
+  "environment.setup_finished",
+  loose({
+    exit_code: z.number().int().nullable(),
+    duration_ms: z.number(),
+    cached: z.boolean(),
+    error: z.string().optional(),
+    tail: z.array(z.string()).optional(),
+  }),
+  "The setup script ended (or a snapshot was used); a non-zero exit fails the run.",
+);
+
 // repositories (a task's code in, its branch out)
 const changedFile = loose({
   path: z.string(),
@@ -402,6 +431,9 @@ export const EventRegistry = registry(
   RepoPushed,
   RepoPushFailed,
   TaskPullRequestEvent,
+  EnvironmentSetupStarted,
+  EnvironmentSetupOutput,
+  EnvironmentSetupFinished,
 );
 
 export type EventRegistry = typeof EventRegistry;

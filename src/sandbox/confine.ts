@@ -3,8 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import type { Options, SpawnOptions } from "@anthropic-ai/claude-agent-sdk";
 import { SandboxManager, type SandboxRuntimeConfig } from "@anthropic-ai/sandbox-runtime";
+import { networkRules, openNetworkAllows } from "../environment/network.ts";
+import type { NetworkPolicy } from "../protocol/environment.ts";
 import { endBackgroundProcesses } from "./background-processes.ts";
 import { GroupProcess } from "./group-process.ts";
 import {
@@ -39,6 +42,10 @@ export interface ConfineOptions {
   limits?: ResolvedLimits;
   /** A limit was passed: every process of the sandbox has already been killed. Called once. */
   onLimitExceeded?: (breach: LimitBreach) => void;
+  /** What the sandbox may reach besides the model gateway (default: nothing). */
+  network?: NetworkPolicy;
+  /** The environment's variables (and secrets) for the agent's processes. */
+  agentEnv?: Record<string, string>;
 }
 
 export interface Confinement {
@@ -51,6 +58,13 @@ export interface Confinement {
   checkLimits(): Promise<LimitBreach | null>;
   /** Kills what the agent's tools left running (call when a turn ends); how many there were. */
   endBackgroundProcesses(): Promise<number>;
+  /** Runs a command inside the same sandbox (the setup script), with `env` on top of the base. */
+  spawnInSandbox(
+    argv: string[],
+    options: { env: Record<string, string>; cwd: string },
+  ): { process: GroupProcess; stdout: Readable; stderr: Readable };
+  /** Changes what the sandbox may reach from now on (the proxy judges every request). */
+  setNetwork(policy: NetworkPolicy): void;
   dispose(): Promise<void>;
 }
 
@@ -99,12 +113,11 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     });
     cleanups.push(() => gateway.close());
 
+    // host AND port: a bare 127.0.0.1 would open every loopback service.
+    const gatewayHost = `127.0.0.1:${gateway.port}`;
+    let rules = networkRules(options.network ?? { level: "none" }, gatewayHost);
     const config: SandboxRuntimeConfig = {
-      network: {
-        // host AND port: a bare 127.0.0.1 would open every loopback service.
-        allowedDomains: [`127.0.0.1:${gateway.port}`],
-        deniedDomains: [],
-      },
+      network: { allowedDomains: rules.allowedDomains, deniedDomains: [] },
       filesystem: {
         ...readView({
           denyRead: options.denyRead,
@@ -115,7 +128,12 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
         denyWrite: [],
       },
     };
-    await SandboxManager.initialize(config);
+    // Hosts off the allowlist are asked about: only the `full` level says yes, and never to
+    // this machine or a private network.
+    await SandboxManager.initialize(
+      config,
+      async ({ host }) => rules.open && openNetworkAllows(host),
+    );
     cleanups.push(() => SandboxManager.reset());
     // srt's proxy sockets sit in the host's /tmp, which the read view hides: show exactly
     // those two files (known only once srt has started its proxy).
@@ -150,12 +168,13 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       { commandId: `omoi-${options.sandboxId}` },
     );
 
-    const env = buildSandboxEnv({
+    const baseEnv = buildSandboxEnv({
       paths,
       gatewayUrl: gateway.url,
       accessToken: gateway.accessToken,
       modelEnv: options.modelEnv,
     });
+    const env = { ...options.agentEnv, ...baseEnv };
     const running = new Set<GroupProcess>();
     /** The command line each CLI runs with, to tell it from what its tools started. */
     const cliArgv = new Map<GroupProcess, string[]>();
@@ -183,26 +202,33 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     // of the sandbox is born inside the bound; if it cannot join, nothing runs.
     const launch = group ? `${group.joinCommand} || exit 125; ${wrapped}` : wrapped;
 
-    const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): GroupProcess => {
-      const childEnv = mergeSpawnEnv(env, spawnOptions.env);
-      childEnv[LAUNCH_VARIABLE] = shellJoin([spawnOptions.command, ...spawnOptions.args]);
+    const start = (argv: string[], childEnv: Record<string, string>, cwd: string) => {
       const child = spawn("/bin/sh", ["-c", launch], {
-        cwd: spawnOptions.cwd ?? workspace,
-        env: childEnv,
+        cwd,
+        env: { ...childEnv, [LAUNCH_VARIABLE]: shellJoin(argv) },
         detached: true,
-        stdio: ["pipe", "pipe", options.onStderr ? "pipe" : "inherit"],
+        stdio: ["pipe", "pipe", "pipe"],
       });
-      if (options.onStderr) {
+      const process_ = new GroupProcess(child);
+      running.add(process_);
+      child.once("exit", () => running.delete(process_));
+      return { child, process_ };
+    };
+
+    const spawnClaudeCodeProcess = (spawnOptions: SpawnOptions): GroupProcess => {
+      const argv = [spawnOptions.command, ...spawnOptions.args];
+      const { child, process_ } = start(
+        argv,
+        mergeSpawnEnv(env, spawnOptions.env),
+        spawnOptions.cwd ?? workspace,
+      );
+      if (!options.onStderr) child.stderr?.pipe(process.stderr);
+      else {
         const onStderr = options.onStderr;
         child.stderr?.setEncoding("utf8").on("data", (text: string) => onStderr(text));
       }
-      const process_ = new GroupProcess(child);
-      running.add(process_);
-      cliArgv.set(process_, [spawnOptions.command, ...spawnOptions.args]);
-      child.once("exit", () => {
-        running.delete(process_);
-        cliArgv.delete(process_);
-      });
+      cliArgv.set(process_, argv);
+      child.once("exit", () => cliArgv.delete(process_));
       const abort = () => process_.kill("SIGKILL");
       if (spawnOptions.signal.aborted) abort();
       else spawnOptions.signal.addEventListener("abort", abort, { once: true });
@@ -222,6 +248,24 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
           if (process_.pid) ended += await endBackgroundProcesses(process_.pid, argv);
         }
         return ended;
+      },
+      spawnInSandbox: (argv, spawnOptions) => {
+        const { child, process_ } = start(
+          argv,
+          { ...spawnOptions.env, ...baseEnv },
+          spawnOptions.cwd,
+        );
+        child.stdin?.end();
+        return { process: process_, stdout: process_.stdout, stderr: child.stderr! };
+      },
+      setNetwork: (policy) => {
+        rules = networkRules(policy, gatewayHost);
+        // The current config (the read view was widened after start-up), with the new allowlist.
+        const current = SandboxManager.getConfig() ?? config;
+        SandboxManager.updateConfig({
+          ...current,
+          network: { ...current.network, allowedDomains: rules.allowedDomains },
+        });
       },
       dispose: async () => {
         if (disposed) return;

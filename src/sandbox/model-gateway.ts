@@ -24,7 +24,12 @@ export interface ModelGatewayOptions {
   /** The real credentials: ANTHROPIC_API_KEY → x-api-key, ANTHROPIC_AUTH_TOKEN → Bearer. */
   apiKey?: string;
   authToken?: string;
+  /** A Claude subscription token (`claude setup-token`): Bearer, with the OAuth beta flag. */
+  oauthToken?: string;
 }
+
+/** The beta flag Anthropic's API wants beside a subscription (OAuth) token. */
+export const OAUTH_BETA = "oauth-2025-04-20";
 
 /** Request headers never forwarded upstream: hop-by-hop, and every credential slot. */
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -70,6 +75,15 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
     }
     if (options.apiKey) headers["x-api-key"] = options.apiKey;
     if (options.authToken) headers.authorization = `Bearer ${options.authToken}`;
+    if (options.oauthToken) {
+      headers.authorization = `Bearer ${options.oauthToken}`;
+      const beta = String(headers["anthropic-beta"] ?? "");
+      const flags = beta
+        .split(",")
+        .map((flag) => flag.trim())
+        .filter(Boolean);
+      if (!flags.includes(OAUTH_BETA)) headers["anthropic-beta"] = [...flags, OAUTH_BETA].join(",");
+    }
     headers.host = upstream.host;
 
     const outgoing = client.request(

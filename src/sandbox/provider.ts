@@ -1,3 +1,4 @@
+import type { LaunchEnvironment } from "../environment/launch.ts";
 import type { PermissionMode } from "../protocol/approval.ts";
 import type { SandboxLimits } from "../protocol/task.ts";
 
@@ -40,6 +41,8 @@ export interface WorkerLaunchSpec {
   modelEnv: Record<string, string>;
   /** How long the worker tries to reach a server before it stops its agent (worker default: 10 min). */
   orphanTimeoutMs?: number;
+  /** The task's environment: setup, network per phase, variables and secrets. */
+  environment?: LaunchEnvironment | null;
 }
 
 export interface SandboxHandle {

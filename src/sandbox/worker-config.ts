@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LaunchEnvironment } from "../environment/launch.ts";
 import { PermissionMode } from "../protocol/approval.ts";
 import { parseWith } from "../protocol/json.ts";
 import { SandboxLimits } from "../protocol/task.ts";
@@ -29,6 +30,7 @@ export const WorkerConfig = z.object({
   modelBaseUrl: z.url(),
   modelEnv: z.record(z.string(), z.string()),
   orphanTimeoutMs: z.number().int().positive().optional(),
+  environment: LaunchEnvironment.nullable().optional(),
   /** Absolute; exists. Per-sandbox folder for the worker (worker.log) and the agent's state. */
   stateDir: z.string().min(1),
   /** Absolute paths the agent must not read (the server data dir…); pass to `confine()`. */

@@ -169,6 +169,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       taskLink: (taskId) => `${serverUrl}/#/tasks/${taskId}`,
       logger: createLogger("repo", config.logLevel),
     });
+    const environments = new Environments(store.environments, new Vault(secret, "environments"));
     const viewers = new ViewerHub(store, bus, createLogger("viewers", config.logLevel), {
       maxBufferedBytes: config.viewerMaxBufferBytes,
       pingIntervalMs: 25_000,
@@ -204,6 +205,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         modelBaseUrl,
         modelEnv,
         workerOrphanTimeoutMs: config.workerOrphanTimeoutMs,
+        resolveEnvironment: (id) => environments.resolve(id),
       },
       {
         replicaId: config.replicaId,
@@ -237,7 +239,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         workers,
         approvals,
         control: orchestrator,
-        environments: new Environments(store.environments, new Vault(secret, "environments")),
+        environments,
         repositories,
         repos,
         providerName: provider.name,

@@ -9,7 +9,8 @@ export type FailureReason =
   | "budget_exceeded"
   | "cli_crashed"
   | "startup_failed"
-  | "limit_exceeded";
+  | "limit_exceeded"
+  | "setup_failed";
 
 export interface Failure {
   reason: FailureReason;

@@ -1,6 +1,9 @@
+import { phaseVariables } from "../environment/launch.ts";
+import { SecretMask } from "../environment/mask.ts";
 import { AgentCompleted, AgentError, AgentFailed, AgentLimitExceeded } from "../protocol/events.ts";
 import { type Confinement, confine } from "../sandbox/confine.ts";
 import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
+import { agentStatePaths } from "../sandbox/sandbox-env.ts";
 import { unconfinedAgentEnv } from "./agent-env.ts";
 import { type AgentEvent, agentEvent, envelope } from "./agent-event.ts";
 import { ChannelTransport } from "./channel.ts";
@@ -9,6 +12,7 @@ import { HttpTransport } from "./http-fallback.ts";
 import type { Logger } from "./log.ts";
 import { type ModelProbe, probeModel } from "./model-probe.ts";
 import { AgentSession, type SessionEnd } from "./session.ts";
+import { runSetup } from "./setup.ts";
 import type { IncomingMessage, Transport } from "./transport.ts";
 import type { WorkerOptions } from "./worker-options.ts";
 
@@ -35,8 +39,16 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
     "worker up",
   );
   const transport = createTransport(options, log);
+  // A secret's value never leaves the worker: whatever prints it, events carry a mask.
+  const mask = new SecretMask((options.environment?.secrets ?? []).map((secret) => secret.value));
   const send = (event: AgentEvent, source: "agent" | "worker" = "agent") =>
-    transport.send(envelope(event, source, options.taskId));
+    transport.send(
+      envelope(
+        mask.empty ? event : { ...event, payload: mask.value(event.payload) },
+        source,
+        options.taskId,
+      ),
+    );
 
   let session: AgentSession | null = null;
   const stopRequested: string[] = [];
@@ -110,8 +122,27 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
           limitExceeded(found);
           void session?.fail(limitFailure(found));
         },
+        network: options.environment?.network.agent,
+        agentEnv: options.environment ? phaseVariables(options.environment, "agent") : undefined,
       });
       log.info({ bound: confinement.bound, limits: options.limits }, "sandbox limits");
+      if (options.environment) {
+        const setup = await runSetup({
+          environment: options.environment,
+          workspace: options.workspace,
+          scriptDir: agentStatePaths(options.stateDir).tmp,
+          confinement,
+          mask: (text) => mask.text(text),
+          emit: (event) => send(event, "worker"),
+          timeoutMs: options.setupTimeoutMs,
+        });
+        if (!setup.ok) {
+          log.warn({ err: setup.error }, "setup failed");
+          const done = finish({ status: "failed", reason: "setup_failed", error: setup.error });
+          return { stop: () => done, done };
+        }
+        log.info({ mark: "setup_done", ran: setup.ran }, "environment set up");
+      }
       env = { ...confinement.env, ...cliSettings(options.modelEnv) };
       log.info({ mark: "confined" }, "agent confined");
     }

@@ -19,6 +19,12 @@ export const WorkerOptions = WorkerConfig.extend({
   unconfined: z.boolean().default(false),
   /** How long the worker waits at exit for the server to acknowledge its last events. */
   flushTimeoutMs: z.number().int().positive().default(5_000),
+  /** The longest a setup script may run before the run fails. */
+  setupTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
 });
 export type WorkerOptions = z.infer<typeof WorkerOptions>;
 

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, describe, test } from "node:test";
+import type { EventFrame } from "../../src/protocol/event.ts";
+import type { Task } from "../../src/protocol/task.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { TestViewer } from "../helpers/viewer.ts";
+
+/*
+ * Environments proved from inside the real sandbox: the setup script and the agent's own Bash
+ * tool (scripted `shell` scenario) probe what each phase may reach and which values it holds.
+ */
+
+const AGENT_SECRET = "agent-secret-value-4b1d77e0";
+const SETUP_SECRET = "setup-only-secret-value-93aa";
+let omoi: TestOmoi;
+let setupHost: Server;
+let agentHost: Server;
+const hits = { setup: 0, agent: 0 };
+
+function serve(name: keyof typeof hits): Promise<Server> {
+  const server = createServer((_request, response) => {
+    hits[name]++;
+    response.end(`hello from ${name} host`);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+const portOf = (server: Server) => (server.address() as { port: number }).port;
+
+before(async () => {
+  setupHost = await serve("setup");
+  agentHost = await serve("agent");
+  omoi = await startTestOmoi();
+});
+after(async () => {
+  await omoi.stop();
+  setupHost.close();
+  agentHost.close();
+});
+
+async function runTask(environment: string, command: string) {
+  const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+    prompt: `[scenario:shell] ${command}`,
+    environment,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const viewer = new TestViewer(
+    `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${created.body.id}&since=0`,
+  );
+  try {
+    await viewer.waitForEvent("task.completed", undefined, 120_000).catch(async () => {
+      await viewer.waitForEvent("task.failed", undefined, 1_000);
+    });
+    const task = (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${created.body.id}`)).body;
+    return { task, events: [...viewer.events] };
+  } finally {
+    viewer.close();
+  }
+}
+
+const setupLines = (events: EventFrame[]) =>
+  events
+    .filter((event) => event.event_type === "environment.setup_output")
+    .flatMap((event) => (event.payload.lines as { text: string }[]).map((line) => line.text));
+
+describe("environments in the sandbox", () => {
+  test("setup installs a tool the agent uses; each phase reaches only its hosts; secrets go where configured and never into events", async () => {
+    const setupUrl = `http://127.0.0.1:${portOf(setupHost)}/`;
+    const agentUrl = `http://127.0.0.1:${portOf(agentHost)}/`;
+    const created = await api(omoi.url, "POST", "/api/v1/environments", {
+      name: "probe",
+      setup_script: [
+        'mkdir -p "$HOME/bin"',
+        `printf '#!/bin/sh\\necho hello-tool-works\\n' > "$HOME/bin/hello-tool"`,
+        'chmod +x "$HOME/bin/hello-tool"',
+        "echo setup-file > from-setup.txt",
+        `curl -s -m 5 -o /dev/null -w 'setup-to-setup-host=%{http_code}\\n' ${setupUrl} || echo setup-to-setup-host=unreachable`,
+        `curl -s -m 5 -o /dev/null -w 'setup-to-agent-host=%{http_code}\\n' ${agentUrl} || echo setup-to-agent-host=unreachable`,
+        'echo "setup sees $SETUP_SECRET and $AGENT_SECRET"',
+        'echo "greeting=$GREETING"',
+      ].join("\n"),
+      network: {
+        setup: { level: "custom", hosts: [`127.0.0.1:${portOf(setupHost)}`] },
+        agent: { level: "custom", hosts: [`127.0.0.1:${portOf(agentHost)}`] },
+      },
+      variables: { GREETING: "hi-there" },
+      secrets: {
+        AGENT_SECRET: { value: AGENT_SECRET },
+        SETUP_SECRET: { value: SETUP_SECRET, setup_only: true },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    hits.setup = 0;
+    hits.agent = 0;
+
+    const probe = [
+      '"$HOME/bin/hello-tool"',
+      "cat from-setup.txt",
+      'echo "greeting=$GREETING"',
+      'echo "agent-secret=$AGENT_SECRET"',
+      'echo "agent-secret-reversed=$(echo "$AGENT_SECRET" | rev)"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, run inside the sandbox
+      'echo "setup-secret=${SETUP_SECRET:-absent}"',
+      `curl -s -m 5 -o /dev/null -w 'agent-to-agent-host=%{http_code}\\n' ${agentUrl} || echo agent-to-agent-host=unreachable`,
+      `curl -s -m 5 -o /dev/null -w 'agent-to-setup-host=%{http_code}\\n' ${setupUrl} || echo agent-to-setup-host=unreachable`,
+    ].join("; ");
+    const { task, events } = await runTask("probe", probe);
+    assert.equal(task.status, "completed", task.error ?? "");
+
+    const types = events.map((event) => event.event_type);
+    const started = types.indexOf("environment.setup_started");
+    const finished = types.indexOf("environment.setup_finished");
+    assert.ok(started >= 0 && finished > started, `setup events in order: ${types.join(", ")}`);
+    assert.ok(finished < types.indexOf("agent.started"), "setup finishes before the agent starts");
+    const finish = events[finished].payload;
+    assert.equal(finish.exit_code, 0);
+    assert.equal(finish.cached, false);
+
+    const setup = setupLines(events).join("\n");
+    assert.match(setup, /setup-to-setup-host=200/);
+    assert.doesNotMatch(setup, /setup-to-agent-host=200/);
+    assert.match(setup, /greeting=hi-there/);
+    assert.match(setup, /setup sees •+ and •+/, "setup has both secrets, masked in its output");
+
+    const result = events.find((event) => event.event_type === "agent.tool_result");
+    const output = String(result?.payload.output);
+    assert.match(output, /hello-tool-works/);
+    assert.match(output, /setup-file/);
+    assert.match(output, /greeting=hi-there/);
+    assert.match(output, /agent-secret=•+/);
+    assert.match(
+      output,
+      new RegExp(`agent-secret-reversed=${[...AGENT_SECRET].reverse().join("")}`),
+    );
+    assert.match(output, /setup-secret=absent/);
+    assert.match(output, /agent-to-agent-host=200/);
+    assert.doesNotMatch(output, /agent-to-setup-host=200/);
+    assert.equal(hits.setup, 1, "only setup reached the setup host");
+    assert.equal(hits.agent, 1, "only the agent reached the agent host");
+
+    // Nothing stored or served holds a secret's value.
+    const stored = await api(
+      omoi.url,
+      "GET",
+      `/api/v1/sandboxes/${task.sandbox_id}/events?limit=1000`,
+    );
+    const everything = JSON.stringify([stored.body, events, task]);
+    assert.ok(!everything.includes(AGENT_SECRET), "the agent secret was stored");
+    assert.ok(!everything.includes(SETUP_SECRET), "the setup-only secret was stored");
+  });
+
+  test("a failing setup fails the task's start with the tail of its output", async () => {
+    const created = await api(omoi.url, "POST", "/api/v1/environments", {
+      name: "broken",
+      setup_script: "echo preparing\necho 'npm ERR! missing thing' >&2\nexit 3\necho never",
+    });
+    assert.equal(created.status, 201);
+    const { task, events } = await runTask("broken", "echo should-not-run");
+    assert.equal(task.status, "failed");
+    assert.match(task.error ?? "", /setup script exited with code 3/);
+    assert.match(task.error ?? "", /npm ERR! missing thing/);
+    const finish = events.find((event) => event.event_type === "environment.setup_finished");
+    assert.equal(finish?.payload.exit_code, 3);
+    const lines = setupLines(events);
+    assert.ok(
+      lines.includes("preparing") && lines.includes("npm ERR! missing thing"),
+      lines.join("|"),
+    );
+    assert.ok(!lines.includes("never"), "bash -e stops at the failing line");
+    assert.ok(
+      !events.some((event) => event.event_type === "agent.tool_use"),
+      "the agent never ran",
+    );
+  });
+});
