@@ -2,6 +2,7 @@ import type { Logger } from "../log/logger.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { Store } from "../store/store.ts";
 import type { ActiveSandbox, Lifecycle } from "./lifecycle.ts";
+import type { RunHooks } from "./run-hooks.ts";
 import type { Stopping } from "./stopping.ts";
 
 /** Events after which a queued task may have become runnable (from this replica or another). */
@@ -46,6 +47,7 @@ export class Following {
     private readonly lifecycle: Lifecycle,
     private readonly stopping: Stopping,
     private readonly logger: Logger,
+    private readonly hooks: RunHooks = {},
   ) {}
 
   /** Every stored event published on the bus comes here. */
@@ -116,6 +118,8 @@ export class Following {
               ? active.baseCost + payload.cost_usd
               : task.cost_usd,
         });
+        // Before the run goes idle: a task's repository work (commit, push) ends its turn.
+        await this.hooks.afterTurn?.(task, sandboxId, active.lastTurn.result ?? null);
         return;
       }
       case "message.queued":

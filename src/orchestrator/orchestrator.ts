@@ -12,6 +12,7 @@ import { Following } from "./following.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Liveness } from "./liveness.ts";
 import { Recovery } from "./recovery.ts";
+import type { RunHooks } from "./run-hooks.ts";
 import { type LaunchEnvironment, Scheduling } from "./scheduling.ts";
 import { Stopping } from "./stopping.ts";
 
@@ -62,6 +63,7 @@ export class Orchestrator implements Control {
     launch: LaunchEnvironment,
     private readonly options: OrchestratorOptions,
     private readonly logger: Logger,
+    hooks: RunHooks = {},
   ) {
     const sendStop = (sandboxId: string, reason: string) => workers.sendStop(sandboxId, reason);
     this.lifecycle = new Lifecycle(store, ingest, options.idleWindowMs);
@@ -81,8 +83,9 @@ export class Orchestrator implements Control {
       launch,
       options,
       logger,
+      hooks,
     );
-    this.following = new Following(store, this.lifecycle, this.stopping, logger);
+    this.following = new Following(store, this.lifecycle, this.stopping, logger, hooks);
     this.liveness = new Liveness(
       store,
       ingest,

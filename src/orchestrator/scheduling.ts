@@ -7,6 +7,7 @@ import type { Task } from "../protocol/task.ts";
 import type { SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
 import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
+import type { RunHooks } from "./run-hooks.ts";
 import type { Stopping } from "./stopping.ts";
 
 /** What a worker needs beyond the sandbox row: where to connect, which model to use. */
@@ -55,6 +56,7 @@ export class Scheduling {
     private readonly launch: LaunchEnvironment,
     private readonly options: SchedulingOptions,
     private readonly logger: Logger,
+    private readonly hooks: RunHooks = {},
   ) {}
 
   /** Recovery is done: queued tasks may start. */
@@ -296,6 +298,10 @@ export class Scheduling {
       environment: environment ? launchEnvironment(environment) : null,
     };
     try {
+      if (spec.workspace === null && sandbox.task_id && this.hooks.prepareWorkspace) {
+        const task = await this.store.getTask(sandbox.task_id);
+        if (task) spec.workspace = await this.hooks.prepareWorkspace(task, sandbox.id);
+      }
       const handle = await this.provider.start(spec);
       active.handle = handle;
       active.watchedSince = Date.now();

@@ -8,6 +8,7 @@ import { createLogger } from "../log/logger.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { RepoService } from "../repo/repo-service.ts";
 import { RepositoryRegistry } from "../repo/repositories.ts";
+import { repoRunHooks } from "../repo/run-hooks.ts";
 import { TaskRepos } from "../repo/task-repos.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
@@ -218,6 +219,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         runAgents: config.runAgents,
       },
       createLogger("orchestrator", config.logLevel),
+      repoRunHooks(repos, ingest, config.dataDir),
     );
     viewers.start();
     workers.start();
