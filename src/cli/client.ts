@@ -35,6 +35,29 @@ const MessageAcceptedShape = z.looseObject({
   message_id: z.string(),
   sandbox_id: z.string().optional(),
 });
+const ChangesShape = z.looseObject({
+  files: z.array(
+    z.looseObject({
+      path: z.string(),
+      status: z.string(),
+      added: z.number().nullable(),
+      removed: z.number().nullable(),
+    }),
+  ),
+  added: z.number(),
+  removed: z.number(),
+  commits: z.array(z.looseObject({ sha: z.string(), subject: z.string() })),
+  diff: z.string(),
+  diff_truncated: z.boolean(),
+});
+const PullRequestShape = z.looseObject({
+  pull_request: z
+    .looseObject({ number: z.number(), url: z.string(), state: z.string(), draft: z.boolean() })
+    .nullable(),
+  compare_url: z.string().nullable(),
+});
+export type Changes = z.infer<typeof ChangesShape>;
+export type PullRequestAnswer = z.infer<typeof PullRequestShape>;
 const HealthShape = z.looseObject({ status: z.string(), version: z.string().optional() });
 const ErrorShape = z.object({
   error: z.looseObject({ name: z.string(), message: z.string() }),
@@ -51,6 +74,10 @@ export interface CreateTaskInput {
   max_turns?: number;
   max_budget_usd?: number;
   priority?: Priority;
+  repo?: string;
+  base_branch?: string;
+  branch?: string;
+  auto_pr?: boolean;
 }
 
 export interface SendMessageInput {
@@ -152,6 +179,15 @@ export class OmoiClient {
   async getTask(id: string): Promise<TaskDetail> {
     const path = `/api/v1/tasks/${encodeURIComponent(id)}`;
     return (await this.request("GET", path, TaskDetailShape)) as unknown as TaskDetail;
+  }
+
+  async getChanges(id: string): Promise<Changes> {
+    return this.request("GET", `/api/v1/tasks/${encodeURIComponent(id)}/changes`, ChangesShape);
+  }
+
+  async createPullRequest(id: string, draft: boolean): Promise<PullRequestAnswer> {
+    const path = `/api/v1/tasks/${encodeURIComponent(id)}/pull-request`;
+    return this.request("POST", path, PullRequestShape, { draft });
   }
 
   async cancelTask(id: string): Promise<Task> {

@@ -3,6 +3,7 @@ import { safeJsonParse } from "../protocol/json.ts";
 import { parseCommandArgs, resolveGlobalOptions, splitCommand } from "./args.ts";
 import { OmoiClient } from "./client.ts";
 import { type Command, GLOBAL_HELP } from "./command.ts";
+import { checkoutCommand, diffCommand, prCommand } from "./commands/repo.ts";
 import { runCommand } from "./commands/run.ts";
 import { sandboxesCommand } from "./commands/sandboxes.ts";
 import { sendCommand } from "./commands/send.ts";
@@ -23,6 +24,9 @@ const COMMANDS: readonly Command[] = [
   sendCommand,
   stopCommand,
   sandboxesCommand,
+  diffCommand,
+  prCommand,
+  checkoutCommand,
 ];
 
 function version(): string {

@@ -3,6 +3,7 @@ import { booleanFlag, choiceFlag, integerFlag, positiveNumberFlag, stringFlag } 
 import type { Command } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { runLive } from "../live.ts";
+import { repoArgument } from "../local-git.ts";
 
 export const runCommand: Command = {
   name: "run",
@@ -15,6 +16,10 @@ export const runCommand: Command = {
     "max-budget": { type: "string" },
     priority: { type: "string" },
     detach: { type: "boolean", short: "d" },
+    repo: { type: "string" },
+    base: { type: "string" },
+    branch: { type: "string" },
+    "auto-pr": { type: "boolean" },
   },
   help: `Usage: omoi run "prompt" [flags]
 
@@ -35,6 +40,12 @@ Flags:
   --max-budget USD    stop once the run has cost this much
   --priority P        critical, high, medium (default) or low
   -d, --detach        create the task, print its id and return at once
+  --repo R            work on a repository: a registered name, an https:// URL, or a
+                      path on the server's machine ('.' is the checkout you are in)
+  --base B            the branch to start from (default: the repository's default)
+  --branch B          the branch to push to (default: omoi/<slug>-<id>; an existing one
+                      is continued)
+  --auto-pr           open a pull request once the branch is pushed
 
 Exit codes:
   0    the task completed
@@ -54,6 +65,10 @@ With --json, every event is printed as one JSON object per line.`,
       max_turns: integerFlag(values, "max-turns", { min: 1, max: 10_000 }),
       max_budget_usd: positiveNumberFlag(values, "max-budget", 100_000),
       priority: choiceFlag(values, "priority", Priority.options),
+      repo: await repoArgument(stringFlag(values, "repo")),
+      base_branch: stringFlag(values, "base"),
+      branch: stringFlag(values, "branch"),
+      auto_pr: booleanFlag(values, "auto-pr") || undefined,
     };
     const omoi = client();
     const task = await omoi.createTask(body);

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { git, gitText } from "../../src/repo/git.ts";
+import { startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { TestViewer } from "../helpers/viewer.ts";
+import { commitFiles, tempDir } from "../repo/fixtures.ts";
+import { cleanEnv, OMOI_BIN } from "./cli-process.ts";
+
+const run = promisify(execFile);
+
+/** `omoi run --repo .`, `omoi diff`, `omoi pr`, `omoi checkout` in a person's checkout. */
+describe("omoi on a repository", () => {
+  let server: TestOmoi;
+  let checkout: string;
+  let viewer: TestViewer;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  before(async () => {
+    const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+    checkout = path.join(root, "checkout");
+    await git(["init", "--quiet", "-b", "main", checkout]);
+    await commitFiles(checkout, { "README.md": "# mine\n" }, "start");
+    server = await startTestOmoi({ OMOI_IDLE_WINDOW_MS: "600000" });
+    viewer = new TestViewer(
+      `${server.url.replace("http", "ws")}/ws/events?entity_types=sandbox,task&event_types=task.*,repo.*`,
+    );
+    await viewer.opened;
+  });
+  after(async () => {
+    viewer?.close();
+    await server?.stop();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  const cli = async (args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [OMOI_BIN, ...args, "--server", server.url],
+        {
+          cwd: checkout,
+          env: cleanEnv(),
+          timeout: 120_000,
+        },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failure = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: failure.code ?? 1,
+        stdout: failure.stdout ?? "",
+        stderr: failure.stderr ?? "",
+      };
+    }
+  };
+
+  it("run --repo . works on the checkout; diff, pr and checkout follow the task's branch", async () => {
+    const created = await cli(["run", "--repo", ".", "--detach", "[scenario:repo-edit] add hello"]);
+    assert.equal(created.code, 0, created.stderr);
+    const taskId = created.stdout.trim();
+    await viewer.waitFor(
+      () =>
+        viewer.events.some(
+          (event) => event.task_id === taskId && event.event_type === "task.completed",
+        ),
+      "task.completed",
+      120_000,
+    );
+    const pushed = viewer.events.find(
+      (event) => event.task_id === taskId && event.event_type === "repo.pushed",
+    );
+    assert.ok(pushed, JSON.stringify(viewer.events.map((event) => event.event_type)));
+    const branch = pushed.payload.branch as string;
+    assert.equal(await gitText(["branch", "--show-current"], { cwd: checkout }), "main");
+
+    const diff = await cli(["diff", taskId]);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.match(diff.stdout, /added\s+\+1 −0\s+NOTES\.md/);
+    assert.match(diff.stdout, /2 files, \+3 −0, 2 commits/);
+    assert.match(diff.stdout, /\+def hello\(\):/);
+
+    const pr = await cli(["pr", taskId]);
+    assert.equal(pr.code, 0, pr.stderr);
+    assert.match(pr.stdout, /the branch is pushed; this remote has no pull requests/);
+
+    const checkedOut = await cli(["checkout", taskId]);
+    assert.equal(checkedOut.code, 0, checkedOut.stderr);
+    assert.equal(await gitText(["branch", "--show-current"], { cwd: checkout }), branch);
+    assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: checkout }), pushed.payload.sha);
+  });
+
+  it("a failure the server can check is a clear error", async () => {
+    const result = await cli(["run", "--repo", ".", "--base", "nope", "--detach", "x"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /base branch 'nope' does not exist/);
+  });
+});
