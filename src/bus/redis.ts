@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
+import { redactUrl } from "../log/redact-url.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { OmoiEvent } from "../protocol/events.ts";
 import type { Bus, Unsubscribe } from "./bus.ts";
@@ -161,16 +162,5 @@ async function quit(connection: Redis): Promise<void> {
     await connection.quit();
   } catch {
     connection.disconnect();
-  }
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable URL)";
   }
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 
-/** `GET /api/v1/health`: what this server runs on. */
-export const Health = z.object({
+/** `GET /api/v1/health` with the API token (or with none configured): what this server runs on. */
+export const HealthDetails = z.object({
   status: z.literal("ok"),
   version: z.string(),
   protocol: z.number().int(),
@@ -18,4 +18,10 @@ export const Health = z.object({
   /** Viewer sockets open on this replica. */
   viewers: z.number().int(),
 });
+export type HealthDetails = z.infer<typeof HealthDetails>;
+
+/** Without the API token (when one is configured) health answers liveness only. */
+export const Liveness = z.object({ status: z.literal("ok") });
+
+export const Health = z.union([HealthDetails, Liveness]);
 export type Health = z.infer<typeof Health>;

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { bearerToken } from "../protocol/bearer.ts";
 
 /**
  * A loopback HTTP gateway in the trusted worker. The sandboxed agent talks to it with a
@@ -47,6 +48,29 @@ const DROPPED_REQUEST_HEADERS = new Set([
 ]);
 const DROPPED_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding"]);
 
+/**
+ * The only requests forwarded with the real key: what the Claude Code CLI sends (seen by
+ * recording it against the scripted model): messages (with `?beta=true`), token counting,
+ * and its reachability check when non-essential traffic is on. Anything else — model lists,
+ * files, batches, admin routes — is refused here.
+ */
+const FORWARDED_ROUTES = new Set([
+  "POST /v1/messages",
+  "POST /v1/messages/count_tokens",
+  "HEAD /api/hello",
+  "GET /api/hello",
+]);
+
+function anthropicError(
+  response: http.ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+) {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify({ type: "error", error: { type, message } }));
+}
+
 export async function startModelGateway(options: ModelGatewayOptions): Promise<ModelGateway> {
   const upstream = new URL(options.upstreamBaseUrl);
   if (upstream.protocol !== "http:" && upstream.protocol !== "https:") {
@@ -59,12 +83,19 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
 
   const server = http.createServer((request, response) => {
     if (!presentsToken(request, accessToken)) {
-      response.writeHead(401, { "content-type": "application/json" });
-      response.end(
-        JSON.stringify({
-          type: "error",
-          error: { type: "authentication_error", message: "omoi model gateway: bad access token" },
-        }),
+      anthropicError(response, 401, "authentication_error", "omoi model gateway: bad access token");
+      request.resume();
+      return;
+    }
+    // Decided on the normalized path, which is also what is forwarded (no `..` tricks).
+    const target = new URL(request.url ?? "/", "http://gateway.invalid");
+    const route = `${request.method} ${target.pathname}`;
+    if (!FORWARDED_ROUTES.has(route)) {
+      anthropicError(
+        response,
+        404,
+        "not_found_error",
+        `omoi model gateway: ${route} is not forwarded; the agent may call only ${[...FORWARDED_ROUTES].join(", ")}`,
       );
       request.resume();
       return;
@@ -92,7 +123,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
         hostname: upstream.hostname,
         port: upstream.port || undefined,
         method: request.method,
-        path: `${basePath}${request.url ?? "/"}`,
+        path: `${basePath}${target.pathname}${target.search}`,
         headers,
         agent,
       },
@@ -150,12 +181,7 @@ export async function startModelGateway(options: ModelGatewayOptions): Promise<M
 function presentsToken(request: http.IncomingMessage, token: string): boolean {
   const apiKey = request.headers["x-api-key"];
   const authorization = request.headers.authorization;
-  const presented =
-    typeof apiKey === "string"
-      ? apiKey
-      : typeof authorization === "string" && authorization.startsWith("Bearer ")
-        ? authorization.slice("Bearer ".length)
-        : "";
+  const presented = typeof apiKey === "string" ? apiKey : (bearerToken(authorization) ?? "");
   const expected = Buffer.from(token);
   const actual = Buffer.from(presented);
   return actual.length === expected.length && timingSafeEqual(actual, expected);

@@ -18,6 +18,7 @@ import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
+import { presentedToken, presentsApiToken } from "./request-token.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { environmentRoutes } from "./routes/environments.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -54,13 +55,6 @@ const WORKER_TOKEN_ROUTES = new Set([
   "GET /api/v1/sandboxes/:id/messages",
 ]);
 
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith("Bearer ")) return header.slice(7);
-  const query = request.query as Record<string, unknown> | undefined;
-  return typeof query?.token === "string" ? query.token : undefined;
-}
-
 /** The Fastify app: REST routes, the viewer and worker WebSockets, and the web UI. */
 export async function buildApp(context: ServerContext, logger: Logger): Promise<FastifyInstance> {
   const { config } = context;
@@ -95,8 +89,8 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
     // Decided on the matched route, never the raw URL (which may be percent-encoded).
     const route = request.routeOptions.url;
     if (route === undefined || OPEN_ROUTES.has(route)) return;
-    const token = bearer(request);
-    if (token === config.apiToken) return;
+    if (presentsApiToken(request, config.apiToken)) return;
+    const token = presentedToken(request);
     // A worker on the seed's HTTP transport may use its own sandbox's token on its own routes,
     // while the sandbox lives.
     const sandboxId = (request.params as { id?: unknown } | undefined)?.id;
@@ -118,7 +112,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
 
   app.register(async (scope) => {
     const viewer = (socket: import("ws").WebSocket, request: FastifyRequest) => {
-      if (config.apiToken && bearer(request) !== config.apiToken) {
+      if (config.apiToken && !presentsApiToken(request, config.apiToken)) {
         socket.close(
           ViewerCloseCode.unauthorized,
           "missing or invalid token: pass ?token= or an Authorization header",

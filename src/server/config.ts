@@ -284,7 +284,7 @@ export function resolveSecret(config: Config): string {
   try {
     return readFileSync(file, "utf8").trim();
   } catch {
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const secret = randomBytes(32).toString("hex");
     writeFileSync(file, secret, { mode: 0o600, flag: "wx" });
     return secret;

@@ -5,6 +5,7 @@ import { createBus } from "../bus/index.ts";
 import { Environments } from "../environment/environments.ts";
 import { Ingest } from "../ingest/ingest.ts";
 import { createLogger } from "../log/logger.ts";
+import { redactUrl } from "../log/redact-url.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { RepoService } from "../repo/repo-service.ts";
 import { RepositoryRegistry } from "../repo/repositories.ts";
@@ -18,6 +19,7 @@ import { buildApp } from "./app.ts";
 import { Approvals } from "./approvals.ts";
 import { type Config, isLoopbackHost, resolveSecret, usesScriptedModel } from "./config.ts";
 import type { ModelInfo } from "./context.ts";
+import { secureDataDir } from "./data-dir.ts";
 import { ViewerHub } from "./viewer-hub.ts";
 import { Webhook } from "./webhook.ts";
 import { WorkerHub } from "./worker-hub.ts";
@@ -49,16 +51,6 @@ const VERSION = (
     version: string;
   }
 ).version;
-
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable url)";
-  }
-}
 
 const urlOf = (host: string, port: number) =>
   `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -92,6 +84,7 @@ function guarded(provider: SandboxProvider, problem: () => Error | undefined): S
 /** Starts Omoi: store, bus, scripted model when no key is set, sandbox provider, orchestrator, HTTP. */
 export async function startOmoi(config: Config): Promise<RunningOmoi> {
   const logger = createLogger("server", config.logLevel);
+  secureDataDir(config.dataDir);
   const store = createStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   // After a Redis reconnect, what was published meanwhile is found in the store (set below).
   let onBusResubscribed = () => {};
@@ -269,7 +262,9 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       listening,
       warnings,
       store: store.kind,
-      storeLocation: config.databaseUrl ? redact(config.databaseUrl) : `${config.dataDir}/omoi.db`,
+      storeLocation: config.databaseUrl
+        ? redactUrl(config.databaseUrl)
+        : `${config.dataDir}/omoi.db`,
       bus: bus.kind,
       provider: provider.name,
       model: { scripted, baseUrl: modelBaseUrl, name: config.model.name },

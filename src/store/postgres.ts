@@ -1,4 +1,5 @@
 import pg from "pg";
+import { redactUrl } from "../log/redact-url.ts";
 import { conflict } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import type { StoredMessage } from "../protocol/message.ts";
@@ -512,17 +513,6 @@ function insertSql(table: string, columns: Columns): [string, SqlValue[]] {
     `INSERT INTO ${table} (${names}) VALUES (${placeholders}) RETURNING *`,
     columns.map(([, value]) => value),
   ];
-}
-
-/** The URL without its password, for error messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable URL)";
-  }
 }
 
 function errorCode(error: unknown): string {

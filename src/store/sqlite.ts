@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { conflict } from "../protocol/error.ts";
@@ -68,7 +68,12 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<void> {
     if (this.database) return;
-    if (this.path !== ":memory:") mkdirSync(dirname(this.path), { recursive: true });
+    if (this.path !== ":memory:") {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      // Readable by this user only; SQLite gives the -wal and -shm files the database's mode.
+      closeSync(openSync(this.path, "a", 0o600));
+      chmodSync(this.path, 0o600);
+    }
     const database = new Database(this.path);
     database.pragma("journal_mode = WAL");
     database.pragma("busy_timeout = 5000");

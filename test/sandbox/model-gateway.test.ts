@@ -85,12 +85,48 @@ test("refuses a request without the access token, and never forwards it", async 
   assert.equal(seen.length, before);
 });
 
-test("accepts the access token as a Bearer token too", async () => {
-  const response = await fetch(`${gateway.url}/v1/models`, {
-    headers: { authorization: `Bearer ${gateway.accessToken}` },
+test("accepts the access token as a Bearer token too, the scheme in any case", async () => {
+  const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { authorization: `bearer ${gateway.accessToken}` },
+    body: "{}",
   });
   releaseSecondEvent();
   assert.equal(response.status, 200);
   await response.text();
   assert.equal(seen.at(-1)?.apiKey, "real-key");
+});
+
+test("forwards only the routes the agent needs and refuses the rest with a clear error", async () => {
+  const before = seen.length;
+  const refused: [string, string][] = [
+    ["GET", "/v1/models"],
+    ["POST", "/v1/files"],
+    ["GET", "/v1/messages/batches"],
+    ["POST", "/v1/messages/batches"],
+    ["DELETE", "/v1/messages"],
+    ["POST", "/v1/messages/../files"],
+    ["POST", "/v1/messages/%2e%2e/files"],
+    ["GET", "/v1/organizations/me"],
+  ];
+  for (const [method, path] of refused) {
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(
+        `${gateway.url}${path}`,
+        { method, headers: { "x-api-key": gateway.accessToken } },
+        (incoming) => {
+          let body = "";
+          incoming.on("data", (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, body }));
+        },
+      );
+      request.on("error", reject);
+      request.end();
+    });
+    assert.equal(response.status, 404, `${method} ${path}`);
+    assert.match(response.body, /not forwarded; the agent may call only POST \/v1\/messages/);
+  }
+  assert.equal(seen.length, before, "nothing reached the real endpoint");
 });

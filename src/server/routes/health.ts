@@ -1,9 +1,21 @@
 import type { FastifyInstance } from "fastify";
 import { PROTOCOL_VERSION } from "../../protocol/version.ts";
 import type { ServerContext } from "../context.ts";
+import { presentsApiToken } from "../request-token.ts";
 
+/**
+ * Liveness for anyone (load balancers, probes); the details — version, backends, replica id,
+ * the model's URL — only for a caller holding the API token. With no API token configured
+ * everyone may use the whole API anyway (on loopback, or with OMOI_ALLOW_OPEN=1), so health
+ * shows the details too; the web app shows the scripted-model notice from them.
+ */
 export function healthRoutes(app: FastifyInstance, context: ServerContext) {
-  app.get("/api/v1/health", async () => ({
+  const { apiToken } = context.config;
+  app.get("/api/v1/health", async (request) => {
+    if (apiToken && !presentsApiToken(request, apiToken)) return { status: "ok" };
+    return details();
+  });
+  const details = () => ({
     status: "ok",
     version: context.version,
     protocol: PROTOCOL_VERSION,
@@ -13,7 +25,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     replica: context.config.replicaId,
     model: context.model,
     viewers: context.viewers.size,
-  }));
+  });
   // The seed's health path.
   app.get("/health", async () => ({ status: "ok" }));
 }
