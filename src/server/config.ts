@@ -27,6 +27,10 @@ export interface Config {
   taskRateLimitPerMinute: number;
   /** Defaults for every sandbox's limits (OMOI_SANDBOX_MAX_*); unset ones are sized to the machine. */
   sandboxLimits: SandboxLimits;
+  /** How long a finished sandbox's workspace and state are kept before the sweeper deletes them. */
+  workspaceRetentionMs: number;
+  /** How often the sweeper looks for workspaces past retention. */
+  workspaceSweepIntervalMs: number;
   /** Folders every agent may read besides the system's toolchain (OMOI_SANDBOX_ALLOW_READ). */
   sandboxAllowRead: string[];
   /** How long a sandbox stays open for follow-ups after its task completes. */
@@ -109,6 +113,16 @@ const EnvSchema = z.object({
   OMOI_SANDBOX_MAX_PROCESSES: z.coerce.number().int().min(16).max(100_000).optional(),
   OMOI_SANDBOX_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(1_048_576).optional(),
   OMOI_SANDBOX_MAX_DISK_MB: z.coerce.number().int().min(1).max(10_485_760).optional(),
+  OMOI_WORKSPACE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 60 * 60_000),
+  OMOI_WORKSPACE_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(10 * 60_000),
   OMOI_SANDBOX_ALLOW_READ: z
     .string()
     .default("")
@@ -226,6 +240,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueuedTasks: values.OMOI_MAX_QUEUED_TASKS,
     taskRateLimitPerMinute: values.OMOI_TASK_RATE_LIMIT,
     sandboxAllowRead: values.OMOI_SANDBOX_ALLOW_READ,
+    workspaceRetentionMs: values.OMOI_WORKSPACE_RETENTION_MS,
+    workspaceSweepIntervalMs: values.OMOI_WORKSPACE_SWEEP_INTERVAL_MS,
     sandboxLimits: {
       processes: values.OMOI_SANDBOX_MAX_PROCESSES,
       memory_mb: values.OMOI_SANDBOX_MAX_MEMORY_MB,

@@ -4,6 +4,7 @@ import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
 import type { RepositoryRegistry } from "../repo/repositories.ts";
 import type { TaskRepos } from "../repo/task-repos.ts";
+import type { WorkspaceRetention } from "../sandbox/retention.ts";
 import type { Store } from "../store/store.ts";
 import type { Approvals } from "./approvals.ts";
 import type { Config } from "./config.ts";
@@ -35,4 +36,6 @@ export interface ServerContext {
   repos: TaskRepos;
   providerName: string;
   model: ModelInfo;
+  /** What ended sandboxes keep on disk, and until when (the DELETE route reports it). */
+  retention: WorkspaceRetention;
 }

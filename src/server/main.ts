@@ -13,6 +13,7 @@ import { repoRunHooks } from "../repo/run-hooks.ts";
 import { TaskRepos } from "../repo/task-repos.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
+import { startSweeper, WorkspaceRetention } from "../sandbox/retention.ts";
 import { createStore } from "../store/index.ts";
 import { Vault } from "../vault/vault.ts";
 import { buildApp } from "./app.ts";
@@ -222,6 +223,12 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       viewers.refill();
       orchestrator.lookForMissedEvents();
     };
+    const retention = new WorkspaceRetention(store, {
+      dataDir: config.dataDir,
+      retentionMs: config.workspaceRetentionMs,
+      owner: config.replicaId,
+      logger: createLogger("retention", config.logLevel),
+    });
     const app = await buildApp(
       {
         config,
@@ -239,6 +246,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         repos,
         providerName: provider.name,
         model: modelInfo,
+        retention,
       },
       logger,
     );
@@ -249,6 +257,12 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
     const url = listening[0];
     serverUrl ||= url;
     await orchestrator.start();
+    if (config.runAgents) {
+      const sweeper = startSweeper(retention, config.workspaceSweepIntervalMs, (error) =>
+        logger.warn({ err: error }, "sweeping old workspaces failed"),
+      );
+      closers.push(() => sweeper.stop());
+    }
 
     const warnings: string[] = [];
     if (!config.apiToken && !isLoopbackHost(config.host)) {

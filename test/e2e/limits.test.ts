@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { SandboxLimits, Task } from "../../src/protocol/task.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { runTaskToCompletion } from "../helpers/tasks.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
@@ -117,19 +118,11 @@ describe("sandbox limits", () => {
 });
 
 describe("background processes", () => {
-  async function runToCompletion(command: string, limits?: SandboxLimits) {
-    const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+  const runToCompletion = (command: string, limits?: SandboxLimits) =>
+    runTaskToCompletion(omoi.url, {
       prompt: `[scenario:shell] ${command}`,
       ...(limits ? { limits } : {}),
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const viewer = new TestViewer(
-      `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${created.body.id}&since=0`,
-    );
-    await viewer.waitForEvent("task.completed", undefined, 120_000);
-    viewer.close();
-    return (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${created.body.id}`)).body;
-  }
 
   const LEFT_RUNNING =
     "(sleep 3141 &); nohup sleep 3142 >/dev/null 2>&1 & setsid sleep 3143 & echo started";

@@ -35,6 +35,8 @@ export function sandboxRoutes(app: FastifyInstance, context: ServerContext) {
 
   app.delete("/api/v1/sandboxes/:id", async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
-    return context.control.terminateSandbox(id, "terminated by request");
+    const sandbox = await context.control.terminateSandbox(id, "terminated by request");
+    // Its processes are gone; say what stays on disk, and until when.
+    return { ...sandbox, retained: context.retention.retained(sandbox) };
   });
 }
