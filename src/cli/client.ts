@@ -91,6 +91,10 @@ export interface ViewerQuery {
   entity_types: ("task" | "sandbox")[];
   entity_ids: string[];
   since?: number;
+  /** The last N events of each stream, then live (instead of `since`). */
+  tail?: number;
+  /** `compact`: replay passes over streamed deltas whose finished message is stored. */
+  replay?: "full" | "compact";
   cursors?: ReadonlyMap<string, number>;
 }
 
@@ -111,14 +115,31 @@ const EventFrameShape = z.looseObject({
   task_id: z.string().nullable().optional(),
   entity_id: z.string().optional(),
 });
-const OtherFrameShape = z.looseObject({
-  type: z.enum(["subscribed", "replayed", "pong", "error", "lagged"]),
+const SkippedFrameShape = z.looseObject({
+  type: z.literal("skipped"),
+  stream_id: z.string(),
+  from_seq: z.number().int(),
+  to_seq: z.number().int(),
 });
-export const ViewerFrameShape = z.union([EventFrameShape, OtherFrameShape]);
+const SubscribedFrameShape = z.looseObject({
+  type: z.literal("subscribed"),
+  cursors: z.record(z.string(), z.number().int()).optional(),
+});
+const OtherFrameShape = z.looseObject({
+  type: z.enum(["replayed", "pong", "error", "lagged"]),
+});
+export const ViewerFrameShape = z.union([
+  EventFrameShape,
+  SkippedFrameShape,
+  SubscribedFrameShape,
+  OtherFrameShape,
+]);
 
 export type ViewerFrame =
   | { type: "event"; event: EventFrame }
-  | { type: "subscribed" | "replayed" | "pong" | "lagged" }
+  | { type: "skipped"; stream_id: string; from_seq: number; to_seq: number }
+  | { type: "subscribed"; cursors: Record<string, number> }
+  | { type: "replayed" | "pong" | "lagged" }
   | { type: "error"; message: string };
 
 /** Parses one server frame; `undefined` when it is not a frame the CLI understands. */
@@ -140,6 +161,16 @@ export function parseViewerFrame(text: string): ViewerFrame | undefined {
       },
     };
   }
+  if (frame.type === "skipped") {
+    const { stream_id, from_seq, to_seq } = frame as z.infer<typeof SkippedFrameShape>;
+    return { type: "skipped", stream_id, from_seq, to_seq };
+  }
+  if (frame.type === "subscribed") {
+    return {
+      type: "subscribed",
+      cursors: (frame as z.infer<typeof SubscribedFrameShape>).cursors ?? {},
+    };
+  }
   if (frame.type === "error") {
     const error = (frame as { error?: { message?: unknown } }).error;
     return {
@@ -147,7 +178,7 @@ export function parseViewerFrame(text: string): ViewerFrame | undefined {
       message: typeof error?.message === "string" ? error.message : "bad frame",
     };
   }
-  return { type: frame.type };
+  return { type: frame.type as "replayed" | "pong" | "lagged" };
 }
 
 export class OmoiClient {
@@ -230,6 +261,8 @@ export class OmoiClient {
     url.searchParams.set("entity_types", query.entity_types.join(","));
     url.searchParams.set("entity_ids", query.entity_ids.join(","));
     if (query.since !== undefined) url.searchParams.set("since", String(query.since));
+    if (query.tail !== undefined) url.searchParams.set("tail", String(query.tail));
+    if (query.replay) url.searchParams.set("replay", query.replay);
     if (query.cursors?.size) {
       const cursors = [...query.cursors].map(([stream, seq]) => `${stream}:${seq}`).join(",");
       url.searchParams.set("cursors", cursors);

@@ -4,10 +4,12 @@ import { parseViewerFrame } from "./client.ts";
 import { ApiError, CliError } from "./errors.ts";
 
 /*
- * Follows one task's or sandbox's events over the viewer WebSocket, from the start,
- * across reconnects: it keeps the last seq seen per stream, reconnects with backoff and
- * `cursors=stream:seq,…`, and drops anything at or below a cursor, so the caller sees
- * every event once, in order.
+ * Follows one task's or sandbox's events over the viewer WebSocket, from the start (or
+ * from the last `tail` events of each stream), across reconnects: it keeps the last seq
+ * seen per stream, reconnects with backoff and `cursors=stream:seq,…`, and drops anything
+ * at or below a cursor, so the caller sees every event once, in order. With `compact`,
+ * replay passes over streamed deltas whose finished message is stored; the server says
+ * which seqs it passed over, so the cursor moves past them and no gap is left unexplained.
  */
 
 export interface FollowTarget {
@@ -27,6 +29,12 @@ export interface FollowOptions {
   onEvent(event: EventFrame): void;
   /** Replay of stored events has caught up with live (after each (re)connect). */
   onReplayed?(): void;
+  /** The first connection's start cursors: with `tail`, each stream's history ends there. */
+  onStart?(cursors: Record<string, number>): void;
+  /** Start with the last N events of each stream instead of the first. */
+  tail?: number;
+  /** Leave superseded deltas out of replay. */
+  compact?: boolean;
   onReconnecting?(info: ReconnectInfo): void;
   onReconnected?(): void;
   /** Abort to stop following; the promise then resolves. */
@@ -53,6 +61,8 @@ class Follower {
   private readonly idleTimeoutMs: number;
   private failures = 0;
   private connectedOnce = false;
+  /** The first `subscribed` frame was reported. */
+  private started = false;
   /** Gaps already resynced, so a persistent gap cannot loop forever. */
   private readonly resynced = new Set<string>();
 
@@ -78,10 +88,12 @@ class Follower {
 
   private connectOnce(): Promise<{ reason: string; fatal?: Error; immediate?: boolean }> {
     const { client, target, signal } = this.options;
+    const { tail, compact } = this.options;
     const socket = client.openViewer({
       entity_types: [target.entityType],
       entity_ids: [target.id],
-      since: 0,
+      ...(tail === undefined ? { since: 0 } : { tail }),
+      replay: compact ? "compact" : "full",
       cursors: this.cursors,
     });
     return new Promise((resolve) => {
@@ -139,6 +151,16 @@ class Follower {
         const frame = parseViewerFrame(data.toString());
         if (!frame) return;
         if (frame.type === "replayed") this.options.onReplayed?.();
+        if (frame.type === "subscribed" && !this.started) {
+          this.started = true;
+          this.options.onStart?.(frame.cursors);
+        }
+        if (frame.type === "skipped") {
+          const last = this.cursors.get(frame.stream_id) ?? 0;
+          if (frame.to_seq > last && frame.from_seq <= last + 1) {
+            this.cursors.set(frame.stream_id, frame.to_seq);
+          }
+        }
         if (frame.type === "lagged") {
           reason = "fell behind";
           immediate = true;

@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline";
 import { sandboxStatusAfter, taskStatusAfter } from "../protocol/status.ts";
+import { CatchUpBuffer } from "./catch-up.ts";
 import type { EventFrame, OmoiClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 import { type FollowTarget, followEvents } from "./event-stream.ts";
@@ -18,6 +19,8 @@ export const EXIT_CANCELLED = 130;
 
 /** A second Ctrl-C within this window stops the task instead of interrupting the turn. */
 const DOUBLE_INTERRUPT_MS = 3_000;
+/** Events of each stream a live view starts with, unless it shows everything. */
+export const TAIL_EVENTS = 300;
 
 export interface LiveOptions {
   client: OmoiClient;
@@ -26,6 +29,14 @@ export interface LiveOptions {
   json: boolean;
   /** Read lines from stdin as steering messages; Ctrl-C interrupts, twice stops. */
   steer: boolean;
+  /**
+   * Print everything from the first event. Otherwise the view starts with the last
+   * `TAIL_EVENTS` events and, whenever it catches up (at the start, after a reconnect),
+   * prints only the last two screens of what it replayed.
+   */
+  fromStart?: boolean;
+  /** The exit code the status known before following implies (a run that already ended). */
+  initialExit?: number;
 }
 
 const EXIT_BY_STATUS: Record<string, number> = {
@@ -41,6 +52,9 @@ export function exitCodeFor(target: FollowTarget, event: EventFrame): number | u
   return status === undefined ? undefined : EXIT_BY_STATUS[status];
 }
 
+/** The exit code a task's or sandbox's status implies, or undefined while it goes on. */
+export const exitCodeForStatus = (status: string): number | undefined => EXIT_BY_STATUS[status];
+
 /** Is this event one that can change whether the run is over? */
 function isStatusEvent(target: FollowTarget, event: EventFrame): boolean {
   return event.event_type.startsWith(target.entityType === "task" ? "task." : "sandbox.");
@@ -48,12 +62,38 @@ function isStatusEvent(target: FollowTarget, event: EventFrame): boolean {
 
 export function runLive(options: LiveOptions): Promise<number> {
   const { client, target, terminal, json, steer } = options;
+  // JSON is for programs: every event from the first, nothing left out.
+  const everything = json || options.fromStart === true;
+  const catchUp = everything
+    ? undefined
+    : new CatchUpBuffer(Math.max(40, (terminal.rows ?? 50) * 2));
+  let catchingUp = true;
+  /** Events before where the view started (with a tail), counted once. */
+  let earlier = 0;
   const renderer = new EventRenderer({
     style: terminal.style,
     width: terminal.columns,
     interactive: steer && terminal.stdinIsTTY,
   });
   const out = (text: string) => {
+    if (!text) return;
+    if (catchUp && catchingUp) catchUp.add(text);
+    else terminal.stdout(text);
+  };
+  /** Caught up: print the last of what was replayed, saying what was left out. */
+  const caughtUp = () => {
+    catchingUp = false;
+    if (!catchUp) return;
+    const { text, dropped } = catchUp.flush();
+    const left = [
+      earlier > 0 ? `${earlier} earlier events` : "",
+      dropped > 0 ? `${dropped} lines of catch-up` : "",
+    ].filter(Boolean);
+    earlier = 0;
+    if (left.length > 0) {
+      const hint = `\`omoi watch --from-start ${target.id}\` shows everything`;
+      terminal.stdout(`${terminal.style.dim(`… ${left.join(" and ")} not shown (${hint})`)}\n`);
+    }
     if (text) terminal.stdout(text);
   };
   const note = (text: string, tone: "info" | "warn" | "error" = "info") => {
@@ -66,7 +106,7 @@ export function runLive(options: LiveOptions): Promise<number> {
     let finished = false;
     let replayed = false;
     /** Exit code of the latest status event, while replay has not caught up yet. */
-    let pendingExit: number | undefined;
+    let pendingExit: number | undefined = options.initialExit;
     let lastInterruptAt = 0;
     let stopping = false;
     /** The person interrupted a turn since the task last started. */
@@ -84,6 +124,7 @@ export function runLive(options: LiveOptions): Promise<number> {
     /** Ends the live view once: stops the stream, input and Ctrl-C handler, then settles. */
     const settle = (end: () => void) => {
       if (finished) return;
+      if (catchingUp) caughtUp();
       finished = true;
       controller.abort();
       lines?.close();
@@ -125,6 +166,7 @@ export function runLive(options: LiveOptions): Promise<number> {
     };
 
     const onReplayed = () => {
+      if (catchingUp) caughtUp();
       if (replayed) return;
       replayed = true;
       if (pendingExit !== undefined) finish(pendingExit);
@@ -213,7 +255,13 @@ export function runLive(options: LiveOptions): Promise<number> {
       signal: controller.signal,
       onEvent,
       onReplayed,
+      tail: everything ? undefined : TAIL_EVENTS,
+      compact: !json,
+      onStart: (cursors) => {
+        earlier = Object.values(cursors).reduce((sum, cursor) => sum + cursor, 0);
+      },
       onReconnecting: ({ attempt, delayMs, reason }) => {
+        catchingUp = true;
         out(renderer.breakLine());
         const wait = (delayMs / 1000).toFixed(1);
         const text = `reconnecting… (${reason}; attempt ${attempt}, next try in ${wait}s)`;

@@ -10,6 +10,8 @@ export interface Terminal {
   /** Style for stderr, which may be a terminal when stdout is not. */
   errorStyle: Style;
   columns?: number;
+  /** Terminal height, when stdout is one. */
+  rows?: number;
 }
 
 export function processTerminal(env: NodeJS.ProcessEnv = process.env): Terminal {
@@ -25,5 +27,6 @@ export function processTerminal(env: NodeJS.ProcessEnv = process.env): Terminal 
     style: createStyle(colorWanted(process.stdout, env)),
     errorStyle: createStyle(colorWanted(process.stderr, env)),
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    rows: process.stdout.isTTY ? process.stdout.rows : undefined,
   };
 }

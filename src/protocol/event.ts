@@ -73,6 +73,16 @@ export const StoredEvent = z.object({
 });
 export type StoredEvent = z.infer<typeof StoredEvent>;
 
+/** A page of one stream's stored events (`GET /api/v1/sandboxes/{id}/events`). */
+export interface EventPage {
+  events: StoredEvent[];
+  /** The lowest and highest seq the page covers (compaction may leave out some inside). */
+  first_seq: number;
+  last_seq: number;
+  /** More events in the direction of travel: later ones forwards, earlier ones backwards. */
+  has_more: boolean;
+}
+
 /** What a viewer receives: the envelope plus the prototype's fields. */
 export const EventFrame = StoredEvent.extend({
   type: z.literal("event"),

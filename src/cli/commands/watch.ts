@@ -1,23 +1,26 @@
 import { booleanFlag, entityIdArgument, isTaskId } from "../args.ts";
 import type { Command } from "../command.ts";
 import { UsageError } from "../errors.ts";
-import { runLive } from "../live.ts";
+import { exitCodeForStatus, runLive, TAIL_EVENTS } from "../live.ts";
 
 export const watchCommand: Command = {
   name: "watch",
-  summary: "follow a task or sandbox live, from its first event",
+  summary: "follow a task or sandbox live, starting with its latest part",
   usesServer: true,
-  options: { steer: { type: "boolean" } },
-  help: `Usage: omoi watch <task-or-sandbox-id> [--steer]
+  options: { steer: { type: "boolean" }, "from-start": { type: "boolean" } },
+  help: `Usage: omoi watch <task-or-sandbox-id> [--from-start] [--steer]
 
-Shows everything a task (id starting with task_) or a sandbox has done so far, then
-follows it live until it ends. If the connection drops it reconnects and resumes
-where it left off, without missing or repeating an event.
+Shows the latest part of what a task (id starting with task_) or a sandbox has done
+(its last ${TAIL_EVENTS} events, at most two screens of them), then follows it live until it
+ends. If the connection drops it reconnects and resumes where it left off, without
+missing or repeating an event; after a long gap it again prints only the last part
+of what it caught up on and says how much it left out.
 
 Flags:
-  --steer    also steer, as in \`omoi run\`: type a line + Enter to send it to the
-             agent, Ctrl-C interrupts the turn, Ctrl-C twice stops it.
-             Without --steer, Ctrl-C only stops watching.
+  --from-start  show everything from the first event instead
+  --steer       also steer, as in \`omoi run\`: type a line + Enter to send it to the
+                agent, Ctrl-C interrupts the turn, Ctrl-C twice stops it.
+                Without --steer, Ctrl-C only stops watching.
 
 Exit codes:
   0    it completed
@@ -25,7 +28,7 @@ Exit codes:
   2    usage error, or no server to talk to
   130  it was cancelled/stopped, or you stopped watching
 
-With --json, every event is printed as one JSON object per line.`,
+With --json, every event from the first is printed as one JSON object per line.`,
 
   async run({ values, positionals, global, terminal, client }) {
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
@@ -47,6 +50,8 @@ With --json, every event is printed as one JSON object per line.`,
       terminal,
       json: global.json,
       steer,
+      fromStart: booleanFlag(values, "from-start"),
+      initialExit: exitCodeForStatus(status),
     });
   },
 };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { sandboxTarget } from "../../ingest/ingest.ts";
 import { badRequest, notFound } from "../../protocol/error.ts";
-import { NewEvent, SeedEvent } from "../../protocol/event.ts";
+import { type EventPage, NewEvent, SeedEvent } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { commaList } from "../../protocol/query.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
@@ -91,10 +91,12 @@ export function eventRoutes(
     };
   });
 
-  app.get("/api/v1/sandboxes/:id/events", async (request) => {
+  app.get("/api/v1/sandboxes/:id/events", async (request): Promise<EventPage> => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const query = parseRequest(Query, request.query, "query");
-    if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
+    // A task's own stream (its events before it had a sandbox) is read here too.
+    const known = (await context.store.getSandbox(id)) ?? (await context.store.getTask(id));
+    if (!known) throw notFound("sandbox", id);
     const backwards = query.before_seq !== undefined;
     const events = await context.store.listEvents(id, {
       afterSeq: query.after_seq,

@@ -1,5 +1,6 @@
 import type {
   CreateTaskBody,
+  EventPage,
   Health,
   PostMessageBody,
   PostMessageResponse,
@@ -93,6 +94,12 @@ export const api = {
   retryTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/retry`, {}),
   getSandbox: (id: string) => request<Sandbox>("GET", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
   stopSandbox: (id: string) => request<Sandbox>("DELETE", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
+  /** One stream's events below `beforeSeq`, newest page first; superseded deltas left out. */
+  eventsBefore: (stream: string, beforeSeq: number, limit: number) =>
+    request<EventPage>(
+      "GET",
+      `/api/v1/sandboxes/${encodeURIComponent(stream)}/events?before_seq=${beforeSeq}&limit=${limit}&compact=true`,
+    ),
   postMessage: (target: SessionTarget, body: PostMessageBody) =>
     request<PostMessageResponse>(
       "POST",

@@ -5,7 +5,7 @@
 
 export { PRIORITIES } from "../../../src/protocol/enums.ts";
 export type { ErrorBody } from "../../../src/protocol/error.ts";
-export type { EventFrame, StoredEvent } from "../../../src/protocol/event.ts";
+export type { EventFrame, EventPage, StoredEvent } from "../../../src/protocol/event.ts";
 export type { Health } from "../../../src/protocol/health.ts";
 export type {
   MessageDelivery,

@@ -27,6 +27,13 @@ export interface StreamSubscription {
   /** Replay every stored event (since=0 / cursors at 0) before going live. */
   replay: boolean;
   /**
+   * Instead of everything, replay only the last N events of each stream (`tail=N`), then
+   * live; earlier history is paged in over REST from the cursors `onSubscribed` reports.
+   */
+  tail?: number;
+  /** Leave streamed deltas whose finished message is stored out of replay (`replay=compact`). */
+  compact?: boolean;
+  /**
    * Resume from the cursors after a reconnect (default). A live-only feed may turn this off:
    * with cursors the server replays every stream it has not seen from seq 1.
    */
@@ -39,6 +46,8 @@ export interface StreamHandlers {
   onState: (state: ConnectionState) => void;
   /** Replay has caught up with the live stream. */
   onReplayed?: () => void;
+  /** Where each stream starts on this connection (a stream's history ends at its cursor). */
+  onSubscribed?: (cursors: Cursors) => void;
 }
 
 const PING_EVERY_MS = 15_000;
@@ -69,6 +78,10 @@ function parseFrame(data: unknown): ServerFrame | null {
     if (typeof value !== "object" || value === null) return null;
     const type = (value as { type?: unknown }).type;
     if (typeof type !== "string") return null;
+    if (type === "skipped") {
+      const frame = value as { stream_id?: unknown; to_seq?: unknown };
+      if (typeof frame.stream_id !== "string" || typeof frame.to_seq !== "number") return null;
+    }
     if (type === "event") {
       const frame = value as Partial<EventFrame>;
       if (typeof frame.stream_id !== "string" || typeof frame.seq !== "number") return null;
@@ -133,9 +146,14 @@ export class EventStream {
     if (eventTypes?.length) query.set("event_types", eventTypes.join(","));
     const cursors = this.subscription.resume === false ? "" : formatCursors(this.cursors);
     if (cursors) query.set("cursors", cursors);
-    // since=0 asks for the whole history of every stream the filters match; streams we
-    // already hold are resumed from their cursor instead.
-    if (replay && entityIds?.length === 1) query.set("since", "0");
+    // since=0 asks for the whole history of every stream the filters match (tail=N for the
+    // last N events of each); streams we already hold are resumed from their cursor instead.
+    const { tail, compact } = this.subscription;
+    if (replay && entityIds?.length === 1) {
+      if (tail !== undefined) query.set("tail", String(tail));
+      else query.set("since", "0");
+    }
+    if (compact) query.set("replay", "compact");
     const token = getToken();
     if (token) query.set("token", token);
     return query;
@@ -198,7 +216,14 @@ export class EventStream {
         this.setState({ ...this.state, phase: "live" });
         this.handlers.onReplayed?.();
         return;
+      case "skipped": {
+        // Compact replay passed over superseded deltas: the cursor moves past them.
+        const last = this.cursors[frame.stream_id] ?? 0;
+        if (frame.to_seq > last) this.cursors[frame.stream_id] = frame.to_seq;
+        return;
+      }
       case "subscribed":
+        if (frame.cursors) this.handlers.onSubscribed?.(frame.cursors);
         if (!this.subscription.replay && !this.resuming()) {
           this.live = true;
           this.setState({ ...this.state, phase: "live" });

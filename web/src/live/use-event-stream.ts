@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import type { EventFrame } from "../api/types.ts";
+import type { Cursors, EventFrame } from "../api/types.ts";
 import { type ConnectionState, EventStream, type StreamSubscription } from "./event-stream.ts";
 
 /**
@@ -11,6 +11,7 @@ export function useEventStream(
   subscription: StreamSubscription,
   onEvent: (frame: EventFrame, live: boolean) => void,
   onReplayed?: () => void,
+  onSubscribed?: (cursors: Cursors) => void,
 ): { state: ConnectionState; reconnect: () => void } {
   const [state, setState] = useState<ConnectionState>({
     phase: "connecting",
@@ -18,8 +19,8 @@ export function useEventStream(
     retryAt: null,
     reason: null,
   });
-  const handlers = useRef({ onEvent, onReplayed });
-  handlers.current = { onEvent, onReplayed };
+  const handlers = useRef({ onEvent, onReplayed, onSubscribed });
+  handlers.current = { onEvent, onReplayed, onSubscribed };
   const subscriptionRef = useRef(subscription);
   subscriptionRef.current = subscription;
   const streamRef = useRef<EventStream | null>(null);
@@ -29,6 +30,7 @@ export function useEventStream(
     const stream = new EventStream(subscriptionRef.current, {
       onEvent: (frame, live) => handlers.current.onEvent(frame, live),
       onReplayed: () => handlers.current.onReplayed?.(),
+      onSubscribed: (cursors) => handlers.current.onSubscribed?.(cursors),
       onState: setState,
     });
     streamRef.current = stream;

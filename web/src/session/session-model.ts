@@ -1,5 +1,5 @@
 import { sandboxStatusAfter, taskStatusAfter } from "../../../src/protocol/status.ts";
-import type { EventFrame, MessageDelivery, MessageType } from "../api/types.ts";
+import type { MessageDelivery, MessageType, StoredEvent } from "../api/types.ts";
 import type { Item, Todo, ToolItem, UserItem } from "./items.ts";
 import { bool, num, type Payload, record, str } from "./payload.ts";
 
@@ -25,12 +25,19 @@ export interface SessionStats {
 }
 
 /**
- * Folds a session's events into conversation items, one event at a time. Changed items
- * are replaced by new objects so memoized rows re-render only when their item changed.
+ * Folds a session's events into conversation items, one event at a time, in O(1) work per
+ * event: `items` grows in place and a changed item is swapped for a new object at its index
+ * (so memoized rows re-render only when their item changed); `version` counts changes, and
+ * the view re-renders once per animation frame, never per event. Older history is folded
+ * separately and joined on in front (`prepend`), one page at a time.
  */
 export class SessionModel {
   items: Item[] = [];
   version = 0;
+  /** The person's original prompt, shown above the first item once history is complete. */
+  prompt: UserItem | null = null;
+  /** Keys of the items that begin a turn (the first item, and the first after each turn's end). */
+  turnStarts: string[] = [];
   readonly stats: SessionStats = {
     openedAt: Date.now(),
     eventsReceived: 0,
@@ -52,6 +59,12 @@ export class SessionModel {
   private readonly assistantKeyById = new Map<string, string>();
   private readonly userKeyByMessageId = new Map<string, string>();
   private readonly deliveredIds = new Set<string>();
+  /** Results whose tool call was not folded (it lies in history not loaded yet). */
+  private readonly orphanResults = new Set<string>();
+  /** Our own messages whose POST has not answered yet. */
+  private readonly sendingKeys = new Set<string>();
+  /** The next item pushed begins a turn. */
+  private turnOpen = true;
   /** Assistant items receiving deltas right now. */
   private openStreams: string[] = [];
   /** Streamed items that no full message has replaced yet, oldest first. */
@@ -63,8 +76,8 @@ export class SessionModel {
 
   /** The person's original prompt, shown first. */
   setPrompt(prompt: string | null, at: number): void {
-    if (!prompt || this.indexByKey.has("prompt")) return;
-    const item: UserItem = {
+    if (!prompt || this.prompt) return;
+    this.prompt = {
       kind: "user",
       key: "prompt",
       messageId: null,
@@ -75,12 +88,11 @@ export class SessionModel {
       error: null,
       at,
     };
-    this.items = [item, ...this.items];
-    this.reindex();
     this.changed();
   }
 
   addLocalMessage(localKey: string, content: string, messageType: MessageType, delivery: MessageDelivery): void {
+    this.sendingKeys.add(localKey);
     this.push({
       kind: "user",
       key: localKey,
@@ -95,6 +107,7 @@ export class SessionModel {
   }
 
   resolveLocalMessage(localKey: string, messageId: string): void {
+    this.sendingKeys.delete(localKey);
     const local = this.get(localKey);
     if (local?.kind !== "user") return;
     const existingKey = this.userKeyByMessageId.get(messageId);
@@ -111,12 +124,13 @@ export class SessionModel {
   }
 
   failLocalMessage(localKey: string, error: string): void {
+    this.sendingKeys.delete(localKey);
     const local = this.get(localKey);
     if (local?.kind !== "user") return;
     this.replace({ ...local, status: "failed", error });
   }
 
-  apply(frame: EventFrame, live: boolean): void {
+  apply(frame: StoredEvent, live: boolean): void {
     const stats = this.stats;
     const now = Date.now();
     stats.eventsReceived += 1;
@@ -223,7 +237,7 @@ export class SessionModel {
     this.changed();
   }
 
-  private onLifecycle(key: string, frame: EventFrame, payload: Payload): void {
+  private onLifecycle(key: string, frame: StoredEvent, payload: Payload): void {
     const type = frame.event_type;
     switch (type) {
       case "task.created":
@@ -297,11 +311,9 @@ export class SessionModel {
         return;
       }
       // Our own message, whose POST has not answered yet: adopt it.
-      const pending = this.items.find(
-        (item): item is UserItem =>
-          item.kind === "user" && item.status === "sending" && item.messageId === null && item.content === content,
-      );
+      const pending = this.sendingItem(content);
       if (pending) {
+        this.sendingKeys.delete(pending.key);
         this.userKeyByMessageId.set(messageId, pending.key);
         this.replace({ ...pending, messageId, delivery, status });
         return;
@@ -319,6 +331,14 @@ export class SessionModel {
       error: null,
       at,
     });
+  }
+
+  private sendingItem(content: string): UserItem | undefined {
+    for (const key of this.sendingKeys) {
+      const item = this.get(key);
+      if (item?.kind === "user" && item.messageId === null && item.content === content) return item;
+    }
+    return undefined;
   }
 
   private onInjected(payload: Payload): void {
@@ -352,8 +372,13 @@ export class SessionModel {
     const targetKey = (messageId ? this.assistantKeyById.get(messageId) : undefined) ?? this.pendingStreams[0];
     const target = targetKey ? this.get(targetKey) : undefined;
     if (target && target.kind === "assistant") {
+      const streamed = this.pendingStreams.includes(target.key);
       this.pendingStreams = this.pendingStreams.filter((pending) => pending !== target.key);
-      this.replace({ ...target, text: text || target.text, streaming: false });
+      // A streamed message takes its finished message's key, the key it has when replayed
+      // compactly (without its deltas), so the view is the same however it was received.
+      const finished = { ...target, text: text || target.text, streaming: false };
+      if (streamed) this.rekey(target.key, key, messageId);
+      this.replace(streamed ? { ...finished, key } : finished);
       return;
     }
     if (!text.trim()) return;
@@ -396,11 +421,16 @@ export class SessionModel {
       this.replace({ ...existing, result });
       return;
     }
+    if (toolUseId) {
+      this.toolKeyById.set(toolUseId, key);
+      this.orphanResults.add(key);
+    }
     this.push({ kind: "tool", key, toolUseId, tool: "result", input: undefined, result });
   }
 
-  private onTurnCompleted(key: string, frame: EventFrame, payload: Payload): void {
+  private onTurnCompleted(key: string, frame: StoredEvent, payload: Payload): void {
     const stats = this.stats;
+    this.turnOpen = true;
     const turns = num(payload, "num_turns");
     if (turns !== null) stats.turns += turns;
     const usage = record(payload, "usage");
@@ -431,7 +461,7 @@ export class SessionModel {
   private note(
     key: string,
     eventType: string,
-    frame: EventFrame | null,
+    frame: StoredEvent | null,
     text: string,
     tone: "info" | "success" | "warn" | "danger",
     at?: number,
@@ -450,21 +480,36 @@ export class SessionModel {
     const previous = this.items.at(-1);
     if (item.kind === "error" && previous?.kind === "error" && previous.message === item.message) return;
     this.indexByKey.set(item.key, this.items.length);
-    this.items = [...this.items, item];
+    this.items.push(item);
+    if (this.turnOpen) {
+      this.turnStarts.push(item.key);
+      this.turnOpen = false;
+    }
   }
 
   private replace(item: Item): void {
     const index = this.indexByKey.get(item.key);
     if (index === undefined) return;
-    const items = this.items.slice();
-    items[index] = item;
-    this.items = items;
+    this.items[index] = item;
     this.changed();
   }
 
+  private rekey(from: string, to: string, messageId: string | null): void {
+    const index = this.indexByKey.get(from);
+    if (index === undefined) return;
+    this.indexByKey.delete(from);
+    this.indexByKey.set(to, index);
+    if (messageId) this.assistantKeyById.set(messageId, to);
+    // Only the latest turn can start with a message that is still streaming.
+    if (this.turnStarts.at(-1) === from) this.turnStarts[this.turnStarts.length - 1] = to;
+  }
+
+  /** Rare (a message the server already showed): one pass over the items. */
   private remove(key: string): void {
-    if (!this.indexByKey.has(key)) return;
-    this.items = this.items.filter((item) => item.key !== key);
+    const index = this.indexByKey.get(key);
+    if (index === undefined) return;
+    this.items.splice(index, 1);
+    this.turnStarts = this.turnStarts.filter((start) => start !== key);
     this.reindex();
     this.changed();
   }
@@ -472,6 +517,57 @@ export class SessionModel {
   private reindex(): void {
     this.indexByKey.clear();
     for (const [index, item] of this.items.entries()) this.indexByKey.set(item.key, index);
+  }
+
+  /**
+   * Joins an older page of history (its events ascending, every one older than anything
+   * folded so far) on in front. The page is folded on its own, then the seams are mended:
+   * a tool call whose result was folded already takes that result in, and a message
+   * delivered later shows as delivered. Returns how many items the view gained at its top.
+   */
+  prepend(frames: StoredEvent[]): number {
+    const older = new SessionModel();
+    for (const id of this.deliveredIds) older.deliveredIds.add(id);
+    for (const frame of frames) older.apply(frame, false);
+    const before = this.items.length;
+    const orphans = new Set<string>();
+    for (const [toolUseId, key] of older.toolKeyById) {
+      const orphanKey = this.toolKeyById.get(toolUseId);
+      if (!orphanKey || !this.orphanResults.has(orphanKey)) continue;
+      const orphan = this.get(orphanKey);
+      const call = older.get(key);
+      if (orphan?.kind !== "tool" || call?.kind !== "tool" || older.orphanResults.has(key)) continue;
+      if (call.result === null) older.replace({ ...call, result: orphan.result });
+      this.orphanResults.delete(orphanKey);
+      orphans.add(orphanKey);
+    }
+    const newer = orphans.size ? this.items.filter((item) => !orphans.has(item.key)) : this.items;
+    const starts = this.turnStarts.filter((key) => !orphans.has(key));
+    // The first loaded item was only taken for a turn's start; the older page says whether it is.
+    if (starts[0] === newer[0]?.key && !older.turnOpen) starts.shift();
+    this.items = older.items.concat(newer);
+    this.turnStarts = [...older.turnStarts, ...starts];
+    this.reindex();
+    for (const [toolUseId, key] of older.toolKeyById) this.toolKeyById.set(toolUseId, key);
+    for (const key of older.orphanResults) this.orphanResults.add(key);
+    for (const [id, key] of older.assistantKeyById) {
+      if (!this.assistantKeyById.has(id)) this.assistantKeyById.set(id, key);
+    }
+    for (const [id, key] of older.userKeyByMessageId) {
+      if (!this.userKeyByMessageId.has(id)) this.userKeyByMessageId.set(id, key);
+    }
+    const stats = this.stats;
+    stats.eventsReceived += older.stats.eventsReceived;
+    stats.turns += older.stats.turns;
+    stats.inputTokens += older.stats.inputTokens;
+    stats.outputTokens += older.stats.outputTokens;
+    for (const [stream, cost] of Object.entries(older.stats.costByStream)) {
+      stats.costByStream[stream] ??= cost;
+    }
+    stats.model ??= older.stats.model;
+    stats.cwd ??= older.stats.cwd;
+    this.changed();
+    return this.items.length - before;
   }
 
   private changed(): void {

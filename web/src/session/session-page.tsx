@@ -1,4 +1,5 @@
-import { useLayoutEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { VirtuosoHandle } from "react-virtuoso";
 import { isTerminalSandboxStatus, isTerminalTaskStatus } from "../../../src/protocol/status.ts";
 import { api, type SessionTarget } from "../api/client.ts";
 import type { SessionModel } from "./session-model.ts";
@@ -6,6 +7,7 @@ import { type SessionRecord, useSession } from "./use-session.ts";
 import { Composer } from "./view/composer.tsx";
 import { Conversation } from "./view/conversation.tsx";
 import { type HeaderFigures, SessionHeader } from "./view/session-header.tsx";
+import { TimelineNav } from "./view/timeline-nav.tsx";
 
 function figuresOf(model: SessionModel, record: SessionRecord | null): HeaderFigures {
   const stats = model.stats;
@@ -29,28 +31,41 @@ function figuresOf(model: SessionModel, record: SessionRecord | null): HeaderFig
   };
 }
 
-/** Stays pinned to the newest item while the reader is at the bottom. */
-function useStickToBottom(dependency: unknown) {
-  const atBottom = useRef(true);
-  useLayoutEffect(() => {
-    const onScroll = () => {
-      const distance = document.documentElement.scrollHeight - window.innerHeight - window.scrollY;
-      atBottom.current = distance < 160;
-    };
-    window.addEventListener("scroll", onScroll, { passive: true });
-    return () => window.removeEventListener("scroll", onScroll);
-  }, []);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after each render that changed the dependency.
-  useLayoutEffect(() => {
-    if (atBottom.current) window.scrollTo({ top: document.documentElement.scrollHeight });
-  }, [dependency]);
-}
-
 export function SessionPage({ target }: { target: SessionTarget }) {
   const session = useSession(target);
   const { model, record, loadError, connection } = session;
   const [actionError, setActionError] = useState<string | null>(null);
-  useStickToBottom(model.version);
+  const [atBottom, setAtBottom] = useState(true);
+  const list = useRef<VirtuosoHandle>(null);
+  const { loadOlder, loadAll, replayed } = session;
+  const onStartReached = useCallback(() => {
+    if (replayed) void loadOlder();
+  }, [replayed, loadOlder]);
+  const scrollToKey = (key: string) => {
+    const index = model.items.findIndex((item) => item.key === key);
+    if (index >= 0) list.current?.scrollToIndex({ index, align: "start" });
+  };
+  // Jumping to the start waits for all history to be joined on and rendered, then scrolls;
+  // meanwhile the list does not follow the live end (history joined on grows the list too).
+  const [toStart, setToStart] = useState(false);
+  const following = useRef(true);
+  const { historyState, firstIndex } = session;
+  useEffect(() => {
+    if (!toStart || historyState !== "complete" || firstIndex === undefined) return;
+    setToStart(false);
+    list.current?.scrollToIndex({ index: 0, align: "start" });
+    window.scrollTo({ top: 0 });
+  }, [toStart, historyState, firstIndex]);
+  const jumpToStart = () => {
+    following.current = false;
+    setToStart(true);
+    void loadAll();
+  };
+  const jumpToLive = () => {
+    following.current = true;
+    list.current?.scrollToIndex({ index: "LAST", align: "end" });
+    requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
+  };
 
   if (loadError && !record) {
     const what = target.kind === "task" ? "task" : "sandbox";
@@ -127,8 +142,28 @@ export function SessionPage({ target }: { target: SessionTarget }) {
         }
       />
       <section className="conversation-wrap" aria-label="Conversation">
+        <TimelineNav
+          turns={model.turnStarts}
+          history={session.historyState}
+          atBottom={atBottom}
+          onStart={jumpToStart}
+          onTurn={scrollToKey}
+          onLive={jumpToLive}
+        />
         <Conversation
+          ref={list}
           items={model.items}
+          version={model.version}
+          firstIndex={session.firstIndex}
+          prompt={model.prompt}
+          history={session.historyState}
+          onStartReached={onStartReached}
+          onAtBottom={(bottom) => {
+            setAtBottom(bottom);
+            // Reaching the end by scrolling (not during a jump to the start) follows again.
+            if (bottom && !toStart) following.current = true;
+          }}
+          follow={() => following.current}
           activity={terminal ? "ended" : model.stats.activity}
           loading={!session.replayed}
           cwd={model.stats.cwd}

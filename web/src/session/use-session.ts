@@ -8,6 +8,21 @@ export type SessionRecord = { kind: "task"; task: TaskWithSandbox } | { kind: "s
 
 const REFRESH_ON = /^(task\.|sandbox\.|agent\.(turn_completed|completed|failed|started))/;
 
+/** Events per stream shown when a session opens; earlier ones load as the person scrolls up. */
+export const TAIL_EVENTS = 400;
+/** Events per page of earlier history. */
+const HISTORY_PAGE = 1000;
+/** `firstItemIndex` of a fresh view: room to count down as history is joined on in front. */
+const FIRST_INDEX = 1_000_000_000;
+
+/** How far back one stream is loaded. */
+interface StreamHistory {
+  /** Seqs below this are not loaded yet; 1 means the stream is loaded from its start. */
+  before: number;
+  /** `stored_at` of its oldest loaded event, to page the most recent gap first. */
+  oldestAt: number;
+}
+
 /**
  * Everything one session view needs: the record (task or sandbox, refetched as its
  * lifecycle moves), the conversation model fed by a resumable event stream, and actions.
@@ -21,6 +36,10 @@ export function useSession(target: SessionTarget) {
   const frame = useRef<number | null>(null);
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const localCounter = useRef(0);
+  const history = useRef(new Map<string, StreamHistory>());
+  const [firstIndex, setFirstIndex] = useState(FIRST_INDEX);
+  const [historyState, setHistoryState] = useState<"partial" | "loading" | "complete">("partial");
+  const loadingOlder = useRef<Promise<void> | null>(null);
 
   const render = useCallback(() => {
     if (frame.current !== null) return;
@@ -64,19 +83,76 @@ export function useSession(target: SessionTarget) {
     };
   }, [loadRecord]);
 
+  const hasOlder = () => [...history.current.values()].some((stream) => stream.before > 1);
+
   const { state: connection, reconnect } = useEventStream(
     `${target.kind}:${target.id}`,
-    { entityTypes: [target.kind], entityIds: [target.id], replay: true },
+    {
+      entityTypes: [target.kind],
+      entityIds: [target.id],
+      replay: true,
+      tail: TAIL_EVENTS,
+      compact: true,
+    },
     (event: EventFrame, live: boolean) => {
+      // A stream first seen here (not announced by `subscribed`) is sent from its start.
+      const known = history.current.get(event.stream_id);
+      if (!known) history.current.set(event.stream_id, { before: 1, oldestAt: event.stored_at });
+      else if (known.oldestAt === Number.POSITIVE_INFINITY) known.oldestAt = event.stored_at;
       model.apply(event, live);
       render();
       if (live && REFRESH_ON.test(event.event_type)) refreshSoon();
     },
     () => {
       setReplayed(true);
+      setHistoryState(hasOlder() ? "partial" : "complete");
       refreshSoon();
     },
+    (cursors) => {
+      // Where each stream's replay starts is where its unloaded history ends (first connect
+      // only: after a reconnect these are our own cursors).
+      for (const [stream, cursor] of Object.entries(cursors)) {
+        if (history.current.has(stream)) continue;
+        history.current.set(stream, { before: cursor + 1, oldestAt: Number.POSITIVE_INFINITY });
+      }
+    },
   );
+
+  /** Joins the next page of earlier history on in front: from the stream whose gap is newest. */
+  const loadOlder = useCallback((): Promise<void> => {
+    if (loadingOlder.current) return loadingOlder.current;
+    let next: [string, StreamHistory] | undefined;
+    for (const entry of history.current) {
+      if (entry[1].before <= 1) continue;
+      if (!next || entry[1].oldestAt > next[1].oldestAt) next = entry;
+    }
+    if (!next) {
+      setHistoryState("complete");
+      return Promise.resolve();
+    }
+    const [stream, state] = next;
+    setHistoryState("loading");
+    const load = (async () => {
+      try {
+        const page = await api.eventsBefore(stream, state.before, HISTORY_PAGE);
+        const added = model.prepend(page.events);
+        state.before = page.has_more ? page.first_seq : 1;
+        if (page.events[0]) state.oldestAt = page.events[0].stored_at;
+        setFirstIndex((index) => index - added);
+        render();
+      } finally {
+        loadingOlder.current = null;
+        setHistoryState(hasOlder() ? "partial" : "complete");
+      }
+    })();
+    loadingOlder.current = load;
+    return load;
+  }, [model, render]);
+
+  /** Loads every page of earlier history (jump to the start, or to an early turn). */
+  const loadAll = useCallback(async () => {
+    while (hasOlder()) await loadOlder();
+  }, [loadOlder]);
 
   const send = useCallback(
     async (content: string, delivery: MessageDelivery): Promise<boolean> => {
@@ -98,5 +174,18 @@ export function useSession(target: SessionTarget) {
     [model, render, target],
   );
 
-  return { model, record, loadError, replayed, connection, reconnect, send, reload: loadRecord };
+  return {
+    model,
+    record,
+    loadError,
+    replayed,
+    connection,
+    reconnect,
+    send,
+    reload: loadRecord,
+    firstIndex,
+    historyState,
+    loadOlder,
+    loadAll,
+  };
 }

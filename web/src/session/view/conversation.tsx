@@ -1,4 +1,5 @@
-import { memo } from "react";
+import { type ComponentPropsWithoutRef, forwardRef, memo, useMemo } from "react";
+import { Virtuoso, type VirtuosoHandle } from "react-virtuoso";
 import { Markdown } from "../../components/markdown.tsx";
 import { formatClock } from "../../format.ts";
 import type { Item, UserItem } from "../items.ts";
@@ -94,41 +95,117 @@ function ItemView({ item, cwd }: { item: Item; cwd: string | null }) {
   }
 }
 
+/** One conversation item; the virtualized list wraps it in its own list element. */
 const ItemRow = memo(function ItemRow({ item, cwd }: { item: Item; cwd: string | null }) {
   return (
-    <li className={`item item-${item.kind}`} data-testid="event-item" data-kind={item.kind} data-key={item.key}>
+    <div className={`item item-${item.kind}`} data-testid="event-item" data-kind={item.kind} data-key={item.key}>
       <ItemView item={item} cwd={cwd} />
-    </li>
+    </div>
   );
 });
 
-export function Conversation({
-  items,
-  activity,
-  loading,
-  cwd,
-}: {
+export type HistoryState = "partial" | "loading" | "complete";
+
+interface ConversationProps {
   items: Item[];
+  /** Bumped on every change of the items (they change in place). */
+  version: number;
+  /** Virtuoso's index of `items[0]`; it counts down as earlier history is joined on. */
+  firstIndex: number;
+  prompt: UserItem | null;
+  history: HistoryState;
+  onStartReached: () => void;
+  onAtBottom: (atBottom: boolean) => void;
+  /** Keep the newest item in view as items arrive, while the reader is at the bottom. */
+  follow: () => boolean;
   activity: AgentActivity;
   loading: boolean;
   cwd: string | null;
-}) {
+}
+
+const ListElement = forwardRef<HTMLOListElement, ComponentPropsWithoutRef<"ol">>(function ListElement(props, ref) {
+  return (
+    <ol
+      {...props}
+      ref={ref}
+      className="conversation"
+      data-testid="conversation"
+      aria-live="polite"
+      aria-relevant="additions"
+    />
+  );
+});
+
+function ListItem({
+  children,
+  item: _item,
+  context: _context,
+  ...props
+}: ComponentPropsWithoutRef<"li"> & { item?: unknown; context?: unknown }) {
+  return <li {...props}>{children}</li>;
+}
+
+/**
+ * The conversation, virtualized: only the items near the viewport are in the DOM, however
+ * long the session. It opens at its end, follows new items while the reader is at the
+ * bottom, and asks for earlier history when the reader reaches the top.
+ */
+export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(function Conversation(
+  { items, version, firstIndex, prompt, history, onStartReached, onAtBottom, follow, activity, loading, cwd },
+  ref,
+) {
+  const components = useMemo(
+    () => ({
+      List: ListElement,
+      Item: ListItem,
+      Header: () => <HistoryHead prompt={prompt} history={history} cwd={cwd} />,
+    }),
+    [prompt, history, cwd],
+  );
   if (items.length === 0) {
     return (
-      <div className="empty muted" data-testid="conversation-empty">
-        {loading ? "Loading the session…" : "No events yet. The agent's work will appear here as it happens."}
-      </div>
+      <>
+        {prompt ? <ItemRow item={prompt} cwd={cwd} /> : null}
+        <div className="empty muted" data-testid="conversation-empty">
+          {loading ? "Loading the session…" : "No events yet. The agent's work will appear here as it happens."}
+        </div>
+      </>
     );
   }
   return (
     <>
-      <ol className="conversation" data-testid="conversation" aria-live="polite" aria-relevant="additions">
-        {items.map((item) => (
-          <ItemRow key={item.key} item={item} cwd={cwd} />
-        ))}
-      </ol>
+      <Virtuoso
+        ref={ref}
+        useWindowScroll
+        totalCount={items.length}
+        firstItemIndex={firstIndex}
+        initialTopMostItemIndex={{ index: "LAST", align: "end" }}
+        computeItemKey={(index) => items[index - firstIndex]?.key ?? index}
+        itemContent={(index) => {
+          const item = items[index - firstIndex];
+          return item ? <ItemRow item={item} cwd={cwd} /> : null;
+        }}
+        context={version}
+        components={components}
+        followOutput={(atBottom) => (atBottom && follow() ? "auto" : false)}
+        atBottomStateChange={onAtBottom}
+        atBottomThreshold={160}
+        startReached={onStartReached}
+        increaseViewportBy={{ top: 800, bottom: 400 }}
+        defaultItemHeight={80}
+      />
       <ActivityLine activity={activity} />
     </>
+  );
+});
+
+/** Above the first loaded item: the prompt once history is complete, or where history stands. */
+function HistoryHead({ prompt, history, cwd }: { prompt: UserItem | null; history: HistoryState; cwd: string | null }) {
+  if (history === "complete") return prompt ? <ItemRow item={prompt} cwd={cwd} /> : null;
+  return (
+    <div className="history-head muted small" data-testid="history-state" data-state={history}>
+      {history === "loading" ? "Loading earlier events…" : "Scroll up for earlier events"}
+    </div>
   );
 }
 

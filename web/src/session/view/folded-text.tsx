@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 
 /** Monospaced text that shows its first lines and folds the rest behind "show more". */
 export function FoldedText({
@@ -13,7 +13,7 @@ export function FoldedText({
   testId?: string;
 }) {
   const [open, setOpen] = useState(false);
-  const lines = text.split("\n");
+  const lines = useMemo(() => text.split("\n"), [text]);
   const folded = lines.length > maxLines + 2 && !open;
   const shown = folded ? lines.slice(0, maxLines).join("\n") : text;
   return (
