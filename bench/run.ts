@@ -10,6 +10,7 @@ import { markdown } from "./lib/markdown.ts";
 import { loadRecords, saveRecord } from "./lib/records.ts";
 import { machine, Report } from "./lib/report.ts";
 import { ADMIN_DATABASE_URL, type Backend, REDIS_URL } from "./lib/server.ts";
+import { longSessionPart } from "./long-session.ts";
 import { concurrencyPart, fanOutPart } from "./parts/fleet-part.ts";
 import { injectionPart } from "./parts/injection-part.ts";
 import { pipelinePart } from "./parts/pipeline-part.ts";
@@ -26,6 +27,7 @@ const PARTS = {
   startup: startupPart,
   fanout: fanOutPart,
   concurrency: concurrencyPart,
+  "long-session": longSessionPart,
 } as const;
 type Part = keyof typeof PARTS;
 /** Parts that compare versions (the others run on this checkout only). */

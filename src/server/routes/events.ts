@@ -107,7 +107,9 @@ export function eventRoutes(
     const page = backwards ? events.slice(-query.limit) : events.slice(0, query.limit);
     const first = page[0];
     const last = page.at(-1);
-    const superseded = query.compact ? await supersededDeltas(context.store, page) : undefined;
+    // Deciding needs the stream's messages, so compaction applies to pages of every type only.
+    const compact = query.compact && !query.event_type?.length;
+    const superseded = compact ? await supersededDeltas(context.store, page) : undefined;
     return {
       events: superseded?.size ? page.filter((event) => !superseded.has(event.seq)) : page,
       // The seqs this page covers (compaction may leave out some inside it).

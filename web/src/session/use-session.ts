@@ -39,7 +39,7 @@ export function useSession(target: SessionTarget) {
   const history = useRef(new Map<string, StreamHistory>());
   const [firstIndex, setFirstIndex] = useState(FIRST_INDEX);
   const [historyState, setHistoryState] = useState<"partial" | "loading" | "complete">("partial");
-  const loadingOlder = useRef<Promise<void> | null>(null);
+  const loadingOlder = useRef<Promise<boolean> | null>(null);
 
   const render = useCallback(() => {
     if (frame.current !== null) return;
@@ -118,8 +118,12 @@ export function useSession(target: SessionTarget) {
     },
   );
 
-  /** Joins the next page of earlier history on in front: from the stream whose gap is newest. */
-  const loadOlder = useCallback((): Promise<void> => {
+  /**
+   * Joins the next page of earlier history on in front: from the stream whose gap is newest.
+   * Resolves false when nothing was loaded (none left, or the request failed: the next
+   * scroll to the top tries again).
+   */
+  const loadOlder = useCallback((): Promise<boolean> => {
     if (loadingOlder.current) return loadingOlder.current;
     let next: [string, StreamHistory] | undefined;
     for (const entry of history.current) {
@@ -128,7 +132,7 @@ export function useSession(target: SessionTarget) {
     }
     if (!next) {
       setHistoryState("complete");
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const [stream, state] = next;
     setHistoryState("loading");
@@ -140,6 +144,9 @@ export function useSession(target: SessionTarget) {
         if (page.events[0]) state.oldestAt = page.events[0].stored_at;
         setFirstIndex((index) => index - added);
         render();
+        return true;
+      } catch {
+        return false;
       } finally {
         loadingOlder.current = null;
         setHistoryState(hasOlder() ? "partial" : "complete");
@@ -151,7 +158,8 @@ export function useSession(target: SessionTarget) {
 
   /** Loads every page of earlier history (jump to the start, or to an early turn). */
   const loadAll = useCallback(async () => {
-    while (hasOlder()) await loadOlder();
+    let loaded = true;
+    while (loaded && hasOlder()) loaded = await loadOlder();
   }, [loadOlder]);
 
   const send = useCallback(
