@@ -83,7 +83,7 @@ export function useSession(target: SessionTarget) {
     };
   }, [loadRecord]);
 
-  const hasOlder = () => [...history.current.values()].some((stream) => stream.before > 1);
+  const hasOlder = useCallback(() => [...history.current.values()].some((stream) => stream.before > 1), []);
 
   const { state: connection, reconnect } = useEventStream(
     `${target.kind}:${target.id}`,
@@ -154,13 +154,13 @@ export function useSession(target: SessionTarget) {
     })();
     loadingOlder.current = load;
     return load;
-  }, [model, render]);
+  }, [model, render, hasOlder]);
 
   /** Loads every page of earlier history (jump to the start, or to an early turn). */
   const loadAll = useCallback(async () => {
     let loaded = true;
     while (loaded && hasOlder()) loaded = await loadOlder();
-  }, [loadOlder]);
+  }, [loadOlder, hasOlder]);
 
   const send = useCallback(
     async (content: string, delivery: MessageDelivery): Promise<boolean> => {

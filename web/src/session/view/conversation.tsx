@@ -106,6 +106,13 @@ const ItemRow = memo(function ItemRow({ item, cwd }: { item: Item; cwd: string |
 
 export type HistoryState = "partial" | "loading" | "complete";
 
+interface HeadContext {
+  prompt: UserItem | null;
+  history: HistoryState;
+  cwd: string | null;
+  version: number;
+}
+
 interface ConversationProps {
   items: Item[];
   /** Bumped on every change of the items (they change in place). */
@@ -154,14 +161,8 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
   { items, version, firstIndex, prompt, history, onStartReached, onAtBottom, follow, activity, loading, cwd },
   ref,
 ) {
-  const components = useMemo(
-    () => ({
-      List: ListElement,
-      Item: ListItem,
-      Header: () => <HistoryHead prompt={prompt} history={history} cwd={cwd} />,
-    }),
-    [prompt, history, cwd],
-  );
+  // A new context re-renders the rows and the header: on every change of the items.
+  const context = useMemo(() => ({ prompt, history, cwd, version }), [prompt, history, cwd, version]);
   if (items.length === 0) {
     return (
       <>
@@ -185,8 +186,8 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
           const item = items[index - firstIndex];
           return item ? <ItemRow item={item} cwd={cwd} /> : null;
         }}
-        context={version}
-        components={components}
+        context={context}
+        components={COMPONENTS}
         followOutput={(atBottom) => (atBottom && follow() ? "auto" : false)}
         atBottomStateChange={onAtBottom}
         atBottomThreshold={160}
@@ -200,7 +201,8 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
 });
 
 /** Above the first loaded item: the prompt once history is complete, or where history stands. */
-function HistoryHead({ prompt, history, cwd }: { prompt: UserItem | null; history: HistoryState; cwd: string | null }) {
+function HistoryHead({ context }: { context: HeadContext }) {
+  const { prompt, history, cwd } = context;
   if (history === "complete") return prompt ? <ItemRow item={prompt} cwd={cwd} /> : null;
   return (
     <div className="history-head muted small" data-testid="history-state" data-state={history}>
@@ -208,6 +210,8 @@ function HistoryHead({ prompt, history, cwd }: { prompt: UserItem | null; histor
     </div>
   );
 }
+
+const COMPONENTS = { List: ListElement, Item: ListItem, Header: HistoryHead };
 
 function ActivityLine({ activity }: { activity: AgentActivity }) {
   if (activity === "working") {
