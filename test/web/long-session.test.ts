@@ -174,7 +174,6 @@ describe("a 20,000-event session in the browser", () => {
       await visible(page.locator(`[data-key="${keyOf(session.sandbox, liveSeqs[1])}"]`));
 
       // Scrolling up loads every page of history, each in order.
-      const started = Date.now();
       const loads = await scrollUpThroughHistory(page, session.sandbox);
       assert.ok(loads >= 5, `history came in pages (${loads})`);
       // The whole session, top to bottom: every item once, in order, nothing missing.
@@ -183,16 +182,6 @@ describe("a 20,000-event session in the browser", () => {
       assert.ok(
         walk.maxNodes < MAX_DOM_NODES,
         `${walk.maxNodes} DOM nodes at most while scrolling`,
-      );
-      console.log(
-        "history+walk ms",
-        Date.now() - started,
-        "loads",
-        loads,
-        "max nodes",
-        walk.maxNodes,
-        "opened nodes",
-        opened,
       );
 
       // Back to live, from the top, in one click.

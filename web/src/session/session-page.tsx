@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useRef, useState } from "react";
 import type { VirtuosoHandle } from "react-virtuoso";
 import { isTerminalSandboxStatus, isTerminalTaskStatus } from "../../../src/protocol/status.ts";
 import { api, type SessionTarget } from "../api/client.ts";
@@ -31,6 +31,14 @@ function figuresOf(model: SessionModel, record: SessionRecord | null): HeaderFig
   };
 }
 
+/** Resolves after `count` animation frames: the list has rendered what changed before. */
+function nextFrames(count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const tick = (left: number) => requestAnimationFrame(() => (left <= 1 ? resolve() : tick(left - 1)));
+    tick(count);
+  });
+}
+
 export function SessionPage({ target }: { target: SessionTarget }) {
   const session = useSession(target);
   const { model, record, loadError, connection } = session;
@@ -45,21 +53,19 @@ export function SessionPage({ target }: { target: SessionTarget }) {
     const index = model.items.findIndex((item) => item.key === key);
     if (index >= 0) list.current?.scrollToIndex({ index, align: "start" });
   };
-  // Jumping to the start waits for all history to be joined on and rendered, then scrolls;
+  // Jumping to the start loads all history, lets it render, then scrolls to the first item;
   // meanwhile the list does not follow the live end (history joined on grows the list too).
-  const [toStart, setToStart] = useState(false);
   const following = useRef(true);
-  const { historyState, firstIndex } = session;
-  useEffect(() => {
-    if (!toStart || historyState !== "complete" || firstIndex === undefined) return;
-    setToStart(false);
-    list.current?.scrollToIndex({ index: 0, align: "start" });
-    window.scrollTo({ top: 0 });
-  }, [toStart, historyState, firstIndex]);
-  const jumpToStart = () => {
+  const jumping = useRef(false);
+  const jumpToStart = async () => {
+    jumping.current = true;
     following.current = false;
-    setToStart(true);
-    void loadAll();
+    await loadAll();
+    await nextFrames(2);
+    list.current?.scrollToIndex({ index: 0, align: "start" });
+    await nextFrames(1);
+    window.scrollTo({ top: 0 });
+    jumping.current = false;
   };
   const jumpToLive = () => {
     following.current = true;
@@ -146,7 +152,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
           turns={model.turnStarts}
           history={session.historyState}
           atBottom={atBottom}
-          onStart={jumpToStart}
+          onStart={() => void jumpToStart()}
           onTurn={scrollToKey}
           onLive={jumpToLive}
         />
@@ -161,7 +167,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
           onAtBottom={(bottom) => {
             setAtBottom(bottom);
             // Reaching the end by scrolling (not during a jump to the start) follows again.
-            if (bottom && !toStart) following.current = true;
+            if (bottom && !jumping.current) following.current = true;
           }}
           follow={() => following.current}
           activity={terminal ? "ended" : model.stats.activity}
