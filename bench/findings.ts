@@ -14,25 +14,30 @@ figure measures the queue. The same code on an idle machine met every bar (p99 2
 embedded, 8.1 ms on Postgres + Redis, start-up p50 0.8 s); on a loaded one it misses them by
 one or two orders of magnitude. That is why every figure now comes with its floor.
 
-**Which ratios hold across loads.** Ratios to the floor hold where Omoi's path and its
-floor wait on the same thing: the Postgres commit (pipeline and injection on Postgres +
-Redis), the CLI's start (task start-up), one message or one event at a time. In the
-recorded pair of runs at two loads (below), the absolute figures changed by 1–500× while
-these ratios stayed within each other's intervals. They do not hold for the embedded
-pipeline at a steady 2,000 events/s when the machine is saturated: the floor (an echo
-server) needs a small share of a core, Omoi's server about a third of one, so starving
-both stretches Omoi's figure far more than its floor's. The one-event-at-a-time figure and
-the server's CPU time per event (Details) are the ones to compare across machines for that
-path; the 2,000 events/s figures are only comparable between runs whose calibration loop
-and load agree.
+**Which ratios hold across loads.** In the recorded pair of runs at two loads (below; the
+second with two busy loops added, its calibration loop up to 5× slower), the absolute
+figures changed by up to several hundred times while every ratio's interval overlapped the
+other run's. That agreement means something where the intervals are narrow: task start-up
+(about 2× its floor in both), the pipeline one event at a time (6–8×), message injection
+and the pipeline's p99 on Postgres + Redis, where Omoi and its floor wait on the same
+commit or the same CLI start. It means little for the embedded pipeline at a steady 2,000
+events/s, whose intervals span orders of magnitude: the floor (an echo server) needs a
+small share of a core and Omoi's server about a third of one, so starving both stretches
+Omoi's figure far more than its floor's, and the figure measures the queue. For that path
+the one-event-at-a-time figure and the server's CPU time per event (Details) are the ones
+to compare across machines; the 2,000 events/s figures only between runs whose
+calibration loop and load agree.
 
 **Judging a change.** An A/B run alternates the two versions window by window, so the
 machine's state cancels out of B ÷ A. The recorded runs below show main against itself with
-every interval holding 1, and a throwaway commit that adds a 2 ms delay on the ingest path:
-on a loaded machine the steady-rate figures are too noisy to see 2 ms, while the
-one-event-at-a-time pipeline figure shows it at once (several times slower, an interval far
-from 1), and message injection (which does not pass through that path) shows no difference.
-Give an A/B more rounds (\`--rounds 10\`) when the intervals are too wide to decide.
+every interval holding 1, and a throwaway commit that adds a 2 ms delay on the ingest path.
+On a loaded machine the one-event-at-a-time embedded figure shows that delay at once (about
+8× slower, an interval far from 1); the steady-rate figures, whose own noise is tens of ms,
+barely or not at all; and on Postgres, where one commit already takes several ms under load,
+four rounds do not separate 2 ms from the noise. With about fifteen figures per run, expect
+about one interval in twenty to leave out 1 by chance (in the delay run, the embedded
+injection p99, on a path the delay does not touch, is one): a real change shows in the
+figures on its own path, and more rounds (\`--rounds 10\`) settle a doubt.
 
 ## Where the time goes
 

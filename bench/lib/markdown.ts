@@ -106,7 +106,7 @@ function abSection(record: RunRecord): string[] {
   return [
     `### A/B: \`${record.name}\` — this checkout (A) against \`${against.ref}\` (B)`,
     "",
-    `${record.date}; A is ${record.commit}, B is ${against.commit.slice(0, 12)} (“${escapeCell(against.subject)}”). Parts ${record.parts.join(", ")}; A and B alternate window by window, ${record.rounds} rounds. A difference is reported only when the 95% interval of B ÷ A leaves out 1.`,
+    `${record.date}; A is ${record.commit}, B is ${against.commit.slice(0, 12)} (“${escapeCell(against.subject)}”). Parts ${record.parts.join(", ")}; A and B alternate window by window, ${record.rounds} rounds. A difference is reported only when the 95% interval of B ÷ A leaves out 1; with many figures, about one in twenty does so by chance.`,
     "",
     "| figure | A | B | B ÷ A [95% CI] | verdict |",
     "| --- | --- | --- | --- | --- |",
