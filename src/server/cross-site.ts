@@ -104,7 +104,7 @@ export function crossSitePolicy(config: Config): CrossSitePolicy {
         reply.header("access-control-allow-origin", origin).header("vary", "origin");
         if (request.method === "OPTIONS") {
           return reply
-            .header("access-control-allow-methods", "GET,POST,DELETE")
+            .header("access-control-allow-methods", "GET,POST,PATCH,DELETE")
             .header("access-control-allow-headers", "content-type,authorization")
             .header("access-control-max-age", PREFLIGHT_MAX_AGE_SECONDS)
             .status(204)

@@ -173,6 +173,11 @@ describe("with OMOI_ALLOWED_ORIGINS, OMOI_ALLOWED_HOSTS and OMOI_PUBLIC_URL", ()
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers["access-control-allow-origin"], "https://app.example");
     assert.equal(preflight.headers["access-control-allow-credentials"], undefined);
+    assert.equal(
+      preflight.headers["access-control-allow-methods"],
+      "GET,POST,PATCH,DELETE",
+      "every method the API has",
+    );
     const created = await raw(
       omoi.url,
       "POST",
