@@ -1,5 +1,5 @@
 import type { Bus } from "../bus/bus.ts";
-import { kindOfRequestEvent, RESOLVED_EVENT_TYPE } from "../protocol/approval.ts";
+import { kindOfRequestEvent, RESOLVED_EVENT_TYPE } from "../protocol/approval-requests.ts";
 import { badRequest, conflict, OmoiError } from "../protocol/error.ts";
 import {
   type EventDefinition,

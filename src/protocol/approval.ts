@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { APPROVAL_KINDS, PERMISSION_MODES } from "./enums.ts";
 
 /*
  * Permission modes, approval requests and their answers: the contract between the worker
@@ -11,29 +12,12 @@ import { z } from "zod";
  * asks only before commands, `plan` reads and plans and changes nothing until a plan is
  * approved, `bypassPermissions` never asks (Omoi's behaviour before approvals existed).
  */
-export const PermissionMode = z.enum(["default", "acceptEdits", "plan", "bypassPermissions"]);
+export const PermissionMode = z.enum(PERMISSION_MODES);
 export type PermissionMode = z.infer<typeof PermissionMode>;
-export const PERMISSION_MODES = PermissionMode.options;
 export const DEFAULT_PERMISSION_MODE: PermissionMode = "bypassPermissions";
 
-/** `permission`: a tool call waits for Allow/Deny. `plan`: a plan waits for approval. `question`: the agent asks. */
-export const ApprovalKind = z.enum(["permission", "plan", "question"]);
+export const ApprovalKind = z.enum(APPROVAL_KINDS);
 export type ApprovalKind = z.infer<typeof ApprovalKind>;
-
-/** The event each kind of request arrives as. */
-export const REQUEST_EVENT_TYPES = {
-  permission: "agent.permission_requested",
-  plan: "agent.plan_proposed",
-  question: "agent.question",
-} as const satisfies Record<ApprovalKind, string>;
-export const RESOLVED_EVENT_TYPE = "agent.permission_resolved";
-
-export function kindOfRequestEvent(eventType: string): ApprovalKind | undefined {
-  for (const kind of ApprovalKind.options) {
-    if (REQUEST_EVENT_TYPES[kind] === eventType) return kind;
-  }
-  return undefined;
-}
 
 /** A rule the SDK suggests (or a person remembers): a tool, optionally narrowed to a pattern. */
 export const PermissionRule = z.object({
@@ -53,13 +37,6 @@ export const Question = z.looseObject({
   multiSelect: z.boolean().optional(),
 });
 export type Question = z.infer<typeof Question>;
-
-/** What each decision is accepted for. */
-export const DECISIONS_BY_KIND: Record<ApprovalKind, readonly string[]> = {
-  permission: ["allow", "deny"],
-  plan: ["approve", "keep_planning"],
-  question: ["answer", "deny"],
-};
 
 export const MAX_ANSWER_CHARS = 10_000;
 
@@ -132,39 +109,3 @@ export type AnswerFrame = z.infer<typeof AnswerFrame>;
 
 /** `POST /api/v1/sandboxes/{id}/mode` */
 export const SetModeBody = z.strictObject({ mode: PermissionMode });
-
-/** What a task waits for, when it waits for a person (shown as "needs you"). */
-export interface NeedsYou {
-  request_id: string;
-  sandbox_id: string;
-  kind: ApprovalKind;
-  tool: string;
-  /** One line naming what it waits for ("Allow Bash: npm test?"). */
-  summary: string;
-  since: number;
-}
-
-/** A one-line description of what a request asks, for lists, notifications and webhooks. */
-export function summarizeRequest(
-  kind: ApprovalKind,
-  tool: string,
-  request: Record<string, unknown>,
-) {
-  if (kind === "plan") return "Approve the agent's plan";
-  if (kind === "question") {
-    const questions = Array.isArray(request.questions) ? request.questions : [];
-    const first = questions[0] as { question?: unknown } | undefined;
-    return `Answer: ${typeof first?.question === "string" ? first.question : "the agent's question"}`;
-  }
-  const input = (request.input ?? {}) as Record<string, unknown>;
-  const detail =
-    typeof input.command === "string"
-      ? input.command
-      : typeof input.file_path === "string"
-        ? input.file_path
-        : typeof request.description === "string"
-          ? request.description
-          : "";
-  const line = detail.split("\n")[0].slice(0, 120);
-  return line ? `Allow ${tool}: ${line}` : `Allow ${tool}`;
-}

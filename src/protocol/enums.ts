@@ -28,3 +28,9 @@ export const MESSAGE_TYPES = ["user_message", "interrupt", "guardian_nudge", "sy
 
 /** `steer`: folded into the running turn at the next safe point. `queue`: after the turn ends. */
 export const MESSAGE_DELIVERIES = ["steer", "queue"] as const;
+
+/** How much the agent may do alone (see approval.ts). */
+export const PERMISSION_MODES = ["default", "acceptEdits", "plan", "bypassPermissions"] as const;
+
+/** `permission`: a tool call waits for Allow/Deny. `plan`: a plan waits for approval. `question`: the agent asks. */
+export const APPROVAL_KINDS = ["permission", "plan", "question"] as const;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PermissionMode } from "./approval.ts";
-import { PRIORITIES, TASK_STATUSES } from "./enums.ts";
+import { APPROVAL_KINDS, PRIORITIES, TASK_STATUSES } from "./enums.ts";
 import { EntityId } from "./ids.ts";
 import { commaList } from "./query.ts";
 import { TaskRepo, TaskRepoFields } from "./repo.ts";
@@ -77,6 +77,18 @@ export type CreateTaskInput = z.input<typeof CreateTaskBody>;
 export const taskTitle = (body: CreateTaskBody) =>
   body.title ?? body.prompt.split("\n")[0].slice(0, 80);
 
+/** What a task waits for, when it waits for a person (shown as "needs you"). */
+export const NeedsYou = z.object({
+  request_id: z.string(),
+  sandbox_id: z.string(),
+  kind: z.enum(APPROVAL_KINDS),
+  tool: z.string(),
+  /** One line naming what it waits for ("Allow Bash: npm test"). */
+  summary: z.string(),
+  since: z.number(),
+});
+export type NeedsYou = z.infer<typeof NeedsYou>;
+
 export const Task = z.object({
   id: z.string(),
   title: z.string(),
@@ -91,6 +103,8 @@ export const Task = z.object({
   deny_unanswered_after_minutes: z.number().nullable(),
   /** What the task asked for; the server's defaults fill the rest. */
   limits: SandboxLimits.nullable(),
+  /** Set in task lists and reads: the open request the task waits on, or null. */
+  needs_you: NeedsYou.nullable().optional(),
   depends_on: z.array(z.string()),
   status: TaskStatus,
   attempts: z.number(),

@@ -5,17 +5,19 @@ import {
   type Answer,
   type AnswerBody,
   type Approval,
-  DECISIONS_BY_KIND,
   DEFAULT_PLAN_MODE,
-  kindOfRequestEvent,
-  type NeedsYou,
   PermissionMode,
-  summarizeRequest,
 } from "../protocol/approval.ts";
+import {
+  DECISIONS_BY_KIND,
+  kindOfRequestEvent,
+  summarizeRequest,
+} from "../protocol/approval-requests.ts";
 import { badRequest, conflict, notFound, type OmoiError } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import { AgentPermissionResolved, SandboxModeRequested } from "../protocol/events.ts";
 import { TERMINAL_SANDBOX_STATUSES } from "../protocol/sandbox.ts";
+import type { NeedsYou } from "../protocol/task.ts";
 import type { Resolution } from "../store/approval-queries.ts";
 import type { AppendResult, Store } from "../store/store.ts";
 import type { Webhook } from "./webhook.ts";

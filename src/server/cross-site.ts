@@ -105,7 +105,7 @@ export function crossSitePolicy(config: Config): CrossSitePolicy {
         if (request.method === "OPTIONS") {
           return reply
             .header("access-control-allow-methods", "GET,POST,PATCH,DELETE")
-            .header("access-control-allow-headers", "content-type,authorization")
+            .header("access-control-allow-headers", "content-type,authorization,x-omoi-client")
             .header("access-control-max-age", PREFLIGHT_MAX_AGE_SECONDS)
             .status(204)
             .send();

@@ -2,12 +2,8 @@ import type { WebSocket } from "ws";
 import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
 import type { Logger } from "../log/logger.ts";
-import {
-  type Answer,
-  type AnswerFrame,
-  type PermissionMode,
-  RESOLVED_EVENT_TYPE,
-} from "../protocol/approval.ts";
+import type { Answer, AnswerFrame, PermissionMode } from "../protocol/approval.ts";
+import { RESOLVED_EVENT_TYPE } from "../protocol/approval-requests.ts";
 import { OmoiError, sandboxEnded } from "../protocol/error.ts";
 import type { NewEvent, StoredEvent } from "../protocol/event.ts";
 import { parseAtEdgeWith, safeJsonParse } from "../protocol/json.ts";

@@ -4,6 +4,7 @@ import { App } from "./app.tsx";
 import "./styles/base.css";
 import "./styles/tasks.css";
 import "./styles/session.css";
+import "./styles/approvals.css";
 
 const root = document.getElementById("root");
 if (root) {

@@ -1,3 +1,4 @@
+import type { Approval } from "../../../src/protocol/approval.ts";
 import type {
   CreateTaskBody,
   EventPage,
@@ -54,7 +55,8 @@ function errorFromBody(status: number, body: unknown): ApiError {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  // Names this client in answers it posts, so `agent.permission_resolved` says who answered.
+  const headers: Record<string, string> = { accept: "application/json", "x-omoi-client": "web" };
   if (body !== undefined) headers["content-type"] = "application/json";
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
@@ -100,12 +102,38 @@ export const api = {
       "GET",
       `/api/v1/sandboxes/${encodeURIComponent(stream)}/events?before_seq=${beforeSeq}&limit=${limit}&compact=true`,
     ),
+  /** Requests of a sandbox still waiting for a person. */
+  openRequests: (sandboxId: string) =>
+    request<{ approvals: Approval[] }>(
+      "GET",
+      `/api/v1/sandboxes/${encodeURIComponent(sandboxId)}/permissions?status=open`,
+    ).then((body) => body.approvals),
+  answerRequest: (sandboxId: string, requestId: string, body: AnswerBody) =>
+    request<unknown>(
+      "POST",
+      `/api/v1/sandboxes/${encodeURIComponent(sandboxId)}/permissions/${encodeURIComponent(requestId)}`,
+      body,
+    ),
+  setMode: (target: SessionTarget, mode: string) =>
+    request<{ mode: string }>(
+      "POST",
+      `/api/v1/${target.kind === "task" ? "tasks" : "sandboxes"}/${encodeURIComponent(target.id)}/mode`,
+      { mode },
+    ),
   postMessage: (target: SessionTarget, body: PostMessageBody) =>
     request<PostMessageResponse>(
       "POST",
       `/api/v1/${target.kind === "task" ? "tasks" : "sandboxes"}/${encodeURIComponent(target.id)}/messages`,
       body,
     ),
+};
+
+export type AnswerBody = {
+  decision: "allow" | "deny" | "approve" | "keep_planning" | "answer";
+  reason?: string;
+  remember?: boolean;
+  mode?: string;
+  answers?: string[];
 };
 
 export interface SessionTarget {

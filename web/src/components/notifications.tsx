@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { kindOfRequestEvent, summarizeRequest } from "../../../src/protocol/approval-requests.ts";
 import { api } from "../api/client.ts";
 import { useTaskEvents } from "../live/task-feed.tsx";
 
@@ -17,6 +18,14 @@ export function NotificationButton() {
   );
 
   useTaskEvents((frame, live) => {
+    const kind = kindOfRequestEvent(frame.event_type);
+    if (kind && live && supported && Notification.permission === "granted") {
+      // Names what the task waits for, so a person can decide from the notification alone.
+      const taskId = frame.task_id ?? frame.stream_id;
+      const tool = typeof frame.payload.tool === "string" ? frame.payload.tool : kind;
+      show("Task needs you", summarizeRequest(kind, tool, frame.payload), taskId);
+      return;
+    }
     const title = ENDINGS[frame.event_type];
     if (!live || !title || !supported || Notification.permission !== "granted") return;
     if (Date.now() - frame.stored_at > 60_000) return; // an old ending replayed, not news

@@ -1,4 +1,5 @@
 import { createContext, type ReactNode, useContext, useEffect, useMemo, useRef, useState } from "react";
+import { REQUEST_EVENT_TYPES, RESOLVED_EVENT_TYPE } from "../../../src/protocol/approval-requests.ts";
 import type { EventFrame } from "../api/types.ts";
 import type { ConnectionState } from "./event-stream.ts";
 import { useEventStream } from "./use-event-stream.ts";
@@ -7,9 +8,12 @@ type Listener = (frame: EventFrame, live: boolean) => void;
 
 interface TaskFeed {
   state: ConnectionState;
-  /** Calls `listener` for every `task.*` event of every task; returns the unsubscribe. */
+  /** Calls `listener` for every `task.*` and approval event of every task; returns the unsubscribe. */
   subscribe: (listener: Listener) => () => void;
 }
+
+/** Lifecycle events, and approval requests and answers (a task that waits for a person). */
+const FEED_EVENT_TYPES = ["task.*", ...Object.values(REQUEST_EVENT_TYPES), RESOLVED_EVENT_TYPE];
 
 const TaskFeedContext = createContext<TaskFeed | null>(null);
 
@@ -18,7 +22,7 @@ export function TaskFeedProvider({ children }: { children: ReactNode }) {
   const listeners = useRef(new Set<Listener>());
   const { state } = useEventStream(
     "task-feed",
-    { entityTypes: ["task"], eventTypes: ["task.*"], replay: false, resume: false },
+    { entityTypes: ["task"], eventTypes: FEED_EVENT_TYPES, replay: false, resume: false },
     (frame, live) => {
       for (const listener of listeners.current) listener(frame, live);
     },

@@ -2,6 +2,8 @@ import { useCallback, useRef, useState } from "react";
 import type { VirtuosoHandle } from "react-virtuoso";
 import { isTerminalSandboxStatus, isTerminalTaskStatus } from "../../../src/protocol/status.ts";
 import { api, type SessionTarget } from "../api/client.ts";
+import { ApprovalDock, ModeSelect } from "../approvals/approval-cards.tsx";
+import { MODE_LABELS, MODE_SHORT } from "../approvals/approvals-model.ts";
 import type { SessionModel } from "./session-model.ts";
 import { type SessionRecord, useSession } from "./use-session.ts";
 import { Composer } from "./view/composer.tsx";
@@ -41,7 +43,7 @@ function nextFrames(count: number): Promise<void> {
 
 export function SessionPage({ target }: { target: SessionTarget }) {
   const session = useSession(target);
-  const { model, record, loadError, connection } = session;
+  const { model, approvals, record, loadError, connection } = session;
   const [actionError, setActionError] = useState<string | null>(null);
   const [atBottom, setAtBottom] = useState(true);
   const list = useRef<VirtuosoHandle>(null);
@@ -140,11 +142,14 @@ export function SessionPage({ target }: { target: SessionTarget }) {
         connection={connection}
         onReconnect={session.reconnect}
         actions={
-          record?.kind === "task" && (status === "failed" || status === "cancelled") ? (
-            <button type="button" className="button small" data-testid="retry-button" onClick={() => void retry()}>
-              Retry
-            </button>
-          ) : null
+          <>
+            <ModeBadge mode={approvals.mode ?? recordMode(record)} />
+            {record?.kind === "task" && (status === "failed" || status === "cancelled") ? (
+              <button type="button" className="button small" data-testid="retry-button" onClick={() => void retry()}>
+                Retry
+              </button>
+            ) : null}
+          </>
         }
       />
       <section className="conversation-wrap" aria-label="Conversation">
@@ -176,6 +181,13 @@ export function SessionPage({ target }: { target: SessionTarget }) {
         />
       </section>
       <div className="composer-dock">
+        <ApprovalDock
+          requests={approvals.open()}
+          onAnswered={(request, decision) => {
+            approvals.settle(request.id, decision);
+            session.render();
+          }}
+        />
         <Composer
           disabledReason={disabledReason}
           running={running}
@@ -186,9 +198,33 @@ export function SessionPage({ target }: { target: SessionTarget }) {
           onInterrupt={() => void interrupt()}
           onStop={() => void stop()}
           actionError={actionError}
+          extra={
+            isExternal || !record ? null : (
+              <ModeSelect
+                testId="composer-mode"
+                value={approvals.mode ?? recordMode(record) ?? "bypassPermissions"}
+                disabled={target.kind === "sandbox" && terminal}
+                onChange={(mode) => void act(() => api.setMode(target, mode))}
+              />
+            )
+          }
         />
       </div>
     </div>
+  );
+}
+
+function recordMode(record: SessionRecord | null): string | null {
+  if (!record) return null;
+  return record.kind === "task" ? record.task.permission_mode : record.sandbox.permission_mode;
+}
+
+function ModeBadge({ mode }: { mode: string | null }) {
+  if (!mode) return null;
+  return (
+    <span className="mode-badge" data-testid="session-mode" data-mode={mode} title={MODE_LABELS[mode] ?? mode}>
+      {MODE_SHORT[mode] ?? mode}
+    </span>
   );
 }
 

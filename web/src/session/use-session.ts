@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, type SessionTarget } from "../api/client.ts";
 import type { EventFrame, MessageDelivery, Sandbox, TaskWithSandbox } from "../api/types.ts";
+import { ApprovalsModel } from "../approvals/approvals-model.ts";
 import { useEventStream } from "../live/use-event-stream.ts";
 import { SessionModel } from "./session-model.ts";
 
@@ -29,6 +30,7 @@ interface StreamHistory {
  */
 export function useSession(target: SessionTarget) {
   const [model] = useState(() => new SessionModel());
+  const [approvals] = useState(() => new ApprovalsModel());
   const [, setVersion] = useState(0);
   const [record, setRecord] = useState<SessionRecord | null>(null);
   const [loadError, setLoadError] = useState<{ status: number; message: string } | null>(null);
@@ -45,9 +47,10 @@ export function useSession(target: SessionTarget) {
     if (frame.current !== null) return;
     frame.current = requestAnimationFrame(() => {
       frame.current = null;
-      setVersion(model.version);
+      // A counter, not the model's version: approval cards change without the timeline.
+      setVersion((version) => version + 1);
     });
-  }, [model]);
+  }, []);
 
   const loadRecord = useCallback(async () => {
     try {
@@ -60,12 +63,15 @@ export function useSession(target: SessionTarget) {
       const prompt = next.kind === "task" ? next.task.prompt : next.sandbox.prompt;
       const at = next.kind === "task" ? next.task.created_at : next.sandbox.created_at;
       model.setPrompt(prompt, at);
+      // Open requests older than the replayed tail still need an answer: fetch them.
+      const sandboxId = next.kind === "task" ? next.task.sandbox_id : next.sandbox.id;
+      if (sandboxId) approvals.seed(sandboxId, await api.openRequests(sandboxId).catch(() => []));
       render();
     } catch (error) {
       const status = error instanceof ApiError ? error.status : 0;
       setLoadError({ status, message: error instanceof Error ? error.message : "could not load" });
     }
-  }, [target.kind, target.id, model, render]);
+  }, [target.kind, target.id, model, approvals, render]);
 
   const refreshSoon = useCallback(() => {
     if (refreshTimer.current) return;
@@ -100,6 +106,7 @@ export function useSession(target: SessionTarget) {
       if (!known) history.current.set(event.stream_id, { before: 1, oldestAt: event.stored_at });
       else if (known.oldestAt === Number.POSITIVE_INFINITY) known.oldestAt = event.stored_at;
       model.apply(event, live);
+      approvals.apply(event);
       render();
       if (live && REFRESH_ON.test(event.event_type)) refreshSoon();
     },
@@ -184,6 +191,7 @@ export function useSession(target: SessionTarget) {
 
   return {
     model,
+    approvals,
     record,
     loadError,
     replayed,
@@ -195,5 +203,6 @@ export function useSession(target: SessionTarget) {
     historyState,
     loadOlder,
     loadAll,
+    render,
   };
 }

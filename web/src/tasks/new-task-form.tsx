@@ -1,6 +1,7 @@
 import { type FormEvent, type KeyboardEvent, type ReactNode, useId, useState } from "react";
 import { api } from "../api/client.ts";
 import { type CreateTaskBody, PRIORITIES, type Priority } from "../api/types.ts";
+import { ModeSelect } from "../approvals/approval-cards.tsx";
 import { navigate } from "../route.ts";
 
 const FIELDS = ["prompt", "title", "model", "max_budget_usd", "max_turns", "priority"] as const;
@@ -38,6 +39,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   const [budget, setBudget] = useState("");
   const [maxTurns, setMaxTurns] = useState("");
   const [priority, setPriority] = useState<Priority>("MEDIUM");
+  const [mode, setMode] = useState("bypassPermissions");
   const [showOptions, setShowOptions] = useState(!compact);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -48,7 +50,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   async function submit(event?: FormEvent) {
     event?.preventDefault();
     if (submitting) return;
-    const body: CreateTaskBody = { prompt, priority };
+    const body: CreateTaskBody = { prompt, priority, permission_mode: mode as CreateTaskBody["permission_mode"] };
     if (title.trim()) body.title = title.trim();
     if (model.trim()) body.model = model.trim();
     const budgetValue = optionalNumber(budget);
@@ -180,6 +182,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
         ) : (
           <span />
         )}
+        <ModeSelect testId="new-task-mode" value={mode} onChange={setMode} />
         <span className="hint muted">Ctrl+Enter to start</span>
         <button type="submit" className="button primary" data-testid="new-task-submit" disabled={submitting}>
           {submitting ? "Starting…" : "Start task"}

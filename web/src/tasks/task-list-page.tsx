@@ -100,6 +100,11 @@ function TaskRow({ task, now }: { task: Task; now: number }) {
         data-status={task.status}
       >
         <StatusBadge status={task.status} testId="task-status" />
+        {task.needs_you ? (
+          <span className="needs-you" data-testid="needs-you" title={task.needs_you.summary}>
+            Needs you
+          </span>
+        ) : null}
         <span className="task-title" data-testid="task-title">
           {task.title || task.prompt}
         </span>

@@ -1,4 +1,4 @@
-import { type FormEvent, type KeyboardEvent, useId, useRef, useState } from "react";
+import { type FormEvent, type KeyboardEvent, type ReactNode, useId, useRef, useState } from "react";
 import type { MessageDelivery } from "../../api/types.ts";
 
 export interface ComposerProps {
@@ -13,6 +13,8 @@ export interface ComposerProps {
   onInterrupt: () => void;
   onStop: () => void;
   actionError: string | null;
+  /** More controls for the bar (the permission mode selector). */
+  extra?: ReactNode;
 }
 
 /** Enter sends, Shift+Enter adds a line. "Steer now" folds into the running turn. */
@@ -91,6 +93,7 @@ export function Composer(props: ComposerProps) {
             Queue after this turn
           </label>
         </fieldset>
+        {props.extra}
         <span className="composer-hint muted small">Enter to send · Shift+Enter for a new line</span>
         <div className="composer-actions">
           <button
