@@ -1,5 +1,10 @@
 import WebSocket from "ws";
 import { z } from "zod";
+import {
+  type CreateEnvironmentBody,
+  Environment,
+  type PatchEnvironmentBody,
+} from "../protocol/environment.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import { parseWith, safeJsonParse } from "../protocol/json.ts";
 import type { MessageDelivery, MessageType } from "../protocol/message.ts";
@@ -58,6 +63,7 @@ const PullRequestShape = z.looseObject({
 });
 export type Changes = z.infer<typeof ChangesShape>;
 export type PullRequestAnswer = z.infer<typeof PullRequestShape>;
+const EnvironmentListShape = z.object({ environments: z.array(Environment) });
 const HealthShape = z.looseObject({ status: z.string(), version: z.string().optional() });
 const ErrorShape = z.object({
   error: z.looseObject({ name: z.string(), message: z.string() }),
@@ -78,6 +84,7 @@ export interface CreateTaskInput {
   base_branch?: string;
   branch?: string;
   auto_pr?: boolean;
+  environment?: string;
 }
 
 export interface SendMessageInput {
@@ -274,6 +281,29 @@ export class OmoiClient {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     return new WebSocket(this.viewerUrl(query), { headers, handshakeTimeout: this.timeoutMs });
+  }
+
+  async listEnvironments(): Promise<Environment[]> {
+    const list = await this.request("GET", "/api/v1/environments", EnvironmentListShape);
+    return list.environments;
+  }
+
+  async getEnvironment(key: string): Promise<Environment> {
+    return this.request("GET", `/api/v1/environments/${encodeURIComponent(key)}`, Environment);
+  }
+
+  async createEnvironment(body: CreateEnvironmentBody): Promise<Environment> {
+    return this.request("POST", "/api/v1/environments", Environment, body);
+  }
+
+  async updateEnvironment(key: string, patch: PatchEnvironmentBody): Promise<Environment> {
+    const path = `/api/v1/environments/${encodeURIComponent(key)}`;
+    return this.request("PATCH", path, Environment, patch);
+  }
+
+  async deleteEnvironment(key: string): Promise<Environment> {
+    const path = `/api/v1/environments/${encodeURIComponent(key)}`;
+    return this.request("DELETE", path, Environment);
   }
 
   private async request<S extends z.ZodType>(

@@ -3,6 +3,7 @@ import { safeJsonParse } from "../protocol/json.ts";
 import { parseCommandArgs, resolveGlobalOptions, splitCommand } from "./args.ts";
 import { OmoiClient } from "./client.ts";
 import { type Command, GLOBAL_HELP } from "./command.ts";
+import { envCommand } from "./commands/env.ts";
 import { checkoutCommand, diffCommand, prCommand } from "./commands/repo.ts";
 import { runCommand } from "./commands/run.ts";
 import { sandboxesCommand } from "./commands/sandboxes.ts";
@@ -27,6 +28,7 @@ const COMMANDS: readonly Command[] = [
   diffCommand,
   prCommand,
   checkoutCommand,
+  envCommand,
 ];
 
 function version(): string {

@@ -94,7 +94,9 @@ export class Environments {
       if (patch.description !== undefined) spec.description = patch.description;
       if (patch.setup_script !== undefined) spec.setup_script = patch.setup_script;
       if (patch.network !== undefined) {
-        spec.network = { ...DEFAULT_NETWORK, ...(patch.network ?? {}) };
+        // Each phase given replaces that phase; null resets both to the defaults.
+        spec.network =
+          patch.network === null ? DEFAULT_NETWORK : { ...spec.network, ...patch.network };
       }
       if (patch.model !== undefined) spec.model = patch.model;
       if (patch.mcp_servers !== undefined) spec.mcp_servers = patch.mcp_servers ?? {};

@@ -15,6 +15,7 @@ export const runCommand: Command = {
     "max-turns": { type: "string" },
     "max-budget": { type: "string" },
     priority: { type: "string" },
+    env: { type: "string" },
     detach: { type: "boolean", short: "d" },
     repo: { type: "string" },
     base: { type: "string" },
@@ -39,6 +40,7 @@ Flags:
   --max-turns N       stop after N turns
   --max-budget USD    stop once the run has cost this much
   --priority P        critical, high, medium (default) or low
+  --env NAME          run in this environment (setup, network, variables, secrets)
   -d, --detach        create the task, print its id and return at once
   --repo R            work on a repository: a registered name, an https:// URL, or a
                       path on the server's machine ('.' is the checkout you are in)
@@ -69,6 +71,7 @@ With --json, every event is printed as one JSON object per line.`,
       base_branch: stringFlag(values, "base"),
       branch: stringFlag(values, "branch"),
       auto_pr: booleanFlag(values, "auto-pr") || undefined,
+      environment: stringFlag(values, "env"),
     };
     const omoi = client();
     const task = await omoi.createTask(body);

@@ -1,0 +1,232 @@
+import { readFileSync } from "node:fs";
+import {
+  type CreateEnvironmentBody,
+  type Environment,
+  NetworkLevel,
+  type NetworkPolicy,
+  type PatchEnvironmentBody,
+} from "../../protocol/environment.ts";
+import { choiceFlag, stringFlag } from "../args.ts";
+import type { Command, CommandContext } from "../command.ts";
+import { UsageError } from "../errors.ts";
+import { formatAge, formatTable } from "../format.ts";
+
+const SUBCOMMANDS = ["list", "show", "create", "edit", "delete"] as const;
+
+export const envCommand: Command = {
+  name: "env",
+  summary: "list, show, create, edit and delete environments",
+  usesServer: true,
+  options: {
+    description: { type: "string" },
+    script: { type: "string" },
+    "no-script": { type: "boolean" },
+    "setup-network": { type: "string" },
+    "setup-host": { type: "string", multiple: true },
+    "agent-network": { type: "string" },
+    "agent-host": { type: "string", multiple: true },
+    var: { type: "string", multiple: true },
+    secret: { type: "string", multiple: true },
+    "setup-secret": { type: "string", multiple: true },
+    unset: { type: "string", multiple: true },
+    model: { type: "string" },
+  },
+  help: `Usage: omoi env list
+       omoi env show NAME
+       omoi env create NAME [flags]
+       omoi env edit NAME [flags]
+       omoi env delete NAME
+
+An environment prepares a task's sandbox: a setup script run before the agent, the
+network each phase may reach, variables and secrets. Run a task in one with
+omoi run --env NAME "…". Secrets are write-only: they are never shown again.
+
+Flags (create and edit):
+  --description TEXT        what the environment is for
+  --script FILE             the setup script (bash), read from FILE ('-' for stdin)
+  --no-script               (edit) remove the setup script
+  --setup-network LEVEL     none, trusted, custom or full (default trusted)
+  --setup-host HOST         a host setup may reach (repeat; sets --setup-network custom)
+  --agent-network LEVEL     none, trusted, custom or full (default none)
+  --agent-host HOST         a host the agent may reach (repeat; sets --agent-network custom)
+  --var NAME=VALUE          a variable (repeat)
+  --secret NAME[=VALUE]     a secret for setup and agent (repeat); without =VALUE the value
+                            is read from your own environment variable NAME, so it stays
+                            out of your shell history
+  --setup-secret NAME[=VALUE]  a secret for the setup script only
+  --unset NAME              (edit) remove a variable or secret (repeat)
+  --model NAME              the model the agent uses
+
+Hosts: example.com, *.example.com, host:port.`,
+
+  async run(context) {
+    const [subcommand, name, extra] = context.positionals;
+    if (!subcommand) throw new UsageError(`missing subcommand: omoi env ${SUBCOMMANDS.join("|")}`);
+    if (!SUBCOMMANDS.includes(subcommand as (typeof SUBCOMMANDS)[number])) {
+      throw new UsageError(`unknown subcommand '${subcommand}': use ${SUBCOMMANDS.join(", ")}`);
+    }
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    if (subcommand === "list") {
+      if (name !== undefined) throw new UsageError(`unexpected argument '${name}'`);
+      return listEnvironments(context);
+    }
+    if (!name) throw new UsageError(`missing environment name: omoi env ${subcommand} NAME`);
+    const omoi = context.client();
+    let environment: Environment;
+    if (subcommand === "show") environment = await omoi.getEnvironment(name);
+    else if (subcommand === "delete") environment = await omoi.deleteEnvironment(name);
+    else if (subcommand === "create") {
+      environment = await omoi.createEnvironment({ name, ...fields(context, "create") });
+    } else {
+      const patch = fields(context, "edit");
+      if (Object.keys(patch).length === 0) throw new UsageError("nothing to change: give a flag");
+      environment = await omoi.updateEnvironment(name, patch);
+    }
+    if (context.global.json) context.terminal.stdout(`${JSON.stringify(environment)}\n`);
+    else if (subcommand === "delete") context.terminal.stdout(`environment ${name} deleted\n`);
+    else context.terminal.stdout(describe(environment));
+    return 0;
+  },
+};
+
+async function listEnvironments({ global, terminal, client }: CommandContext): Promise<number> {
+  const environments = await client().listEnvironments();
+  if (global.json) {
+    terminal.stdout(`${JSON.stringify({ environments })}\n`);
+    return 0;
+  }
+  if (environments.length === 0) {
+    terminal.stdout("no environments yet — create one: omoi env create NAME --script setup.sh\n");
+    return 0;
+  }
+  const now = Date.now();
+  const rows = environments.map((environment) => [
+    environment.name,
+    network(environment.network.setup),
+    network(environment.network.agent),
+    environment.setup_script ? "yes" : "-",
+    String(environment.secrets.length),
+    formatAge(environment.updated_at, now),
+  ]);
+  terminal.stdout(
+    `${formatTable(["NAME", "SETUP NET", "AGENT NET", "SCRIPT", "SECRETS", "UPDATED"], rows)}\n`,
+  );
+  return 0;
+}
+
+const network = (policy: NetworkPolicy) =>
+  policy.level === "custom" ? `custom (${policy.hosts?.length ?? 0})` : policy.level;
+
+function describe(environment: Environment): string {
+  const lines = [
+    `${environment.name} (${environment.id})`,
+    ...(environment.description ? [`  ${environment.description}`] : []),
+    `  setup network:  ${policyText(environment.network.setup)}`,
+    `  agent network:  ${policyText(environment.network.agent)}`,
+    `  model:          ${environment.model ?? "(server default)"}${environment.model_credentials ? `, own credentials (${environment.model_credentials.kind} ${environment.model_credentials.hint})` : ""}`,
+    `  variables:      ${Object.keys(environment.variables).join(", ") || "-"}`,
+    `  secrets:        ${environment.secrets.map((secret) => `${secret.name} ${secret.hint}${secret.setup_only ? " (setup only)" : ""}`).join(", ") || "-"}`,
+    `  setup script:   ${environment.setup_script ? "" : "-"}`,
+    ...(environment.setup_script
+      ? environment.setup_script
+          .trimEnd()
+          .split("\n")
+          .map((line) => `    ${line}`)
+      : []),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+const policyText = (policy: NetworkPolicy) =>
+  policy.level === "custom" ? `custom: ${policy.hosts?.join(", ")}` : policy.level;
+
+/** The body fields the flags set; for `edit`, only what was given. */
+function fields(
+  { values, env }: CommandContext,
+  mode: "create" | "edit",
+): Omit<CreateEnvironmentBody, "name"> & PatchEnvironmentBody {
+  const body: Record<string, unknown> = {};
+  const description = stringFlag(values, "description");
+  if (description !== undefined) body.description = description;
+  const script = stringFlag(values, "script");
+  if (script !== undefined) body.setup_script = readScript(script);
+  if (values["no-script"] === true) {
+    if (mode === "create") throw new UsageError("--no-script is for edit");
+    if (script !== undefined) throw new UsageError("--script and --no-script together");
+    body.setup_script = null;
+  }
+  const setup = policy(values, "setup");
+  const agent = policy(values, "agent");
+  if (setup || agent) body.network = { ...(setup ? { setup } : {}), ...(agent ? { agent } : {}) };
+  const model = stringFlag(values, "model");
+  if (model !== undefined) body.model = model;
+
+  const variables: Record<string, string | null> = {};
+  for (const pair of list(values.var)) {
+    const [name, value] = split(pair, "--var");
+    if (value === undefined) throw new UsageError(`--var ${name} needs =VALUE`);
+    variables[name] = value;
+  }
+  const secrets: Record<string, { value: string; setup_only: boolean } | null> = {};
+  for (const [flag, setupOnly] of [
+    ["secret", false],
+    ["setup-secret", true],
+  ] as const) {
+    for (const pair of list(values[flag])) {
+      const [name, given] = split(pair, `--${flag}`);
+      const value = given ?? env[name];
+      if (value === undefined) {
+        throw new UsageError(
+          `--${flag} ${name}: give NAME=VALUE, or set ${name} in your environment`,
+        );
+      }
+      secrets[name] = { value, setup_only: setupOnly };
+    }
+  }
+  const unset = list(values.unset);
+  if (unset.length > 0 && mode === "create") throw new UsageError("--unset is for edit");
+  for (const name of unset) {
+    // The server knows which it is; unsetting a name that is neither changes nothing.
+    variables[name] = null;
+    secrets[name] = null;
+  }
+  if (Object.keys(variables).length > 0) body.variables = variables;
+  if (Object.keys(secrets).length > 0) body.secrets = secrets;
+  return body as Omit<CreateEnvironmentBody, "name"> & PatchEnvironmentBody;
+}
+
+function policy(
+  values: CommandContext["values"],
+  phase: "setup" | "agent",
+): NetworkPolicy | undefined {
+  const level = choiceFlag(values, `${phase}-network`, NetworkLevel.options);
+  const hosts = list(values[`${phase}-host`]);
+  if (hosts.length > 0) {
+    if (level !== undefined && level !== "custom") {
+      throw new UsageError(`--${phase}-host needs --${phase}-network custom (or no level)`);
+    }
+    return { level: "custom", hosts };
+  }
+  if (level === "custom") throw new UsageError(`--${phase}-network custom needs --${phase}-host`);
+  return level ? { level } : undefined;
+}
+
+function list(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return typeof value === "string" ? [value] : [];
+}
+
+function split(pair: string, flag: string): [string, string | undefined] {
+  const at = pair.indexOf("=");
+  const name = at === -1 ? pair : pair.slice(0, at);
+  if (!name) throw new UsageError(`${flag} needs NAME or NAME=VALUE; got '${pair}'`);
+  return [name, at === -1 ? undefined : pair.slice(at + 1)];
+}
+
+function readScript(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--script ${file}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Environment } from "../../src/protocol/environment.ts";
+import type { Task } from "../../src/protocol/task.ts";
+import { api, startTestOmoi, type TestOmoi, tempDir } from "../helpers/omoi.ts";
+import { omoi } from "./cli-process.ts";
+
+describe("omoi env", () => {
+  let server: TestOmoi;
+  const files = tempDir("omoi-env-cli-");
+  before(async () => {
+    server = await startTestOmoi({ OMOI_RUN_AGENTS: "0" });
+  });
+  after(async () => {
+    await server?.stop();
+    files.remove();
+  });
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    omoi([...args, "--server", server.url], env);
+
+  it("creates an environment from flags; a secret read from the caller's environment is never shown", async () => {
+    const script = path.join(files.dir, "setup.sh");
+    writeFileSync(script, "npm ci\n");
+    const result = await cli(
+      [
+        "env",
+        "create",
+        "web",
+        "--script",
+        script,
+        "--agent-host",
+        "api.example.com",
+        "--agent-host",
+        "*.cdn.example.com:443",
+        "--var",
+        "NODE_ENV=test",
+        "--secret",
+        "NPM_TOKEN",
+        "--setup-secret",
+        "DEPLOY_KEY=deploy-key-value-123456",
+      ],
+      { NPM_TOKEN: "npm-token-from-the-shell-9876" },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /agent network: {2}custom: api\.example\.com, \*\.cdn\.example\.com:443/,
+    );
+    assert.match(result.stdout, /NPM_TOKEN ••••9876/);
+    assert.match(result.stdout, /DEPLOY_KEY ••••3456 \(setup only\)/);
+    assert.doesNotMatch(result.stdout, /npm-token-from-the-shell|deploy-key-value/);
+    const stored = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    assert.equal(stored.body.setup_script, "npm ci\n");
+    assert.deepEqual(stored.body.network.setup, { level: "trusted" });
+    assert.deepEqual(stored.body.variables, { NODE_ENV: "test" });
+  });
+
+  it("lists, edits (unset a variable, drop the script) and shows as JSON", async () => {
+    const edited = await cli([
+      "env",
+      "edit",
+      "web",
+      "--unset",
+      "NODE_ENV",
+      "--no-script",
+      "--setup-network",
+      "none",
+    ]);
+    assert.equal(edited.code, 0, edited.stderr);
+    const listed = await cli(["env", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^NAME +SETUP NET +AGENT NET/m);
+    assert.match(listed.stdout, /^web +none +custom \(2\) +- +2 /m);
+    const shown = await cli(["env", "show", "web", "--json"]);
+    const environment = JSON.parse(shown.stdout) as Environment;
+    assert.deepEqual(environment.variables, {});
+    assert.equal(environment.setup_script, null);
+  });
+
+  it("run --env names the environment; an unknown one is a clear error and no task", async () => {
+    const created = await cli(["run", "build it", "--env", "web", "--detach"]);
+    assert.equal(created.code, 0, created.stderr);
+    const task = await api<Task>(server.url, "GET", `/api/v1/tasks/${created.stdout.trim()}`);
+    const environment = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    assert.equal(task.body.environment_id, environment.body.id);
+    const unknown = await cli(["run", "build it", "--env", "nowhere", "--detach"]);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /environment: 'nowhere' does not exist/);
+  });
+
+  it("bad arguments are usage errors naming what is wrong", async () => {
+    const cases: [string[], RegExp][] = [
+      [["env"], /missing subcommand/],
+      [["env", "rename", "x"], /unknown subcommand 'rename'/],
+      [["env", "show"], /missing environment name/],
+      [["env", "create", "x", "--agent-network", "custom"], /needs --agent-host/],
+      [
+        ["env", "create", "x", "--agent-network", "sideways"],
+        /must be one of none, trusted, custom, full/,
+      ],
+      [
+        ["env", "create", "x", "--secret", "UNSET_IN_SHELL"],
+        /set UNSET_IN_SHELL in your environment/,
+      ],
+      [["env", "create", "x", "--var", "NOVALUE"], /--var NOVALUE needs =VALUE/],
+      [["env", "edit", "web"], /nothing to change/],
+      [
+        ["env", "create", "x", "--script", path.join(files.dir, "missing.sh")],
+        /--script .*missing\.sh/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args);
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+    const invalid = await cli(["env", "create", "x", "--var", "1BAD=v"]);
+    assert.notEqual(invalid.code, 0);
+    assert.match(invalid.stderr, /'1BAD'/);
+  });
+});
