@@ -9,6 +9,7 @@ import {
 } from "../protocol/sandbox.ts";
 import {
   type CreateTaskBody,
+  sandboxLimitsOf,
   type Task,
   TERMINAL_TASK_STATUSES,
   taskTitle,
@@ -18,6 +19,7 @@ import type { Control, PreparedTask } from "./control.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import type { Scheduling } from "./scheduling.ts";
 import type { Stopping } from "./stopping.ts";
+import type { RunClock } from "./time-limits.ts";
 
 export interface CommandOptions {
   replicaId: string;
@@ -35,6 +37,7 @@ export class Commands implements Control {
     private readonly lifecycle: Lifecycle,
     private readonly scheduling: Scheduling,
     private readonly stopping: Stopping,
+    private readonly clock: RunClock,
     private readonly options: CommandOptions,
   ) {}
 
@@ -161,6 +164,11 @@ export class Commands implements Control {
     }
     if (!this.options.runAgents)
       throw conflict("this server does not run agents (OMOI_RUN_AGENTS=0)");
+    if (body.limits?.max_run_ms !== undefined || body.limits?.max_task_ms !== undefined) {
+      throw badRequest(
+        "limits.max_run_ms and limits.max_task_ms bound a task's runs; an ad-hoc sandbox has no task — create a task to bound its time",
+      );
+    }
     if (this.scheduling.full) await this.scheduling.evictIdle();
     if (this.scheduling.full) {
       throw new OmoiError(
@@ -187,7 +195,7 @@ export class Commands implements Control {
           max_budget_usd: body.max_budget_usd ?? null,
           permission_mode: body.permission_mode,
           deny_unanswered_after_minutes: body.deny_unanswered_after_minutes ?? null,
-          limits: body.limits ?? null,
+          limits: sandboxLimitsOf(body.limits ?? null),
           owner: this.options.replicaId,
         },
         { provider },
@@ -312,10 +320,11 @@ export class Commands implements Control {
     if (active) this.lifecycle.clearIdleWindow(active);
     const woken = await this.lifecycle.sandbox("wake", sandbox.id);
     if (!woken || !sandbox.task_id) return;
-    await this.lifecycle.task("wake", sandbox.task_id, {
+    const woke = await this.lifecycle.task("wake", sandbox.task_id, {
       fields: { completed_at: null, error: null },
       payload: { sandbox_id: sandbox.id },
       sandboxId: sandbox.id,
     });
+    if (woke && active) await this.clock.arm(active);
   }
 }

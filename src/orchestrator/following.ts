@@ -4,6 +4,7 @@ import type { Store } from "../store/store.ts";
 import type { ActiveSandbox, Lifecycle } from "./lifecycle.ts";
 import type { RunHooks } from "./run-hooks.ts";
 import type { Stopping } from "./stopping.ts";
+import type { RunClock } from "./time-limits.ts";
 
 /** Events after which a queued task may have become runnable (from this replica or another). */
 const SCHEDULING_EVENTS = new Set([
@@ -46,6 +47,7 @@ export class Following {
     private readonly store: Store,
     private readonly lifecycle: Lifecycle,
     private readonly stopping: Stopping,
+    private readonly clock: RunClock,
     private readonly logger: Logger,
     private readonly hooks: RunHooks = {},
   ) {}
@@ -171,7 +173,10 @@ export class Following {
       payload: { sandbox_id: sandboxId },
       sandboxId,
     });
-    if (task) return;
+    if (task) {
+      if (active) await this.clock.arm(active);
+      return;
+    }
     const current = await this.store.getTask(sandbox.task_id);
     const abandoned =
       !current || current.status === "cancelled" || current.sandbox_id !== sandboxId;
@@ -183,6 +188,7 @@ export class Following {
   private async onIdle(active: ActiveSandbox) {
     const sandbox = await this.lifecycle.sandbox("idle", active.sandboxId);
     if (!sandbox) return;
+    this.clock.disarm(active);
     const turn = active.lastTurn;
     active.interrupted = false;
     if (active.taskId) {

@@ -19,6 +19,8 @@ export interface ActiveSandbox {
   taskId: string | null;
   handle: SandboxHandle;
   idleTimer?: NodeJS.Timeout;
+  /** Ends the current run when it passes its wall-clock limit (see time-limits.ts). */
+  runTimer?: NodeJS.Timeout;
   /** When the agent went idle; the longest-idle sandbox is closed first to free a slot. */
   idleSince?: number;
   stopping?: boolean;
@@ -242,6 +244,7 @@ export class Lifecycle {
   release(sandboxId: string) {
     const record = this.records.get(sandboxId);
     if (record) this.clearIdleWindow(record);
+    if (record?.runTimer) clearTimeout(record.runTimer);
     this.records.delete(sandboxId);
   }
 

@@ -15,6 +15,7 @@ import { Recovery } from "./recovery.ts";
 import type { RunHooks } from "./run-hooks.ts";
 import { type LaunchEnvironment, Scheduling } from "./scheduling.ts";
 import { Stopping } from "./stopping.ts";
+import { RunClock } from "./time-limits.ts";
 
 export type { LaunchEnvironment } from "./scheduling.ts";
 
@@ -27,6 +28,9 @@ export interface OrchestratorOptions {
   heartbeatTimeoutMs: number;
   /** How often process liveness and heartbeats are checked. */
   livenessIntervalMs: number;
+  /** Wall-clock bounds of a run and of all a task's runs, unless the task sets its own. */
+  maxRunMs: number;
+  maxTaskMs: number;
   /** Grace a worker gets to end its session before its process tree is killed. */
   stopGraceMs: number;
   runAgents: boolean;
@@ -85,7 +89,15 @@ export class Orchestrator implements Control {
       logger,
       hooks,
     );
-    this.following = new Following(store, this.lifecycle, this.stopping, logger, hooks);
+    const clock = new RunClock(
+      store,
+      ingest,
+      this.lifecycle,
+      this.stopping,
+      { maxRunMs: options.maxRunMs, maxTaskMs: options.maxTaskMs },
+      logger,
+    );
+    this.following = new Following(store, this.lifecycle, this.stopping, clock, logger, hooks);
     this.liveness = new Liveness(
       store,
       ingest,
@@ -101,15 +113,24 @@ export class Orchestrator implements Control {
       store,
       this.lifecycle,
       this.stopping,
+      clock,
       provider,
       (event, active) => this.following.handle(event, active),
       options.replicaId,
       logger,
     );
-    this.commands = new Commands(store, ingest, this.lifecycle, this.scheduling, this.stopping, {
-      ...options,
-      providerName: provider.name,
-    });
+    this.commands = new Commands(
+      store,
+      ingest,
+      this.lifecycle,
+      this.scheduling,
+      this.stopping,
+      clock,
+      {
+        ...options,
+        providerName: provider.name,
+      },
+    );
     this.lifecycle.hooks = {
       changed: () => this.scheduling.schedule(),
       idleWindowEnded: (active) =>

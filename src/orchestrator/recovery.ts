@@ -7,6 +7,7 @@ import { LIFECYCLE_EVENTS } from "./following.ts";
 import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
 import { LIVE_SANDBOX_STATUSES } from "./state-table.ts";
 import type { Stopping } from "./stopping.ts";
+import type { RunClock } from "./time-limits.ts";
 
 /**
  * After a restart: re-attach to the workers still running, replay the last lifecycle event
@@ -17,6 +18,7 @@ export class Recovery {
     private readonly store: Store,
     private readonly lifecycle: Lifecycle,
     private readonly stopping: Stopping,
+    private readonly clock: RunClock,
     private readonly provider: SandboxProvider,
     /** Acts on a stored event of a supervised sandbox, as the run follower does. */
     private readonly handle: (event: StoredEvent, active: ActiveSandbox) => Promise<void>,
@@ -55,6 +57,8 @@ export class Recovery {
       this.logger.info({ sandbox_id: sandbox.id }, "re-attached to running sandbox");
       active.seenSeq = await this.store.lastSeq(sandbox.id);
       await this.catchUp(active, sandbox);
+      // A run still going keeps its clock: the time it ran before the restart counts.
+      await this.clock.arm(active);
     }
     // Tasks claiming to run without a live sandbox are closed out.
     const { tasks } = await this.store.listTasks({

@@ -3,7 +3,7 @@ import { launchEnvironment, modelSettings } from "../environment/launch.ts";
 import type { Logger } from "../log/logger.ts";
 import { newSandboxId } from "../protocol/ids.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
-import type { Task } from "../protocol/task.ts";
+import { sandboxLimitsOf, type Task } from "../protocol/task.ts";
 import type { SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
 import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
@@ -228,7 +228,7 @@ export class Scheduling {
           max_budget_usd: task.max_budget_usd,
           permission_mode: task.permission_mode,
           deny_unanswered_after_minutes: task.deny_unanswered_after_minutes,
-          limits: task.limits,
+          limits: sandboxLimitsOf(task.limits),
           workspace: task.workspace,
           owner: this.options.replicaId,
         },

@@ -215,10 +215,10 @@ export const AgentCompleted = defineEvent(
 export const AgentLimitExceeded = defineEvent(
   "agent.limit_exceeded",
   loose({
-    limit: z.enum(["processes", "memory", "disk"]),
+    limit: z.enum(["processes", "memory", "disk", "run_time", "task_time"]),
     value: z.number(),
     max: z.number(),
-    unit: z.enum(["processes", "bytes"]),
+    unit: z.enum(["processes", "bytes", "ms"]),
   }),
   "The sandbox went past one of its resource limits; its processes were killed and the run fails.",
 );

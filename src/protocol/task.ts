@@ -37,6 +37,33 @@ export const SandboxLimits = z.strictObject({
 });
 export type SandboxLimits = z.infer<typeof SandboxLimits>;
 
+/**
+ * A task's `limits`: its sandbox's resource bounds, plus wall-clock bounds the orchestrator
+ * keeps — of one run (`max_run_ms`) and of all the task's runs together (`max_task_ms`).
+ */
+export const TaskLimits = SandboxLimits.extend({
+  max_run_ms: z
+    .number()
+    .int()
+    .min(1000)
+    .max(30 * 86_400_000)
+    .optional(),
+  max_task_ms: z
+    .number()
+    .int()
+    .min(1000)
+    .max(365 * 86_400_000)
+    .optional(),
+});
+export type TaskLimits = z.infer<typeof TaskLimits>;
+
+/** The part of a task's limits its sandbox enforces. */
+export function sandboxLimitsOf(limits: TaskLimits | null): SandboxLimits | null {
+  if (!limits) return null;
+  const { max_run_ms: _run, max_task_ms: _task, ...sandbox } = limits;
+  return sandbox;
+}
+
 /** Settings shared by a task and an ad-hoc sandbox: what the agent runs with. */
 export const AgentSettings = z.object({
   model: z.string().min(1).max(200).optional(),
@@ -50,7 +77,7 @@ export const AgentSettings = z.object({
     .positive()
     .max(7 * 24 * 60)
     .optional(),
-  limits: SandboxLimits.optional(),
+  limits: TaskLimits.optional(),
 });
 
 export const CreateTaskBody = AgentSettings.extend({
@@ -102,7 +129,7 @@ export const Task = z.object({
   permission_mode: PermissionMode,
   deny_unanswered_after_minutes: z.number().nullable(),
   /** What the task asked for; the server's defaults fill the rest. */
-  limits: SandboxLimits.nullable(),
+  limits: TaskLimits.nullable(),
   /** Set in task lists and reads: the open request the task waits on, or null. */
   needs_you: NeedsYou.nullable().optional(),
   depends_on: z.array(z.string()),

@@ -33,6 +33,10 @@ export interface Config {
   workspaceSweepIntervalMs: number;
   /** Folders every agent may read besides the system's toolchain (OMOI_SANDBOX_ALLOW_READ). */
   sandboxAllowRead: string[];
+  /** Wall-clock bound of one run of a task (a task's `limits.max_run_ms` overrides it). */
+  maxRunMs: number;
+  /** Wall-clock bound of all a task's runs together (`limits.max_task_ms` overrides it). */
+  maxTaskMs: number;
   /** How long a sandbox stays open for follow-ups after its task completes. */
   idleWindowMs: number;
   /** A running sandbox silent for this long is declared dead. */
@@ -133,6 +137,16 @@ const EnvSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().startsWith("/", "OMOI_SANDBOX_ALLOW_READ takes absolute paths"))),
+  OMOI_MAX_RUN_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(2 * 3_600_000),
+  OMOI_MAX_TASK_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(8 * 3_600_000),
   OMOI_IDLE_WINDOW_MS: z.coerce
     .number()
     .int()
@@ -247,6 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       memory_mb: values.OMOI_SANDBOX_MAX_MEMORY_MB,
       disk_mb: values.OMOI_SANDBOX_MAX_DISK_MB,
     },
+    maxRunMs: values.OMOI_MAX_RUN_MS,
+    maxTaskMs: values.OMOI_MAX_TASK_MS,
     idleWindowMs: values.OMOI_IDLE_WINDOW_MS,
     heartbeatTimeoutMs: values.OMOI_HEARTBEAT_TIMEOUT_MS,
     workerOrphanTimeoutMs: values.OMOI_WORKER_ORPHAN_TIMEOUT_MS,

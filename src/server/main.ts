@@ -206,6 +206,8 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         replicaId: config.replicaId,
         maxSandboxes: config.maxSandboxes,
         maxQueuedTasks: config.maxQueuedTasks,
+        maxRunMs: config.maxRunMs,
+        maxTaskMs: config.maxTaskMs,
         idleWindowMs: config.idleWindowMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,
         livenessIntervalMs: 1000,

@@ -3,7 +3,7 @@ import type { EventSource, StoredEvent } from "../protocol/event.ts";
 import type { MessageDelivery, MessageType, StoredMessage } from "../protocol/message.ts";
 import type { CredentialKind, RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox, SandboxKind, SandboxStatus } from "../protocol/sandbox.ts";
-import type { Priority, SandboxLimits, Task, TaskStatus } from "../protocol/task.ts";
+import type { Priority, SandboxLimits, Task, TaskLimits, TaskStatus } from "../protocol/task.ts";
 import type { EventToStore } from "./store.ts";
 
 /*
@@ -74,7 +74,7 @@ export function rowToTask(row: Row): Task {
     max_budget_usd: numberOrNull(row.max_budget_usd),
     permission_mode: permissionMode(row.permission_mode),
     deny_unanswered_after_minutes: numberOrNull(row.deny_unanswered_after_minutes),
-    limits: json<SandboxLimits | null>(row.limits, null),
+    limits: json<TaskLimits | null>(row.limits, null),
     depends_on: json<string[]>(row.depends_on, []),
     repo: json<Task["repo"]>(row.repo, null),
     status: text(row.status) as TaskStatus,
