@@ -5,8 +5,11 @@ import type {
   Health,
   PostMessageBody,
   PostMessageResponse,
+  Repository,
   Sandbox,
   Task,
+  TaskChanges,
+  TaskPullRequest,
   TaskWithSandbox,
 } from "./types.ts";
 
@@ -94,6 +97,14 @@ export const api = {
   createTask: (body: CreateTaskBody) => request<Task>("POST", "/api/v1/tasks", body),
   cancelTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {}),
   retryTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/retry`, {}),
+  listRepositories: () => request<{ repositories: Repository[] }>("GET", "/api/v1/repositories"),
+  getChanges: (id: string) => request<TaskChanges>("GET", `/api/v1/tasks/${encodeURIComponent(id)}/changes`),
+  createPullRequest: (id: string, draft: boolean) =>
+    request<{ pull_request: TaskPullRequest | null; compare_url: string | null }>(
+      "POST",
+      `/api/v1/tasks/${encodeURIComponent(id)}/pull-request`,
+      { draft },
+    ),
   getSandbox: (id: string) => request<Sandbox>("GET", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
   stopSandbox: (id: string) => request<Sandbox>("DELETE", `/api/v1/sandboxes/${encodeURIComponent(id)}`),
   /** One stream's events below `beforeSeq`, newest page first; superseded deltas left out. */

@@ -13,6 +13,13 @@ export type {
   PostMessageInput as PostMessageBody,
   PostMessageResponse,
 } from "../../../src/protocol/message.ts";
+export type {
+  ChangedFile,
+  Repository,
+  TaskChanges,
+  TaskPullRequest,
+  TaskRepo,
+} from "../../../src/protocol/repo.ts";
 export type { Sandbox, SandboxStatus, TaskWithSandbox } from "../../../src/protocol/sandbox.ts";
 export type { CreateTaskInput as CreateTaskBody, Priority, Task, TaskStatus } from "../../../src/protocol/task.ts";
 export type { Cursors, ViewerServerFrame as ServerFrame } from "../../../src/protocol/viewer.ts";

@@ -1,9 +1,10 @@
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { VirtuosoHandle } from "react-virtuoso";
 import { isTerminalSandboxStatus, isTerminalTaskStatus } from "../../../src/protocol/status.ts";
 import { api, type SessionTarget } from "../api/client.ts";
 import { ApprovalDock, ModeSelect } from "../approvals/approval-cards.tsx";
 import { MODE_LABELS, MODE_SHORT } from "../approvals/approvals-model.ts";
+import { RepoBar } from "../repo/repo-bar.tsx";
 import type { SessionModel } from "./session-model.ts";
 import { type SessionRecord, useSession } from "./use-session.ts";
 import { Composer } from "./view/composer.tsx";
@@ -74,6 +75,14 @@ export function SessionPage({ target }: { target: SessionTarget }) {
     list.current?.scrollToIndex({ index: "LAST", align: "end" });
     requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
   };
+  // The task's repository state (changes, push, pull request) is read again after each repo event.
+  const repoEvents = model.items.filter(
+    (item) => item.kind === "note" && (item.eventType.startsWith("repo.") || item.eventType === "task.pull_request"),
+  ).length;
+  const reload = session.reload;
+  useEffect(() => {
+    if (repoEvents > 0) void reload();
+  }, [repoEvents, reload]);
 
   if (loadError && !record) {
     const what = target.kind === "task" ? "task" : "sandbox";
@@ -152,6 +161,9 @@ export function SessionPage({ target }: { target: SessionTarget }) {
           </>
         }
       />
+      {record?.kind === "task" && record.task.repo ? (
+        <RepoBar task={record.task} onChanged={() => void session.reload()} />
+      ) : null}
       <section className="conversation-wrap" aria-label="Conversation">
         <TimelineNav
           turns={model.turnStarts}

@@ -2,6 +2,7 @@ import { type FormEvent, type KeyboardEvent, type ReactNode, useId, useState } f
 import { api } from "../api/client.ts";
 import { type CreateTaskBody, PRIORITIES, type Priority } from "../api/types.ts";
 import { ModeSelect } from "../approvals/approval-cards.tsx";
+import { RepoFields } from "../repo/repo-fields.tsx";
 import { navigate } from "../route.ts";
 
 const FIELDS = ["prompt", "title", "model", "max_budget_usd", "max_turns", "priority"] as const;
@@ -40,6 +41,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   const [maxTurns, setMaxTurns] = useState("");
   const [priority, setPriority] = useState<Priority>("MEDIUM");
   const [mode, setMode] = useState("bypassPermissions");
+  const [repo, setRepo] = useState({ repo: "", baseBranch: "", branch: "" });
   const [showOptions, setShowOptions] = useState(!compact);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -55,6 +57,9 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
     if (model.trim()) body.model = model.trim();
     const budgetValue = optionalNumber(budget);
     if (budgetValue !== undefined) body.max_budget_usd = budgetValue;
+    if (repo.repo.trim()) body.repo = repo.repo.trim();
+    if (repo.repo.trim() && repo.baseBranch.trim()) body.base_branch = repo.baseBranch.trim();
+    if (repo.repo.trim() && repo.branch.trim()) body.branch = repo.branch.trim();
     const turnsValue = optionalNumber(maxTurns);
     if (turnsValue !== undefined) body.max_turns = turnsValue;
     setSubmitting(true);
@@ -95,6 +100,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
       />
       {showOptions ? (
         <div className="form-grid">
+          <RepoFields value={repo} onChange={setRepo} />
           <Field label="Title" htmlFor={`${id}-title`}>
             <input
               id={`${id}-title`}

@@ -108,6 +108,22 @@ function TaskRow({ task, now }: { task: Task; now: number }) {
         <span className="task-title" data-testid="task-title">
           {task.title || task.prompt}
         </span>
+        {task.repo ? (
+          <span className="task-repo small" data-testid="task-repo">
+            {task.repo.changes ? (
+              <span>
+                <span className="diff-add-count">+{task.repo.changes.added}</span>{" "}
+                <span className="diff-del-count">−{task.repo.changes.removed}</span>
+              </span>
+            ) : null}
+            {task.repo.pull_request ? (
+              <span data-testid="task-pull-request">
+                {" "}
+                PR #{task.repo.pull_request.number} · {task.repo.pull_request.state}
+              </span>
+            ) : null}
+          </span>
+        ) : null}
         <span className="task-meta">
           <span title={new Date(task.created_at).toLocaleString()}>{formatAge(task.created_at, now)}</span>
           <span title="duration">{duration === null ? "—" : formatDuration(duration)}</span>
