@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import { z } from "zod";
+import type { AnswerBody } from "../protocol/approval.ts";
 import {
   type CreateEnvironmentBody,
   Environment,
@@ -255,6 +256,12 @@ export class OmoiClient {
     return (await this.request("DELETE", path, SandboxShape)) as unknown as Sandbox;
   }
 
+  /** Answers an approval request (a permission, a plan or a question). */
+  async answerRequest(sandboxId: string, requestId: string, body: AnswerBody): Promise<void> {
+    const path = `/api/v1/sandboxes/${encodeURIComponent(sandboxId)}/permissions/${encodeURIComponent(requestId)}`;
+    await this.request("POST", path, z.looseObject({ id: z.string() }), body);
+  }
+
   /** Sends a message to a task (`task_…`) or a sandbox (any other id). */
   sendMessage(id: string, input: SendMessageInput): Promise<MessageAccepted> {
     const kind = isTaskId(id) ? "tasks" : "sandboxes";
@@ -312,7 +319,8 @@ export class OmoiClient {
     shape: S,
     body?: unknown,
   ): Promise<z.output<S>> {
-    const headers: Record<string, string> = { accept: "application/json" };
+    // Names this client in answers it posts (`agent.permission_resolved` says who answered).
+    const headers: Record<string, string> = { accept: "application/json", "x-omoi-client": "cli" };
     // Even without a body: the server refuses a POST that any web page could send.
     if (body !== undefined || method === "POST") headers["content-type"] = "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;

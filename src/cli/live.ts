@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline";
 import { sandboxStatusAfter, taskStatusAfter } from "../protocol/status.ts";
+import { ApprovalPrompts } from "./approval-prompt.ts";
 import { CatchUpBuffer } from "./catch-up.ts";
 import type { EventFrame, OmoiClient } from "./client.ts";
 import { CliError } from "./errors.ts";
@@ -113,6 +114,7 @@ export function runLive(options: LiveOptions): Promise<number> {
     let interrupted = false;
     /** The task finished after an interrupt; the exit code to leave with, while we wait for the person. */
     let lingering: number | undefined;
+    const prompts = new ApprovalPrompts();
     const lines = steer
       ? createInterface({
           input: terminal.stdin,
@@ -139,6 +141,10 @@ export function runLive(options: LiveOptions): Promise<number> {
       if (finished) return;
       if (json) terminal.stdout(`${JSON.stringify(event)}\n`);
       else out(renderer.render(event));
+      if (steer) {
+        const prompt = prompts.observe(event);
+        if (prompt && !json) out(renderer.notice(prompt, "warn"));
+      }
       if (!isStatusEvent(target, event)) return;
       const code = exitCodeFor(target, event);
       if (code === undefined && event.event_type.endsWith(".started")) {
@@ -241,9 +247,23 @@ export function runLive(options: LiveOptions): Promise<number> {
     }
     process.on("SIGINT", onSigint);
 
+    const answer = async (line: string) => {
+      const reading = prompts.answer(line);
+      if ("say" in reading) return note(reading.say, "warn");
+      const { sandboxId, requestId, body } = reading.post;
+      try {
+        await client.answerRequest(sandboxId, requestId, body);
+      } catch (error) {
+        if (!finished) note(`the answer was not taken: ${(error as Error).message}`, "error");
+      }
+    };
+
     lines?.on("line", (line) => {
       const content = line.trim();
-      if (content && !finished) void send(content);
+      if (!content || finished) return;
+      // While the agent waits for a person, a line answers it.
+      if (prompts.waiting()) void answer(content);
+      else void send(content);
     });
     lines?.on("close", () => {
       if (lingering !== undefined) finish(lingering);

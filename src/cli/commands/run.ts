@@ -1,3 +1,4 @@
+import { PermissionMode } from "../../protocol/approval.ts";
 import { Priority } from "../../protocol/task.ts";
 import { booleanFlag, choiceFlag, integerFlag, positiveNumberFlag, stringFlag } from "../args.ts";
 import type { Command } from "../command.ts";
@@ -15,6 +16,7 @@ export const runCommand: Command = {
     "max-turns": { type: "string" },
     "max-budget": { type: "string" },
     priority: { type: "string" },
+    mode: { type: "string" },
     env: { type: "string" },
     detach: { type: "boolean", short: "d" },
     repo: { type: "string" },
@@ -40,6 +42,9 @@ Flags:
   --max-turns N       stop after N turns
   --max-budget USD    stop once the run has cost this much
   --priority P        critical, high, medium (default) or low
+  --mode M            default (ask before edits and commands), acceptEdits, plan, or
+                      bypassPermissions (the default: never ask); while the agent waits
+                      for you, the next line you type answers it
   --env NAME          run in this environment (setup, network, variables, secrets)
   -d, --detach        create the task, print its id and return at once
   --repo R            work on a repository: a registered name, an https:// URL, or a
@@ -67,6 +72,7 @@ With --json, every event is printed as one JSON object per line.`,
       max_turns: integerFlag(values, "max-turns", { min: 1, max: 10_000 }),
       max_budget_usd: positiveNumberFlag(values, "max-budget", 100_000),
       priority: choiceFlag(values, "priority", Priority.options),
+      permission_mode: choiceFlag(values, "mode", PermissionMode.options),
       repo: await repoArgument(stringFlag(values, "repo")),
       base_branch: stringFlag(values, "base"),
       branch: stringFlag(values, "branch"),

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { runInTerminal } from "./terminal-session.ts";
+
+/**
+ * `omoi run --mode` in a real pseudo-terminal against a real server, worker and sandbox:
+ * the terminal prompts for permissions, plans and questions, and the line typed answers.
+ */
+
+describe("approvals in the terminal", () => {
+  let omoi: TestOmoi;
+  before(async () => {
+    omoi = await startTestOmoi();
+  });
+  after(async () => {
+    await omoi?.stop();
+  });
+
+  it("asks before a command: deny with a reason, then always allow", async () => {
+    const session = runInTerminal([
+      "run",
+      "[scenario:permission] go",
+      "--mode",
+      "default",
+      "--server",
+      omoi.url,
+    ]);
+    const first = await session.waitFor(
+      "? allow it: y (yes) · a (always allow) · n [reason] (deny)",
+    );
+    session.type("n not in the terminal\r");
+    const denied = await session.waitFor("First command outcome: not in the terminal", first);
+    await session.waitFor("? allow it", denied);
+    session.type("a\r");
+    await session.waitFor("Second command outcome", denied);
+    assert.equal(await session.exitCode, 0, "the task completed");
+  });
+
+  it("approves a plan into a mode, then answers a question by number", async () => {
+    const plan = runInTerminal([
+      "run",
+      "[scenario:plan] go",
+      "--mode",
+      "plan",
+      "--server",
+      omoi.url,
+    ]);
+    await plan.waitFor("? approve the plan");
+    plan.type("y acceptEdits\r");
+    await plan.waitFor("Work outcome");
+    assert.equal(await plan.exitCode, 0, "the task completed");
+
+    const question = runInTerminal([
+      "run",
+      "[scenario:question] go",
+      "--mode",
+      "acceptEdits",
+      "--server",
+      omoi.url,
+    ]);
+    await question.waitFor("? Which greeting should I write?  1) Hello  2) Howdy");
+    question.type("2\r");
+    await question.waitFor("You answered: Howdy");
+    assert.equal(await question.exitCode, 0, "the task completed");
+  });
+});
