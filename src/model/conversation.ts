@@ -16,6 +16,8 @@ export interface ConversationState {
   offeredTools: ReadonlySet<string>;
   /** The text of the latest tool result (what a tool returned, or why it did not run). */
   latestToolResult: string;
+  /** The first line of the project's CLAUDE.md as Claude Code passed it on, if it did. */
+  projectMemory: string;
 }
 
 /**
@@ -67,6 +69,17 @@ function textOf(content: RequestMessage["content"] | MessagesRequest["system"]):
 }
 
 const workingDirectoryPattern = /Primary working directory: (\S[^\n]*)/;
+/** How Claude Code hands a CLAUDE.md to the model: a header naming the file, a blank line, its text. */
+const memoryPattern = /Contents of [^\n]*CLAUDE\.md[^\n]*:\n+([^\n]+)/;
+
+function findProjectMemory(request: MessagesRequest): string {
+  const texts = [textOf(request.system), ...request.messages.map((m) => textOf(m.content))];
+  for (const text of texts) {
+    const match = memoryPattern.exec(text);
+    if (match) return match[1].trim();
+  }
+  return "";
+}
 
 function findWorkingDirectory(request: MessagesRequest): string | undefined {
   const sources = [
@@ -123,6 +136,7 @@ export function readConversation(request: MessagesRequest): ConversationState {
     latestIsFirst: latestIndex === firstIndex,
     turnsSinceLatest,
     workingDirectory: findWorkingDirectory(request),
+    projectMemory: findProjectMemory(request),
     offeredTools: new Set((request.tools ?? []).map((tool) => tool.name)),
     latestToolResult: findLatestToolResult(turns),
   };

@@ -106,6 +106,7 @@ function templateValues(state: ConversationState, script: Script): TemplateValue
     scenario: script.name,
     tool_result: state.latestToolResult.replace(/<\/?tool_use_error>/g, "").trim(),
     answer: answerOf(state.latestToolResult),
+    memory: state.projectMemory,
   };
   script.match?.forEach((group, index) => {
     values[index === 0 ? "match" : String(index)] = group ?? "";

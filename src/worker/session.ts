@@ -215,7 +215,9 @@ export class AgentSession {
       // Lets a person switch to bypassPermissions mid-run; the starting mode is the one above.
       allowDangerouslySkipPermissions: true,
       canUseTool: this.gate.canUseTool,
-      settingSources: [],
+      // The repository's own Claude Code settings apply as in a checkout: CLAUDE.md,
+      // .claude/settings.json, commands, agents, skills. They run inside the sandbox.
+      settingSources: ["project", "local"],
       includePartialMessages: options.partialMessages ?? true,
       env: options.env,
       ...(options.model ? { model: options.model } : {}),

@@ -172,4 +172,31 @@ describe("environments in the sandbox", () => {
       "the agent never ran",
     );
   });
+
+  test("the repository's CLAUDE.md reaches the model, as Claude Code honours it in a checkout", async () => {
+    const created = await api(omoi.url, "POST", "/api/v1/environments", {
+      name: "with-memory",
+      // The workspace gets a CLAUDE.md the way a cloned repository would have one.
+      setup_script:
+        "printf 'Always answer in haiku, says MARKER-7f3a.\\n\\nMore rules.\\n' > CLAUDE.md",
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const task = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
+      prompt: "[scenario:memory] what are the rules?",
+      environment: "with-memory",
+    });
+    assert.equal(task.status, 201);
+    const viewer = new TestViewer(
+      `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${task.body.id}&since=0`,
+    );
+    try {
+      const said = (event: EventFrame) =>
+        event.event_type === "agent.message" && JSON.stringify(event.payload).includes("Project");
+      await viewer.waitForEvent("agent.message", said, 120_000);
+      const message = viewer.events.find(said);
+      assert.match(JSON.stringify(message?.payload), /Always answer in haiku, says MARKER-7f3a\./);
+    } finally {
+      viewer.close();
+    }
+  });
 });
