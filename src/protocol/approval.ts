@@ -80,28 +80,30 @@ export const Answer = z.object({
 });
 export type Answer = z.infer<typeof Answer>;
 
-export type ApprovalStatus = "open" | "resolved" | "expired";
+export const ApprovalStatus = z.enum(["open", "resolved", "expired"]);
+export type ApprovalStatus = z.infer<typeof ApprovalStatus>;
 
 /** A request as the server keeps it (and as `GET …/permissions` returns it). */
-export interface Approval {
+export const Approval = z.object({
   /** The id of the event that asked (unique across Omoi). */
-  id: string;
-  sandbox_id: string;
-  task_id: string | null;
-  kind: ApprovalKind;
-  tool: string;
+  id: z.string(),
+  sandbox_id: z.string(),
+  task_id: z.string().nullable(),
+  kind: ApprovalKind,
+  tool: z.string(),
   /** The request event's payload. */
-  request: Record<string, unknown>;
-  status: ApprovalStatus;
-  answer: Answer | null;
-  answered_by: AnsweredBy | null;
-  created_at: number;
+  request: z.record(z.string(), z.unknown()),
+  status: ApprovalStatus,
+  answer: Answer.nullable(),
+  answered_by: AnsweredBy.nullable(),
+  created_at: z.number(),
   /** When the no-answer policy denies it; null = wait. */
-  deadline_at: number | null;
-  resolved_at: number | null;
+  deadline_at: z.number().nullable(),
+  resolved_at: z.number().nullable(),
   /** When the worker confirmed it has the answer. */
-  delivered_at: number | null;
-}
+  delivered_at: z.number().nullable(),
+});
+export type Approval = z.infer<typeof Approval>;
 
 /** What a worker receives for one resolved request. */
 export const AnswerFrame = z.object({ request_id: z.string().min(1), answer: Answer });

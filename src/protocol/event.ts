@@ -73,16 +73,6 @@ export const StoredEvent = z.object({
 });
 export type StoredEvent = z.infer<typeof StoredEvent>;
 
-/** A page of one stream's stored events (`GET /api/v1/sandboxes/{id}/events`). */
-export interface EventPage {
-  events: StoredEvent[];
-  /** The lowest and highest seq the page covers (compaction may leave out some inside). */
-  first_seq: number;
-  last_seq: number;
-  /** More events in the direction of travel: later ones forwards, earlier ones backwards. */
-  has_more: boolean;
-}
-
 /** What a viewer receives: the envelope plus the prototype's fields. */
 export const EventFrame = StoredEvent.extend({
   type: z.literal("event"),
@@ -99,3 +89,43 @@ export function toEventFrame(event: StoredEvent): EventFrame {
     ...event,
   };
 }
+
+/** Most events in one POST. */
+export const MAX_EVENT_BATCH = 1000;
+
+/**
+ * `POST /api/v1/sandboxes/{id}/events`: one event (the envelope, or the prototype's
+ * `{event_type, event_data, source}`), a JSON array of them, or `{events: [...]}`.
+ */
+const OneEvent = z.union([NewEvent.strict(), SeedEvent.strict()]);
+export const PostEventsBody = z.union([
+  OneEvent,
+  z.array(OneEvent).min(1).max(MAX_EVENT_BATCH),
+  z.object({ events: z.array(OneEvent).min(1).max(MAX_EVENT_BATCH) }),
+]);
+
+/** What storing events answers: one event's place, or each event's in a batch. */
+export const PostEventsResponse = z.union([
+  z.object({
+    status: z.literal("stored"),
+    id: z.string(),
+    seq: z.number().int(),
+    stored_at: z.number(),
+    duplicate: z.boolean(),
+  }),
+  z.object({
+    status: z.literal("stored"),
+    events: z.array(z.object({ id: z.string(), seq: z.number().int(), duplicate: z.boolean() })),
+  }),
+]);
+
+/** A page of one stream's stored events (`GET /api/v1/sandboxes/{id}/events`), ascending by seq. */
+export const EventPage = z.object({
+  events: z.array(StoredEvent),
+  /** The seqs this page covers (compaction may leave out some inside it). */
+  first_seq: z.number().int(),
+  last_seq: z.number().int(),
+  /** More in the direction of travel: later events forwards, earlier ones backwards. */
+  has_more: z.boolean(),
+});
+export type EventPage = z.infer<typeof EventPage>;

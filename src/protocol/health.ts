@@ -9,14 +9,16 @@ export const HealthDetails = z.object({
   bus: z.string(),
   provider: z.string(),
   replica: z.string(),
-  model: z.object({
-    /** True when no model credentials are configured and the scripted demo model answers. */
-    scripted: z.boolean(),
-    base_url: z.string(),
-    name: z.string().nullable(),
-  }),
+  model: z
+    .object({
+      /** True when no model credentials are configured and the scripted demo model answers. */
+      scripted: z.boolean(),
+      base_url: z.string(),
+      name: z.string().nullable(),
+    })
+    .optional(),
   /** Viewer sockets open on this replica. */
-  viewers: z.number().int(),
+  viewers: z.number().int().optional(),
 });
 export type HealthDetails = z.infer<typeof HealthDetails>;
 

@@ -57,47 +57,60 @@ export const CreatePullRequestBody = z.object({
   title: z.string().trim().min(1).max(256).optional(),
 });
 
-export interface ChangedFile {
-  path: string;
-  old_path?: string;
-  status: "added" | "modified" | "deleted" | "renamed" | "copied" | "type_changed";
+export const ChangedFile = z.object({
+  path: z.string(),
+  old_path: z.string().optional(),
+  status: z.enum(["added", "modified", "deleted", "renamed", "copied", "type_changed"]),
   /** Lines; null for a binary file. */
-  added: number | null;
-  removed: number | null;
-}
+  added: z.number().nullable(),
+  removed: z.number().nullable(),
+});
+export type ChangedFile = z.infer<typeof ChangedFile>;
 
-export interface TaskChanges {
-  base_sha: string;
-  head_sha: string;
-  files: ChangedFile[];
-  added: number;
-  removed: number;
-  commits: { sha: string; subject: string; author: string; authored_at: number }[];
-  diff: string;
-  diff_truncated: boolean;
-}
+/** `GET /api/v1/tasks/{id}/changes`. */
+export const TaskChanges = z.object({
+  base_sha: z.string(),
+  head_sha: z.string(),
+  files: z.array(ChangedFile),
+  added: z.number(),
+  removed: z.number(),
+  commits: z.array(
+    z.object({ sha: z.string(), subject: z.string(), author: z.string(), authored_at: z.number() }),
+  ),
+  diff: z.string(),
+  diff_truncated: z.boolean(),
+});
+export type TaskChanges = z.infer<typeof TaskChanges>;
+
+/** `POST /api/v1/tasks/{id}/pull-request`: the pull request, or where to open one by hand. */
+export const PullRequestResult = z.object({
+  pull_request: TaskPullRequest.nullable(),
+  compare_url: z.string().nullable(),
+});
 
 export const CredentialKind = z.enum(["none", "token", "basic", "github_app"]);
 export type CredentialKind = z.infer<typeof CredentialKind>;
 
-/** A registered repository as the store keeps it; `credential_ciphertext` never leaves the server. */
-export interface RepositoryRecord {
-  id: string;
-  name: string;
-  url: string;
-  credential_kind: CredentialKind;
+/** What the API shows of a registered repository. */
+export const Repository = z.object({
+  id: z.string(),
+  name: z.string(),
+  url: z.string(),
+  credential_kind: CredentialKind,
   /** A masked hint of the credential (`ghp_…a1b2`), the only part the API shows. */
-  credential_hint: string | null;
+  credential_hint: z.string().nullable(),
+  /** The forge's REST API (GitHub Enterprise: https://host/api/v3). */
+  api_base_url: z.string().nullable(),
+  created_at: z.number(),
+  updated_at: z.number(),
+});
+export type Repository = z.infer<typeof Repository>;
+
+/** A registered repository as the store keeps it; `credential_ciphertext` never leaves the server. */
+export type RepositoryRecord = Repository & {
   /** AES-256-GCM ciphertext of the credential, keyed from OMOI_SECRET. */
   credential_ciphertext: string | null;
-  /** The forge's REST API (GitHub Enterprise: https://host/api/v3). */
-  api_base_url: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-/** What the API shows of a registered repository. */
-export type Repository = Omit<RepositoryRecord, "credential_ciphertext">;
+};
 
 const RepositoryName = z
   .string()

@@ -50,6 +50,9 @@ export const Sandbox = z.object({
 });
 export type Sandbox = z.infer<typeof Sandbox>;
 
+export const SandboxList = z.object({ sandboxes: z.array(Sandbox), total: z.number().int() });
+export type SandboxList = z.infer<typeof SandboxList>;
+
 /** `GET /api/v1/tasks/{id}`: the task with its current sandbox. */
 export const TaskWithSandbox = Task.extend({ sandbox: Sandbox.nullable() });
 export type TaskWithSandbox = z.infer<typeof TaskWithSandbox>;

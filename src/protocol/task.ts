@@ -156,6 +156,9 @@ export const Task = z.object({
 });
 export type Task = z.infer<typeof Task>;
 
+export const TaskList = z.object({ tasks: z.array(Task), total: z.number().int() });
+export type TaskList = z.infer<typeof TaskList>;
+
 export const ListTasksQuery = z.object({
   status: commaList(TaskStatus).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -18,6 +18,7 @@ import { WORKER_CHANNEL_PATH } from "../protocol/worker-channel.ts";
 import type { ServerContext } from "./context.ts";
 import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
+import { DOCS_PREFIX, OPENAPI_PATH, registerOpenApi } from "./openapi.ts";
 import { presentedToken, presentsApiToken } from "./request-token.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { environmentRoutes } from "./routes/environments.ts";
@@ -44,6 +45,8 @@ const OPEN_ROUTES = new Set([
   "/ws/events",
   "/api/v1/ws/events",
   "/*",
+  // The API reference describes the API's shape, which is public; it holds no data.
+  OPENAPI_PATH,
 ]);
 /**
  * What a worker token opens, per method: exactly what a worker on the seed's HTTP transport
@@ -88,7 +91,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
     if (!config.apiToken) return;
     // Decided on the matched route, never the raw URL (which may be percent-encoded).
     const route = request.routeOptions.url;
-    if (route === undefined || OPEN_ROUTES.has(route)) return;
+    if (route === undefined || OPEN_ROUTES.has(route) || route.startsWith(DOCS_PREFIX)) return;
     if (presentsApiToken(request, config.apiToken)) return;
     const token = presentedToken(request);
     // A worker on the seed's HTTP transport may use its own sandbox's token on its own routes,
@@ -109,6 +112,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   });
 
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
+  await registerOpenApi(app, context.version);
 
   app.register(async (scope) => {
     const viewer = (socket: import("ws").WebSocket, request: FastifyRequest) => {
@@ -121,6 +125,8 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
       }
       context.viewers.attach(socket, request.query);
     };
+    // WebSocket routes stay out of the OpenAPI document (@fastify/websocket hides them); their
+    // frames are zod schemas in src/protocol (viewer.ts, worker-channel.ts) and docs/api.md.
     scope.get("/ws/events", { websocket: true }, viewer);
     scope.get("/api/v1/ws/events", { websocket: true }, viewer);
     scope.get(WORKER_CHANNEL_PATH, { websocket: true }, (socket) => context.workers.attach(socket));

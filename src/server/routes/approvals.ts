@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AnswerBody, SetModeBody } from "../../protocol/approval.ts";
+import { AnswerBody, Approval, PermissionMode, SetModeBody } from "../../protocol/approval.ts";
 import { notFound, OmoiError } from "../../protocol/error.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { TERMINAL_SANDBOX_STATUSES } from "../../protocol/sandbox.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
 import { verifyWorkerToken } from "../worker-token.ts";
 
 const Params = z.object({ id: EntityId });
@@ -36,7 +37,13 @@ function refuseWorkerToken(request: FastifyRequest, secret: string, sandboxId: s
 }
 
 export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
-  app.get("/api/v1/sandboxes/:id/permissions", async (request) => {
+  const listSchema = routeSchema({
+    summary: "A sandbox's permission requests, plans and questions",
+    params: Params,
+    querystring: ListQuery,
+    response: { 200: z.object({ approvals: z.array(Approval) }) },
+  });
+  app.get("/api/v1/sandboxes/:id/permissions", { schema: listSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const query = parseRequest(ListQuery, request.query, "query");
     if (!(await context.store.getSandbox(id))) throw notFound("sandbox", id);
@@ -47,14 +54,27 @@ export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
     return { approvals };
   });
 
-  app.post("/api/v1/sandboxes/:id/permissions/:request_id", async (request) => {
+  const answerSchema = routeSchema({
+    summary: "Answer a request (once; a second answer is a 409)",
+    params: RequestParams,
+    body: AnswerBody,
+    response: { 200: Approval },
+  });
+  const answerRoute = "/api/v1/sandboxes/:id/permissions/:request_id";
+  app.post(answerRoute, { schema: answerSchema }, async (request) => {
     const { id, request_id } = parseRequest(RequestParams, request.params, "path");
     refuseWorkerToken(request, context.secret, id);
     const body = parseRequest(AnswerBody, request.body, "answer");
     return context.approvals.answer(id, request_id, body, clientOf(request));
   });
 
-  app.post("/api/v1/sandboxes/:id/mode", async (request) => {
+  const sandboxModeSchema = routeSchema({
+    summary: "Change a running sandbox's permission mode",
+    params: Params,
+    body: SetModeBody,
+    response: { 200: z.object({ sandbox_id: z.string(), mode: PermissionMode }) },
+  });
+  app.post("/api/v1/sandboxes/:id/mode", { schema: sandboxModeSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     refuseWorkerToken(request, context.secret, id);
     const { mode } = parseRequest(SetModeBody, request.body, "mode");
@@ -63,7 +83,19 @@ export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
   });
 
   // The task's open sandbox switches now; a task between sandboxes keeps the mode for the next.
-  app.post("/api/v1/tasks/:id/mode", async (request) => {
+  const taskModeSchema = routeSchema({
+    summary: "Change a task's permission mode (its open sandbox now, or its next one)",
+    params: Params,
+    body: SetModeBody,
+    response: {
+      200: z.object({
+        task_id: z.string(),
+        sandbox_id: z.string().nullable(),
+        mode: PermissionMode,
+      }),
+    },
+  });
+  app.post("/api/v1/tasks/:id/mode", { schema: taskModeSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "task id");
     const { mode } = parseRequest(SetModeBody, request.body, "mode");
     const task = await context.store.getTask(id);

@@ -1,8 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { CreateEnvironmentBody, PatchEnvironmentBody } from "../../protocol/environment.ts";
+import {
+  CreateEnvironmentBody,
+  Environment,
+  PatchEnvironmentBody,
+} from "../../protocol/environment.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
 
 /** An environment is addressed by its id or its name. */
 const Params = z.object({
@@ -12,26 +17,53 @@ const Params = z.object({
 export function environmentRoutes(app: FastifyInstance, context: ServerContext) {
   const { environments } = context;
 
-  app.post("/api/v1/environments", async (request, reply) => {
+  const createSchema = routeSchema({
+    summary: "Create an environment",
+    body: CreateEnvironmentBody,
+    response: { 201: Environment },
+  });
+  app.post("/api/v1/environments", { schema: createSchema }, async (request, reply) => {
     const body = parseRequest(CreateEnvironmentBody, request.body, "environment");
     reply.status(201);
     return environments.create(body);
   });
 
-  app.get("/api/v1/environments", async () => ({ environments: await environments.list() }));
+  const listSchema = routeSchema({
+    summary: "List environments",
+    response: { 200: z.object({ environments: z.array(Environment) }) },
+  });
+  app.get("/api/v1/environments", { schema: listSchema }, async () => ({
+    environments: await environments.list(),
+  }));
 
-  app.get("/api/v1/environments/:key", async (request) => {
+  const getSchema = routeSchema({
+    summary: "An environment, by id or name (secret values are never returned)",
+    params: Params,
+    response: { 200: Environment },
+  });
+  app.get("/api/v1/environments/:key", { schema: getSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
     return environments.get(key);
   });
 
-  app.patch("/api/v1/environments/:key", async (request) => {
+  const patchSchema = routeSchema({
+    summary: "Change an environment",
+    params: Params,
+    body: PatchEnvironmentBody,
+    response: { 200: Environment },
+  });
+  app.patch("/api/v1/environments/:key", { schema: patchSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
     const patch = parseRequest(PatchEnvironmentBody, request.body, "environment patch");
     return environments.update(key, patch);
   });
 
-  app.delete("/api/v1/environments/:key", async (request) => {
+  const deleteSchema = routeSchema({
+    summary: "Delete an environment",
+    params: Params,
+    response: { 200: Environment },
+  });
+  app.delete("/api/v1/environments/:key", { schema: deleteSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
     return environments.delete(key);
   });

@@ -2,17 +2,24 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { sandboxTarget } from "../../ingest/ingest.ts";
 import { badRequest, notFound } from "../../protocol/error.ts";
-import { type EventPage, NewEvent, SeedEvent } from "../../protocol/event.ts";
+import {
+  EventPage,
+  MAX_EVENT_BATCH,
+  NewEvent,
+  PostEventsBody,
+  PostEventsResponse,
+  SeedEvent,
+} from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { commaList } from "../../protocol/query.ts";
 import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
 import type { SeedProducers } from "../seed-producers.ts";
 import { supersededDeltas } from "../superseded-deltas.ts";
 
 const Params = z.object({ id: EntityId });
-const MAX_BATCH = 1000;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -41,8 +48,8 @@ function parseEventBody(body: unknown): { events: NewEvent[]; batch: boolean } {
       : undefined;
   if (!items) return { events: [parseEvent(body, "event")], batch: false };
   if (items.length === 0) throw badRequest("a batch needs at least one event");
-  if (items.length > MAX_BATCH)
-    throw badRequest(`a batch holds at most ${MAX_BATCH} events; got ${items.length}`);
+  if (items.length > MAX_EVENT_BATCH)
+    throw badRequest(`a batch holds at most ${MAX_EVENT_BATCH} events; got ${items.length}`);
   return { events: items.map((item, index) => parseEvent(item, `events[${index}]`)), batch: true };
 }
 
@@ -62,7 +69,16 @@ export function eventRoutes(
   context: ServerContext,
   producers: SeedProducers,
 ) {
-  app.post("/api/v1/sandboxes/:id/events", async (request, reply) => {
+  const postSchema = routeSchema({
+    summary: "Store agent events",
+    description:
+      "Idempotent by event `id`. Producers send `agent.*` events for their own sandbox; " +
+      "lifecycle events are Omoi's own.",
+    params: Params,
+    body: PostEventsBody,
+    response: { 201: PostEventsResponse },
+  });
+  app.post("/api/v1/sandboxes/:id/events", { schema: postSchema }, async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const { events, batch } = parseEventBody(request.body);
     const taskId = await producers.admit(id, events);
@@ -91,32 +107,42 @@ export function eventRoutes(
     };
   });
 
-  app.get("/api/v1/sandboxes/:id/events", async (request): Promise<EventPage> => {
-    const { id } = parseRequest(Params, request.params, "sandbox id");
-    const query = parseRequest(Query, request.query, "query");
-    // A task's own stream (its events before it had a sandbox) is read here too.
-    const known = (await context.store.getSandbox(id)) ?? (await context.store.getTask(id));
-    if (!known) throw notFound("sandbox", id);
-    const backwards = query.before_seq !== undefined;
-    const events = await context.store.listEvents(id, {
-      afterSeq: query.after_seq,
-      beforeSeq: query.before_seq,
-      limit: query.limit + 1,
-      eventTypes: query.event_type,
-    });
-    const page = backwards ? events.slice(-query.limit) : events.slice(0, query.limit);
-    const first = page[0];
-    const last = page.at(-1);
-    // Deciding needs the stream's messages, so compaction applies to pages of every type only.
-    const compact = query.compact && !query.event_type?.length;
-    const superseded = compact ? await supersededDeltas(context.store, page) : undefined;
-    return {
-      events: superseded?.size ? page.filter((event) => !superseded.has(event.seq)) : page,
-      // The seqs this page covers (compaction may leave out some inside it).
-      first_seq: first ? first.seq : (query.before_seq ?? query.after_seq + 1),
-      last_seq: last ? last.seq : backwards ? (query.before_seq ?? 1) - 1 : query.after_seq,
-      // More in the direction of travel: later events forwards, earlier ones backwards.
-      has_more: events.length > query.limit,
-    };
+  const listSchema = routeSchema({
+    summary: "Page through a sandbox's events",
+    params: Params,
+    querystring: Query,
+    response: { 200: EventPage },
   });
+  app.get(
+    "/api/v1/sandboxes/:id/events",
+    { schema: listSchema },
+    async (request): Promise<EventPage> => {
+      const { id } = parseRequest(Params, request.params, "sandbox id");
+      const query = parseRequest(Query, request.query, "query");
+      // A task's own stream (its events before it had a sandbox) is read here too.
+      const known = (await context.store.getSandbox(id)) ?? (await context.store.getTask(id));
+      if (!known) throw notFound("sandbox", id);
+      const backwards = query.before_seq !== undefined;
+      const events = await context.store.listEvents(id, {
+        afterSeq: query.after_seq,
+        beforeSeq: query.before_seq,
+        limit: query.limit + 1,
+        eventTypes: query.event_type,
+      });
+      const page = backwards ? events.slice(-query.limit) : events.slice(0, query.limit);
+      const first = page[0];
+      const last = page.at(-1);
+      // Deciding needs the stream's messages, so compaction applies to pages of every type only.
+      const compact = query.compact && !query.event_type?.length;
+      const superseded = compact ? await supersededDeltas(context.store, page) : undefined;
+      return {
+        events: superseded?.size ? page.filter((event) => !superseded.has(event.seq)) : page,
+        // The seqs this page covers (compaction may leave out some inside it).
+        first_seq: first ? first.seq : (query.before_seq ?? query.after_seq + 1),
+        last_seq: last ? last.seq : backwards ? (query.before_seq ?? 1) - 1 : query.after_seq,
+        // More in the direction of travel: later events forwards, earlier ones backwards.
+        has_more: events.length > query.limit,
+      };
+    },
+  );
 }

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { Health } from "../../protocol/health.ts";
 import { PROTOCOL_VERSION } from "../../protocol/version.ts";
 import type { ServerContext } from "../context.ts";
+import { routeSchema } from "../openapi.ts";
 import { presentsApiToken } from "../request-token.ts";
 
 /**
@@ -11,11 +14,15 @@ import { presentsApiToken } from "../request-token.ts";
  */
 export function healthRoutes(app: FastifyInstance, context: ServerContext) {
   const { apiToken } = context.config;
-  app.get("/api/v1/health", async (request) => {
+  const schema = routeSchema({
+    summary: "Liveness; what this server runs on, for a caller with the token",
+    response: { 200: Health },
+  });
+  app.get("/api/v1/health", { schema }, async (request): Promise<Health> => {
     if (apiToken && !presentsApiToken(request, apiToken)) return { status: "ok" };
     return details();
   });
-  const details = () => ({
+  const details = (): Health => ({
     status: "ok",
     version: context.version,
     protocol: PROTOCOL_VERSION,
@@ -27,5 +34,9 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     viewers: context.viewers.size,
   });
   // The seed's health path.
-  app.get("/health", async () => ({ status: "ok" }));
+  const prototypeSchema = routeSchema({
+    summary: "Liveness (the prototype's path)",
+    response: { 200: z.object({ status: z.literal("ok") }) },
+  });
+  app.get("/health", { schema: prototypeSchema }, async () => ({ status: "ok" }));
 }

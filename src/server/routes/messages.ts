@@ -1,9 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { EntityId } from "../../protocol/ids.ts";
-import { PostMessageBody, toMessageFrame } from "../../protocol/message.ts";
+import {
+  MessageFrame,
+  PostMessageBody,
+  PostMessageResponse,
+  toMessageFrame,
+} from "../../protocol/message.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
 import type { SeedProducers } from "../seed-producers.ts";
 
 const Params = z.object({ id: EntityId });
@@ -19,7 +25,13 @@ export function messageRoutes(
   context: ServerContext,
   producers: SeedProducers,
 ) {
-  app.post("/api/v1/sandboxes/:id/messages", async (request, reply) => {
+  const postSchema = routeSchema({
+    summary: "Send a message to a sandbox's agent",
+    params: Params,
+    body: Body,
+    response: { 201: PostMessageResponse },
+  });
+  app.post("/api/v1/sandboxes/:id/messages", { schema: postSchema }, async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     const body = parseRequest(Body, request.body, "message body");
     const message = await context.control.postMessage(id, body);
@@ -28,7 +40,13 @@ export function messageRoutes(
   });
 
   // The seed worker's poll: returns pending messages and consumes them.
-  app.get("/api/v1/sandboxes/:id/messages", async (request) => {
+  const pollSchema = routeSchema({
+    summary: "Take a sandbox's pending messages (the prototype worker's poll)",
+    description: "Returns the pending messages and marks them delivered.",
+    params: Params,
+    response: { 200: z.array(MessageFrame) },
+  });
+  app.get("/api/v1/sandboxes/:id/messages", { schema: pollSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
     await producers.taskOf(id);
     const messages = await context.store.takePendingMessages(id);
@@ -36,7 +54,14 @@ export function messageRoutes(
     return messages.map(toMessageFrame);
   });
 
-  app.post("/api/v1/tasks/:id/messages", async (request, reply) => {
+  const taskSchema = routeSchema({
+    summary: "Send a message to a task's agent",
+    description: "Wakes the task's idle sandbox, or resumes its session in a new one.",
+    params: Params,
+    body: TaskMessageBody,
+    response: { 201: PostMessageResponse },
+  });
+  app.post("/api/v1/tasks/:id/messages", { schema: taskSchema }, async (request, reply) => {
     const { id } = parseRequest(Params, request.params, "task id");
     const body = parseRequest(TaskMessageBody, request.body, "message body");
     const message = await context.control.postTaskMessage(id, body);

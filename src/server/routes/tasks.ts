@@ -2,17 +2,25 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { notFound } from "../../protocol/error.ts";
 import { EntityId, newTaskId } from "../../protocol/ids.ts";
-import { CreateTaskBody, ListTasksQuery, taskTitle } from "../../protocol/task.ts";
+import { TaskWithSandbox } from "../../protocol/sandbox.ts";
+import { CreateTaskBody, ListTasksQuery, Task, TaskList, taskTitle } from "../../protocol/task.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
 import { RateLimiter } from "../rate-limit.ts";
 
 const Params = z.object({ id: EntityId });
+const CreateBody = CreateTaskBody.strict();
 
 export function taskRoutes(app: FastifyInstance, context: ServerContext) {
   const creations = new RateLimiter(context.config.taskRateLimitPerMinute, "tasks");
-  app.post("/api/v1/tasks", async (request, reply) => {
-    const body = parseRequest(CreateTaskBody.strict(), request.body, "task");
+  const createSchema = routeSchema({
+    summary: "Queue a task",
+    body: CreateBody,
+    response: { 201: Task },
+  });
+  app.post("/api/v1/tasks", { schema: createSchema }, async (request, reply) => {
+    const body = parseRequest(CreateBody, request.body, "task");
     // Per caller: the client's address (a proxy in front shares one; see docs/orchestrator.md).
     creations.take(request.ip);
     const id = newTaskId();
@@ -23,7 +31,12 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     return task;
   });
 
-  app.get("/api/v1/tasks", async (request) => {
+  const listSchema = routeSchema({
+    summary: "List tasks, newest first",
+    querystring: ListTasksQuery,
+    response: { 200: TaskList },
+  });
+  app.get("/api/v1/tasks", { schema: listSchema }, async (request) => {
     const query = parseRequest(ListTasksQuery, request.query, "query");
     const page = await context.store.listTasks({
       status: query.status,
@@ -38,7 +51,12 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     };
   });
 
-  app.get("/api/v1/tasks/:id", async (request) => {
+  const getSchema = routeSchema({
+    summary: "A task with its current sandbox",
+    params: Params,
+    response: { 200: TaskWithSandbox },
+  });
+  app.get("/api/v1/tasks/:id", { schema: getSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "task id");
     const task = await context.store.getTask(id);
     if (!task) throw notFound("task", id);
@@ -49,12 +67,22 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     return { ...task, sandbox, needs_you: waiting.get(task.id) ?? null };
   });
 
-  app.post("/api/v1/tasks/:id/cancel", async (request) => {
+  const cancelSchema = routeSchema({
+    summary: "Cancel a task and stop its sandbox",
+    params: Params,
+    response: { 200: Task },
+  });
+  app.post("/api/v1/tasks/:id/cancel", { schema: cancelSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "task id");
     return context.control.cancelTask(id);
   });
 
-  app.post("/api/v1/tasks/:id/retry", async (request) => {
+  const retrySchema = routeSchema({
+    summary: "Queue a failed or cancelled task again",
+    params: Params,
+    response: { 200: Task },
+  });
+  app.post("/api/v1/tasks/:id/retry", { schema: retrySchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "task id");
     return context.control.retryTask(id);
   });
