@@ -57,7 +57,9 @@ describe("the OpenAPI description", () => {
       const statuses = Object.keys(operation.responses ?? {});
       const success = statuses.find((status) => status.startsWith("2"));
       assert.ok(success, `${where} documents no success answer`);
-      assert.ok(operation.responses?.[success]?.content?.["application/json"]?.schema, where);
+      if (success !== "204") {
+        assert.ok(operation.responses?.[success]?.content?.["application/json"]?.schema, where);
+      }
       assert.ok(statuses.includes("4XX"), `${where} documents no error answer`);
     }
     const documented = new Set(operations.map(({ route, method }) => `${method} ${route}`));
