@@ -9,16 +9,14 @@ export const HealthDetails = z.object({
   bus: z.string(),
   provider: z.string(),
   replica: z.string(),
-  model: z
-    .object({
-      /** True when no model credentials are configured and the scripted demo model answers. */
-      scripted: z.boolean(),
-      base_url: z.string(),
-      name: z.string().nullable(),
-    })
-    .optional(),
+  model: z.object({
+    /** True when no model credentials are configured and the scripted demo model answers. */
+    scripted: z.boolean(),
+    base_url: z.string(),
+    name: z.string().nullable(),
+  }),
   /** Viewer sockets open on this replica. */
-  viewers: z.number().int().optional(),
+  viewers: z.number().int(),
 });
 export type HealthDetails = z.infer<typeof HealthDetails>;
 

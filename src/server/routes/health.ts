@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { Health } from "../../protocol/health.ts";
+import { Health, type HealthDetails, Liveness } from "../../protocol/health.ts";
 import { PROTOCOL_VERSION } from "../../protocol/version.ts";
 import type { ServerContext } from "../context.ts";
 import { routeSchema } from "../openapi.ts";
@@ -22,7 +22,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     if (apiToken && !presentsApiToken(request, apiToken)) return { status: "ok" };
     return details();
   });
-  const details = (): Health => ({
+  const details = (): HealthDetails => ({
     status: "ok",
     version: context.version,
     protocol: PROTOCOL_VERSION,
@@ -36,7 +36,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
   // The seed's health path.
   const prototypeSchema = routeSchema({
     summary: "Liveness (the prototype's path)",
-    response: { 200: z.object({ status: z.literal("ok") }) },
+    response: { 200: Liveness },
   });
   app.get("/health", { schema: prototypeSchema }, async () => ({ status: "ok" }));
 }

@@ -17,7 +17,7 @@ export function DemoBanner() {
       cancelled = true;
     };
   }, []);
-  if (!health?.model?.scripted) return null;
+  if (!(health && "model" in health && health.model.scripted)) return null;
   return (
     <div className="demo-banner" role="note" data-testid="demo-banner">
       A scripted demo model is answering — set <code>ANTHROPIC_API_KEY</code> to use Claude.
