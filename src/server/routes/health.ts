@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { Health, type HealthDetails, Liveness } from "../../protocol/health.ts";
 import { PROTOCOL_VERSION } from "../../protocol/version.ts";
 import type { ServerContext } from "../context.ts";
