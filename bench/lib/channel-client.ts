@@ -28,6 +28,8 @@ export interface PushedMessage {
 export class ChannelClient {
   private readonly pendingAcks = new Map<string, () => void>();
   onMessage: ((message: PushedMessage) => void) | undefined;
+  /** An approval answer pushed down (`answer` frame), by request id. */
+  onAnswer: ((answer: PushedMessage) => void) | undefined;
   acked = 0;
 
   private constructor(
@@ -77,6 +79,10 @@ export class ChannelClient {
       case "message":
         this.send({ type: "delivered", message_ids: [value.message.id] });
         this.onMessage?.({ id: value.message.id, receivedAt });
+        return;
+      case "answer":
+        this.send({ type: "answers_received", request_ids: [value.answer.request_id] });
+        this.onAnswer?.({ id: value.answer.request_id, receivedAt });
         return;
       case "ping":
         this.send({ type: "pong", id: value.id });
