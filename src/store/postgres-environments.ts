@@ -7,8 +7,7 @@ import {
   type EnvironmentStore,
   rowToEnvironment,
 } from "./environment-store.ts";
-
-const UNIQUE_VIOLATION = "23505";
+import { constraintOf, errorCode, UNIQUE_VIOLATION } from "./postgres-sql.ts";
 
 export class PostgresEnvironments implements EnvironmentStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -83,9 +82,10 @@ export class PostgresEnvironments implements EnvironmentStore {
     try {
       return await write();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      const constraint = (error as { constraint?: unknown }).constraint;
-      if (code === UNIQUE_VIOLATION && constraint === "environments_name_key") {
+      if (
+        errorCode(error) === UNIQUE_VIOLATION &&
+        constraintOf(error) === "environments_name_key"
+      ) {
         throw conflict(`an environment named '${name}' already exists`, { name });
       }
       throw error;

@@ -22,6 +22,13 @@ import { PostgresEnvironments } from "./postgres-environments.ts";
 import { appendArguments, appendCall, appendOnce } from "./postgres-events.ts";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.ts";
 import {
+  constraintOf,
+  errorCode,
+  insertSql,
+  retryingRaces,
+  UNIQUE_VIOLATION,
+} from "./postgres-sql.ts";
+import {
   type Row,
   rowToEvent,
   rowToMessage,
@@ -56,11 +63,6 @@ export interface PostgresStoreOptions {
  * measured alike within the noise of the pipeline benchmark.
  */
 const APPENDS_IN_FLIGHT = 2;
-/** How often an append is retried after losing a race or a deadlock. */
-const APPEND_ATTEMPTS = 20;
-/** Postgres error codes worth retrying a transaction on: serialization failure, deadlock. */
-const RETRYABLE_CODES = new Set(["40001", "40P01"]);
-const UNIQUE_VIOLATION = "23505";
 
 // int8 (bigint: timestamps, seqs, counts) is read as a JS number rather than a string.
 // Every value Omoi stores fits in 2^53.
@@ -489,35 +491,3 @@ const PRIMARY_KEYS = {
   task: "tasks_pkey",
   sandbox: "sandboxes_pkey",
 } as const;
-
-const constraintOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "constraint" in error
-    ? String(error.constraint)
-    : undefined;
-
-/** Runs `attempt` again after a lost race on an event id or a deadlock, a few times. */
-async function retryingRaces<T>(attempt: () => Promise<T>): Promise<T> {
-  for (let count = 1; ; count++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!RETRYABLE_CODES.has(errorCode(error)) || count >= APPEND_ATTEMPTS) throw error;
-    }
-  }
-}
-
-function insertSql(table: string, columns: Columns): [string, SqlValue[]] {
-  const names = columns.map(([column]) => column).join(", ");
-  const placeholders = columns.map((_, index) => `$${index + 1}`).join(", ");
-  return [
-    `INSERT INTO ${table} (${names}) VALUES (${placeholders}) RETURNING *`,
-    columns.map(([, value]) => value),
-  ];
-}
-
-function errorCode(error: unknown): string {
-  if (typeof error === "object" && error !== null && "code" in error) {
-    return String(error.code);
-  }
-  return "";
-}
