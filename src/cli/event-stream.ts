@@ -1,4 +1,5 @@
 import type WebSocket from "ws";
+import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../protocol/close-codes.ts";
 import type { EventFrame, OmoiClient } from "./client.ts";
 import { parseViewerFrame } from "./client.ts";
 import { ApiError, CliError } from "./errors.ts";
@@ -50,9 +51,6 @@ export function followEvents(options: FollowOptions): Promise<void> {
   const follower = new Follower(options);
   return follower.run();
 }
-
-/** Close codes after which reconnecting cannot help. */
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404]);
 
 class Follower {
   private readonly cursors = new Map<string, number>();
@@ -186,9 +184,9 @@ class Follower {
       });
       socket.on("close", (code, reasonBuffer) => {
         const text = reasonBuffer.toString();
-        if (FATAL_CLOSE_CODES.has(code)) {
+        if (FATAL_VIEWER_CLOSE_CODES.includes(code)) {
           fatal = new CliError(`the server closed the event stream: ${text || `code ${code}`}`, 1);
-        } else if (code === 4408) {
+        } else if (code === ViewerCloseCode.lagged) {
           immediate = true;
         } else if (!immediate && text) reason = text;
         finish();

@@ -116,10 +116,4 @@ export const ViewerServerFrame = z.discriminatedUnion("type", [
 ]);
 export type ViewerServerFrame = z.infer<typeof ViewerServerFrame>;
 
-/** Close codes the viewer socket uses. */
-export const ViewerCloseCode = {
-  badRequest: 4400,
-  unauthorized: 4401,
-  lagged: 4408,
-  shuttingDown: 1001,
-} as const;
+export { ViewerCloseCode } from "./close-codes.ts";

@@ -87,9 +87,4 @@ export const WorkerServerFrame = z.discriminatedUnion("type", [
 ]);
 export type WorkerServerFrame = z.infer<typeof WorkerServerFrame>;
 
-export const WorkerCloseCode = {
-  badHello: 4400,
-  unauthorized: 4401,
-  replaced: 4409,
-  stopped: 4410,
-} as const;
+export { WorkerCloseCode } from "./close-codes.ts";

@@ -1,3 +1,4 @@
+import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../../../src/protocol/close-codes.ts";
 import { getToken } from "../api/client.ts";
 import type { Cursors, EventFrame, ServerFrame } from "../api/types.ts";
 
@@ -191,11 +192,11 @@ export class EventStream {
       this.socket = null;
       this.clearTimers();
       const reason = describeClose(event.code, event.reason);
-      if (event.code === 4400 || event.code === 4401) {
+      if (FATAL_VIEWER_CLOSE_CODES.includes(event.code)) {
         this.setState({ phase: "closed", attempt: 0, retryAt: null, reason });
         return;
       }
-      this.scheduleReconnect(reason, event.code === 4408);
+      this.scheduleReconnect(reason, event.code === ViewerCloseCode.lagged);
     };
   }
 
@@ -299,7 +300,7 @@ export class EventStream {
 function describeClose(code: number, reason: string): string {
   if (reason) return reason;
   if (code === 1006) return "connection lost";
-  if (code === 1001) return "server going away";
-  if (code === 4408) return "fell behind the live stream";
+  if (code === ViewerCloseCode.shuttingDown) return "server going away";
+  if (code === ViewerCloseCode.lagged) return "fell behind the live stream";
   return `closed (${code})`;
 }
