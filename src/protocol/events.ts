@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { AnsweredBy, ApprovalKind, PermissionMode, PermissionRule, Question } from "./approval.ts";
 import {
+  EnvironmentSetupFinished,
+  EnvironmentSetupOutput,
+  EnvironmentSetupStarted,
+} from "./environment-events.ts";
+import {
   defineEvent,
   type EventDefinition,
   type PayloadInputOf,
@@ -8,13 +13,34 @@ import {
   type StoredEvent,
 } from "./event.ts";
 import { MessageType } from "./message.ts";
+import {
+  RepoChanges,
+  RepoCloned,
+  RepoCommitted,
+  RepoPushed,
+  RepoPushFailed,
+  TaskPullRequestEvent,
+} from "./repo-events.ts";
+
+export {
+  EnvironmentSetupFinished,
+  EnvironmentSetupOutput,
+  EnvironmentSetupStarted,
+  RepoChanges,
+  RepoCloned,
+  RepoCommitted,
+  RepoPushed,
+  RepoPushFailed,
+  TaskPullRequestEvent,
+};
 
 /*
  * Every event type Omoi knows, defined once, and the registry that lists them. Payloads
  * are loose objects: the listed fields are checked, extra fields are kept, so producers
  * can add detail without a protocol change.
  *
- * Adding an event type: define it here and add it to `EventRegistry` below. If it changes
+ * Adding an event type: define it here (or, for a whole concept, in its own
+ * `<concept>-events.ts` like `repo-events.ts`) and add it to `EventRegistry` below. If it changes
  * a task's or a sandbox's status, add it to the map in `status.ts` too.
  */
 
@@ -292,95 +318,6 @@ export const AgentModeChanged = defineEvent(
     reason: z.string().optional(),
   }),
   "The agent's permission mode is now `mode`.",
-);
-
-// environment setup (emitted by the worker, before the agent starts)
-export const EnvironmentSetupStarted = defineEvent(
-  "environment.setup_started",
-  loose({
-    environment: z.string().nullable(),
-    source: z.enum(["environment", "repository"]),
-    network: z.string(),
-  }),
-  "The setup script started inside the sandbox, in the workspace.",
-);
-export const EnvironmentSetupOutput = defineEvent(
-  "environment.setup_output",
-  loose({
-    lines: z.array(loose({ stream: z.enum(["stdout", "stderr"]), text: z.string() })).max(1000),
-  }),
-  "A batch of the setup script's output lines, secrets masked.",
-);
-export const EnvironmentSetupFinished = defineEvent(
-  "environment.setup_finished",
-  loose({
-    exit_code: z.number().int().nullable(),
-    duration_ms: z.number(),
-    cached: z.boolean(),
-    error: z.string().optional(),
-    tail: z.array(z.string()).optional(),
-  }),
-  "The setup script ended (or a snapshot was used); a non-zero exit fails the run.",
-);
-
-// repositories (a task's code in, its branch out)
-const changedFile = loose({
-  path: z.string(),
-  status: z.string(),
-  added: z.number().nullable(),
-  removed: z.number().nullable(),
-});
-export const RepoCloned = defineEvent(
-  "repo.cloned",
-  loose({
-    url: z.string(),
-    base_branch: z.string(),
-    base_sha: z.string(),
-    branch: z.string(),
-    continued: z.boolean().optional(),
-    duration_ms: z.number(),
-  }),
-  "The task's workspace was cloned from Omoi's mirror of the repository (url without credentials).",
-);
-export const RepoChanges = defineEvent(
-  "repo.changes",
-  loose({
-    files: z.array(changedFile),
-    added: z.number(),
-    removed: z.number(),
-    head_sha: z.string().optional(),
-  }),
-  "The task's changes against the merge-base with the base branch, after a turn.",
-);
-export const RepoCommitted = defineEvent(
-  "repo.committed",
-  loose({ sha: z.string(), message: z.string() }),
-  "Omoi committed what the agent left uncommitted at the end of a turn.",
-);
-export const RepoPushed = defineEvent(
-  "repo.pushed",
-  loose({
-    branch: z.string(),
-    sha: z.string(),
-    url: z.string(),
-    duration_ms: z.number().optional(),
-  }),
-  "The task's branch reached the remote.",
-);
-export const RepoPushFailed = defineEvent(
-  "repo.push_failed",
-  loose({ branch: z.string(), reason: z.string(), code: z.string().optional() }),
-  "The task's branch could not be pushed; the reason says why. The workspace and its commits are kept.",
-);
-export const TaskPullRequestEvent = defineEvent(
-  "task.pull_request",
-  loose({
-    number: z.number(),
-    url: z.string(),
-    state: z.string(),
-    draft: z.boolean(),
-  }),
-  "The task's pull request was opened or updated.",
 );
 
 /**

@@ -12,7 +12,6 @@ import {
   newSandboxColumns,
   newTaskColumns,
   repositoryColumns,
-  type SqlValue,
   sandboxPatchColumns,
   taskPatchColumns,
 } from "./columns.ts";
