@@ -1,17 +1,38 @@
 import { z } from "zod";
 
+/** Every error name Omoi puts on the wire, so clients can tell them apart by constant. */
+export const ErrorName = {
+  BadRequest: "BadRequest",
+  Unauthorized: "Unauthorized",
+  Forbidden: "Forbidden",
+  HostNotAllowed: "HostNotAllowed",
+  CrossSiteRefused: "CrossSiteRefused",
+  NotFound: "NotFound",
+  Conflict: "Conflict",
+  SandboxEnded: "SandboxEnded",
+  PayloadTooLarge: "PayloadTooLarge",
+  UnsupportedMediaType: "UnsupportedMediaType",
+  QueueFull: "QueueFull",
+  RateLimited: "RateLimited",
+  TooManySandboxes: "TooManySandboxes",
+  RepositoryError: "RepositoryError",
+} as const;
+export type ErrorName = (typeof ErrorName)[keyof typeof ErrorName];
+
 /**
  * Typed, serializable errors: `{ error: { name, message, data? } }` on the wire.
- * The server's one error handler maps `status` to HTTP.
+ * The server's one error handler maps `status` to HTTP. `cause` keeps the error underneath
+ * for logs; it never reaches the wire.
  */
 export class OmoiError extends Error {
   constructor(
-    override readonly name: string,
+    override readonly name: ErrorName,
     message: string,
     readonly status: number,
     readonly data?: Record<string, unknown>,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
   toJSON() {
     return {

@@ -1,6 +1,6 @@
 import os from "node:os";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { OmoiError } from "../protocol/error.ts";
+import { type ErrorName, OmoiError } from "../protocol/error.ts";
 import { type Config, isLoopbackHost } from "./config.ts";
 
 /*
@@ -15,7 +15,7 @@ import { type Config, isLoopbackHost } from "./config.ts";
  *   forge one with a form.
  */
 
-const forbidden = (name: string, message: string) => new OmoiError(name, message, 403);
+const forbidden = (name: ErrorName, message: string) => new OmoiError(name, message, 403);
 
 /** Every address this machine answers on, for a server bound to all of them. */
 function interfaceAddresses(): string[] {
