@@ -1,5 +1,6 @@
 import { DemoBanner } from "./components/demo-banner.tsx";
 import { NotificationButton } from "./components/notifications.tsx";
+import { EnvironmentsPage } from "./environments/environments-page.tsx";
 import { TaskFeedProvider } from "./live/task-feed.tsx";
 import { type Route, useRoute } from "./route.ts";
 import { SessionPage } from "./session/session-page.tsx";
@@ -21,6 +22,13 @@ export function App() {
         <nav className="topnav" aria-label="Main">
           <a href="#/" aria-current={route.name === "tasks" ? "page" : undefined}>
             Tasks
+          </a>
+          <a
+            href="#/environments"
+            data-testid="environments-link"
+            aria-current={route.name === "environments" ? "page" : undefined}
+          >
+            Environments
           </a>
           <a
             href="#/new"
@@ -47,6 +55,8 @@ function Page({ route }: { route: Route }) {
       return <TaskListPage />;
     case "new-task":
       return <NewTaskPage />;
+    case "environments":
+      return <EnvironmentsPage />;
     case "task":
       return <SessionPage key={`task:${route.id}`} target={{ kind: "task", id: route.id }} />;
     case "sandbox":

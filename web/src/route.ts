@@ -4,6 +4,7 @@ import { isEntityId } from "../../src/protocol/id-pattern.ts";
 export type Route =
   | { name: "tasks" }
   | { name: "new-task" }
+  | { name: "environments" }
   | { name: "task"; id: string }
   | { name: "sandbox"; id: string }
   | { name: "not-found"; path: string };
@@ -12,6 +13,7 @@ export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, "") || "/";
   if (path === "/" || path === "/tasks") return { name: "tasks" };
   if (path === "/new") return { name: "new-task" };
+  if (path === "/environments") return { name: "environments" };
   const match = /^\/(tasks|sandboxes)\/([^/]+)\/?$/.exec(path);
   if (match && isEntityId(match[2])) {
     return { name: match[1] === "tasks" ? "task" : "sandbox", id: match[2] };

@@ -1,6 +1,8 @@
 import type { Approval } from "../../../src/protocol/approval.ts";
 import type {
+  CreateEnvironmentBody,
   CreateTaskBody,
+  Environment,
   EventPage,
   Health,
   PostMessageBody,
@@ -97,6 +99,9 @@ export const api = {
   createTask: (body: CreateTaskBody) => request<Task>("POST", "/api/v1/tasks", body),
   cancelTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, {}),
   retryTask: (id: string) => request<Task>("POST", `/api/v1/tasks/${encodeURIComponent(id)}/retry`, {}),
+  listEnvironments: () => request<{ environments: Environment[] }>("GET", "/api/v1/environments"),
+  createEnvironment: (body: CreateEnvironmentBody) => request<Environment>("POST", "/api/v1/environments", body),
+  deleteEnvironment: (id: string) => request<unknown>("DELETE", `/api/v1/environments/${encodeURIComponent(id)}`),
   listRepositories: () => request<{ repositories: Repository[] }>("GET", "/api/v1/repositories"),
   getChanges: (id: string) => request<TaskChanges>("GET", `/api/v1/tasks/${encodeURIComponent(id)}/changes`),
   createPullRequest: (id: string, draft: boolean) =>

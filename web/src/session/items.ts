@@ -76,4 +76,30 @@ export interface NoteItem {
   at: number;
 }
 
-export type Item = UserItem | AssistantItem | ThinkingItem | ToolItem | FileEditItem | TodosItem | ErrorItem | NoteItem;
+/** An environment's setup script, shown like a CI log: its lines, then how it ended. */
+export interface SetupItem {
+  kind: "setup";
+  key: string;
+  environment: string | null;
+  network: string | null;
+  lines: { stream: "stdout" | "stderr"; text: string }[];
+  /** Lines left out of `lines` (only the newest are kept). */
+  dropped: number;
+  finished: boolean;
+  exitCode: number | null;
+  durationMs: number | null;
+  cached: boolean;
+  error: string | null;
+  tail: string[];
+}
+
+export type Item =
+  | UserItem
+  | AssistantItem
+  | ThinkingItem
+  | ToolItem
+  | FileEditItem
+  | TodosItem
+  | ErrorItem
+  | NoteItem
+  | SetupItem;

@@ -1,6 +1,6 @@
 import { sandboxStatusAfter, taskStatusAfter } from "../../../src/protocol/status.ts";
 import type { MessageDelivery, MessageType, StoredEvent } from "../api/types.ts";
-import type { Item, Todo, ToolItem, UserItem } from "./items.ts";
+import type { Item, SetupItem, Todo, ToolItem, UserItem } from "./items.ts";
 import { bool, num, type Payload, record, str } from "./payload.ts";
 
 export type AgentActivity = "idle" | "working" | "waiting" | "ended";
@@ -67,6 +67,8 @@ export class SessionModel {
   private turnOpen = true;
   /** Assistant items receiving deltas right now. */
   private openStreams: string[] = [];
+  /** The setup log being written, if any. */
+  private setupKey: string | null = null;
   /** Streamed items that no full message has replaced yet, oldest first. */
   private pendingStreams: string[] = [];
 
@@ -154,6 +156,11 @@ export class SessionModel {
     if (type !== "agent.message_delta" && type !== "agent.heartbeat") this.closeStreams();
 
     switch (type) {
+      case "environment.setup_started":
+      case "environment.setup_output":
+      case "environment.setup_finished":
+        this.onSetup(key, type, payload);
+        break;
       case "message.queued":
         this.onQueued(key, payload, frame.emitted_at);
         break;
@@ -292,6 +299,47 @@ export class SessionModel {
       default:
         this.note(key, type, frame, type, "info");
     }
+  }
+
+  private onSetup(key: string, type: string, payload: Payload): void {
+    const current = this.setupKey ? this.items[this.indexByKey.get(this.setupKey) ?? -1] : undefined;
+    let item: SetupItem | null = current?.kind === "setup" && !current.finished ? current : null;
+    if (type === "environment.setup_started" || !item) {
+      item = {
+        kind: "setup",
+        key,
+        environment: str(payload, "environment"),
+        network: str(payload, "network"),
+        lines: [],
+        dropped: 0,
+        finished: false,
+        exitCode: null,
+        durationMs: null,
+        cached: false,
+        error: null,
+        tail: [],
+      };
+      this.setupKey = key;
+      this.push(item);
+      if (type === "environment.setup_started") return;
+    }
+    if (type === "environment.setup_output") {
+      const incoming = readSetupLines(payload.lines);
+      const lines = item.lines.concat(incoming);
+      const dropped = Math.max(0, lines.length - SETUP_LINES_KEPT);
+      this.replace({ ...item, lines: dropped ? lines.slice(dropped) : lines, dropped: item.dropped + dropped });
+      return;
+    }
+    const tail = Array.isArray(payload.tail) ? payload.tail.filter((line) => typeof line === "string") : [];
+    this.replace({
+      ...item,
+      finished: true,
+      exitCode: num(payload, "exit_code"),
+      durationMs: num(payload, "duration_ms"),
+      cached: bool(payload, "cached"),
+      error: str(payload, "error"),
+      tail,
+    });
   }
 
   private onQueued(key: string, payload: Payload, at: number): void {
@@ -596,4 +644,19 @@ function readTodos(value: unknown): Todo[] {
     });
   }
   return todos;
+}
+
+/** The setup log keeps its newest lines; the rest are counted. */
+const SETUP_LINES_KEPT = 2000;
+
+function readSetupLines(value: unknown): SetupItem["lines"] {
+  if (!Array.isArray(value)) return [];
+  const lines: SetupItem["lines"] = [];
+  for (const entry of value) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const text = str(entry as Payload, "text");
+    if (text === null) continue;
+    lines.push({ stream: str(entry as Payload, "stream") === "stderr" ? "stderr" : "stdout", text });
+  }
+  return lines;
 }

@@ -1,11 +1,11 @@
-import { type FormEvent, type KeyboardEvent, type ReactNode, useId, useState } from "react";
+import { type FormEvent, type KeyboardEvent, type ReactNode, useEffect, useId, useState } from "react";
 import { api } from "../api/client.ts";
-import { type CreateTaskBody, PRIORITIES, type Priority } from "../api/types.ts";
+import { type CreateTaskBody, type Environment, PRIORITIES, type Priority } from "../api/types.ts";
 import { ModeSelect } from "../approvals/approval-cards.tsx";
 import { RepoFields } from "../repo/repo-fields.tsx";
 import { navigate } from "../route.ts";
 
-const FIELDS = ["prompt", "title", "model", "max_budget_usd", "max_turns", "priority"] as const;
+const FIELDS = ["prompt", "title", "model", "max_budget_usd", "max_turns", "priority", "environment"] as const;
 type FieldName = (typeof FIELDS)[number];
 
 /** Which field the server's message names ("invalid task: max_budget_usd: …"), if any. */
@@ -42,6 +42,8 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   const [priority, setPriority] = useState<Priority>("MEDIUM");
   const [mode, setMode] = useState("bypassPermissions");
   const [repo, setRepo] = useState({ repo: "", baseBranch: "", branch: "" });
+  const [environment, setEnvironment] = useState("");
+  const environments = useEnvironments();
   const [showOptions, setShowOptions] = useState(!compact);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -60,6 +62,7 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
     if (repo.repo.trim()) body.repo = repo.repo.trim();
     if (repo.repo.trim() && repo.baseBranch.trim()) body.base_branch = repo.baseBranch.trim();
     if (repo.repo.trim() && repo.branch.trim()) body.branch = repo.branch.trim();
+    if (environment) body.environment = environment;
     const turnsValue = optionalNumber(maxTurns);
     if (turnsValue !== undefined) body.max_turns = turnsValue;
     setSubmitting(true);
@@ -101,6 +104,23 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
       {showOptions ? (
         <div className="form-grid">
           <RepoFields value={repo} onChange={setRepo} />
+          <Field label="Environment" htmlFor={`${id}-environment`}>
+            <select
+              id={`${id}-environment`}
+              className="input"
+              data-testid="new-task-environment"
+              {...invalid("environment")}
+              value={environment}
+              onChange={(event) => setEnvironment(event.target.value)}
+            >
+              <option value="">none</option>
+              {environments.map((item) => (
+                <option key={item.id} value={item.name}>
+                  {item.name}
+                </option>
+              ))}
+            </select>
+          </Field>
           <Field label="Title" htmlFor={`${id}-title`}>
             <input
               id={`${id}-title`}
@@ -196,6 +216,26 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
       </div>
     </form>
   );
+}
+
+/** The environments a task may run in; an empty list when they cannot be read. */
+function useEnvironments(): Environment[] {
+  const [environments, setEnvironments] = useState<Environment[]>([]);
+  useEffect(() => {
+    let live = true;
+    api
+      .listEnvironments()
+      .then((body) => {
+        if (live) setEnvironments(body.environments);
+      })
+      .catch(() => {
+        if (live) setEnvironments([]);
+      });
+    return () => {
+      live = false;
+    };
+  }, []);
+  return environments;
 }
 
 function Field({ label, htmlFor, children }: { label: string; htmlFor: string; children: ReactNode }) {

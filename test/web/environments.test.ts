@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import type { Browser } from "playwright-core";
+import type { Environment } from "../../src/protocol/environment.ts";
+import type { Sandbox } from "../../src/protocol/sandbox.ts";
+import type { Task } from "../../src/protocol/task.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
+
+/*
+ * Environments from the browser: the panel creates one (its secret shown only as a hint), the
+ * new-task form starts a task in it, the panel deletes one. The setup log is fed as a worker
+ * feeds it, as `environment.setup_*` events on an external sandbox; no agents run.
+ */
+
+let omoi: TestOmoi;
+let browser: Browser;
+before(async () => {
+  [omoi, browser] = await Promise.all([startTestOmoi({ OMOI_RUN_AGENTS: "0" }), launchBrowser()]);
+});
+after(async () => {
+  await browser?.close();
+  await omoi?.stop();
+});
+
+async function postEvent(
+  sandboxId: string,
+  eventType: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const posted = await api(omoi.url, "POST", `/api/v1/sandboxes/${sandboxId}/events`, {
+    event_type: eventType,
+    event_data: data,
+    source: "agent",
+  });
+  assert.equal(posted.status, 201, JSON.stringify(posted.body));
+}
+
+describe("environments in the web app", () => {
+  test("create an environment in the panel, start a task in it from the form, delete one", async () => {
+    const { page, context, errors } = await newPage(browser);
+    try {
+      await page.goto(`${omoi.url}/#/environments`);
+      await visible(page.getByTestId("environments-empty"));
+      await page.getByTestId("environment-name-input").fill("web-node");
+      await page.getByTestId("environment-description-input").fill("Node with the registry");
+      await page.getByTestId("environment-script-input").fill("npm ci");
+      await page.getByTestId("environment-setup-network").selectOption("custom");
+      await page.getByTestId("environment-setup-hosts").fill("registry.npmjs.org");
+      await page.getByTestId("environment-variables-input").fill("NODE_ENV=test");
+      await page
+        .getByTestId("environment-secrets-input")
+        .fill("NPM_TOKEN=npm_abcdefghijklmnop1234");
+      await page.getByTestId("environment-secrets-setup-only").check();
+      await page.getByTestId("environment-submit").click();
+      const row = page.getByTestId("environment-row").filter({ hasText: "web-node" });
+      await visible(row);
+      await visible(row.getByTestId("environment-secret").filter({ hasText: "NPM_TOKEN" }));
+      const rowText = (await row.textContent()) ?? "";
+      assert.match(rowText, /custom \(registry\.npmjs\.org\)/);
+      assert.match(rowText, /setup only/);
+      assert.doesNotMatch(rowText, /abcdefghijklmnop/, "the secret's value is never shown");
+
+      const stored = await api<Environment>(omoi.url, "GET", "/api/v1/environments/web-node");
+      assert.equal(stored.status, 200);
+      assert.deepEqual(stored.body.network.setup, {
+        level: "custom",
+        hosts: ["registry.npmjs.org"],
+      });
+      assert.deepEqual(stored.body.variables, { NODE_ENV: "test" });
+      assert.deepEqual(
+        stored.body.secrets.map((secret) => [secret.name, secret.setup_only]),
+        [["NPM_TOKEN", true]],
+      );
+      assert.equal(stored.body.setup_script, "npm ci");
+
+      // A bad name: the server's message, nothing stored.
+      await page.getByTestId("environment-name-input").fill("bad name!");
+      await page.getByTestId("environment-submit").click();
+      await visible(page.getByTestId("environment-error"));
+      const listed = await api<{ environments: Environment[] }>(
+        omoi.url,
+        "GET",
+        "/api/v1/environments",
+      );
+      assert.deepEqual(
+        listed.body.environments.map((environment) => environment.name),
+        ["web-node"],
+      );
+
+      // The new-task form offers it ("none" by default) and sends it.
+      await page.goto(`${omoi.url}/#/new`);
+      const picker = page.getByTestId("new-task-environment");
+      await picker.locator("option", { hasText: "web-node" }).waitFor({ state: "attached" });
+      assert.equal(await picker.inputValue(), "");
+      await picker.selectOption("web-node");
+      await page.getByTestId("new-task-prompt").fill("run the tests in the node environment");
+      await page.getByTestId("new-task-submit").click();
+      await page.waitForURL(/#\/tasks\/[A-Za-z0-9_-]+$/, { timeout: WAIT_MS });
+      const taskId = new URL(page.url()).hash.split("/").at(-1) ?? "";
+      const task = await api<Task>(omoi.url, "GET", `/api/v1/tasks/${taskId}`);
+      assert.equal(task.status, 200);
+      assert.equal(task.body.environment_id, stored.body.id);
+
+      // Delete, from the panel: refused while a task that has not ended uses it, then done.
+      await page.goto(`${omoi.url}/#/environments`);
+      page.on("dialog", (dialog) => void dialog.accept());
+      await row.getByTestId("environment-delete").click();
+      await visible(page.getByRole("alert").filter({ hasText: "has not ended" }));
+      const cancelled = await api(omoi.url, "POST", `/api/v1/tasks/${taskId}/cancel`, {});
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+      await row.getByTestId("environment-delete").click();
+      await visible(page.getByTestId("environments-empty"));
+      const gone = await api(omoi.url, "GET", "/api/v1/environments/web-node");
+      assert.equal(gone.status, 404);
+      // The refused create (400) and delete (409) are the only failures the browser saw.
+      assert.deepEqual(
+        errors.filter((error) => !/status of (400|409)/.test(error)),
+        [],
+      );
+    } catch (error) {
+      await screenshot(page, "environments-panel-failure");
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("the session shows setup like a CI log: live lines, then exit code and duration, or the failure", async () => {
+    const sandboxId = `web-setup-${randomUUID().slice(0, 8)}`;
+    const created = await api<Sandbox>(omoi.url, "POST", "/api/v1/sandboxes", { id: sandboxId });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { page, context, errors } = await newPage(browser);
+    try {
+      await page.goto(`${omoi.url}/#/sandboxes/${sandboxId}`);
+      await visible(page.locator('[data-testid="session-page"][data-kind="sandbox"]'));
+      await postEvent(sandboxId, "environment.setup_started", {
+        environment: "web-node",
+        source: "environment",
+        network: "trusted",
+      });
+      await postEvent(sandboxId, "environment.setup_output", {
+        lines: [
+          { stream: "stdout", text: "installing 42 packages" },
+          { stream: "stderr", text: "npm warn deprecated left-pad" },
+        ],
+      });
+      const log = page.getByTestId("setup-log").first();
+      await visible(
+        log.getByTestId("setup-lines").filter({ hasText: "npm warn deprecated left-pad" }),
+      );
+      assert.equal(await log.getAttribute("data-status"), "running");
+
+      await postEvent(sandboxId, "environment.setup_output", {
+        lines: [{ stream: "stdout", text: "added 42 packages" }],
+      });
+      await postEvent(sandboxId, "environment.setup_finished", {
+        exit_code: 0,
+        duration_ms: 4200,
+        cached: false,
+      });
+      await visible(page.locator('[data-testid="setup-log"][data-status="ok"]'));
+      const outcome = (await log.getByTestId("setup-outcome").textContent()) ?? "";
+      assert.match(outcome, /exit 0/);
+      assert.match(outcome, /4/);
+      assert.equal(
+        await log.evaluate((element) => element.hasAttribute("open")),
+        false,
+        "collapsed once done",
+      );
+      await log.locator("summary").click();
+      await visible(log.getByTestId("setup-lines").filter({ hasText: "added 42 packages" }));
+
+      // A second run whose setup fails: open, with the exit code and the error.
+      await postEvent(sandboxId, "environment.setup_started", {
+        environment: "web-node",
+        source: "environment",
+        network: "trusted",
+      });
+      await postEvent(sandboxId, "environment.setup_finished", {
+        exit_code: 2,
+        duration_ms: 900,
+        cached: false,
+        error: "setup script exited with code 2",
+        tail: ["npm error missing script: build"],
+      });
+      const failed = page.locator('[data-testid="setup-log"][data-status="failed"]');
+      await visible(failed);
+      assert.match((await failed.getByTestId("setup-outcome").textContent()) ?? "", /exit 2/);
+      await visible(failed.getByTestId("setup-error").filter({ hasText: "exited with code 2" }));
+      await visible(failed.getByTestId("setup-lines").filter({ hasText: "missing script: build" }));
+      assert.deepEqual(errors, []);
+    } catch (error) {
+      await screenshot(page, "environments-setup-failure");
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+});
