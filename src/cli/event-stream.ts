@@ -1,4 +1,5 @@
 import type WebSocket from "ws";
+import { backoffDelay } from "../protocol/backoff.ts";
 import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../protocol/close-codes.ts";
 import type { EventFrame, OmoiClient } from "./client.ts";
 import { parseViewerFrame } from "./client.ts";
@@ -78,7 +79,10 @@ class Follower {
       if (outcome.fatal) throw outcome.fatal;
       if (outcome.immediate) continue;
       this.failures++;
-      const delayMs = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (this.failures - 1));
+      const delayMs = backoffDelay(this.failures, {
+        baseMs: this.initialDelayMs,
+        maxMs: this.maxDelayMs,
+      });
       this.options.onReconnecting?.({ attempt: this.failures, delayMs, reason: outcome.reason });
       await sleep(delayMs, signal);
     }

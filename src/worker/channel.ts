@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { AnswerFrame } from "../protocol/approval.ts";
+import { Backoff } from "../protocol/backoff.ts";
 import { formatIssues, parseWith } from "../protocol/json.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import {
@@ -10,7 +11,6 @@ import {
   WorkerServerFrame,
 } from "../protocol/worker-channel.ts";
 import type { OutgoingEvent } from "./agent-event.ts";
-import { Backoff } from "./backoff.ts";
 import { log as defaultLog, type Logger } from "./log.ts";
 import { Outbox, within } from "./outbox.ts";
 import {

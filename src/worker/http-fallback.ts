@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { Backoff } from "../protocol/backoff.ts";
 import { formatIssues } from "../protocol/json.ts";
 import type { OutgoingEvent } from "./agent-event.ts";
-import { Backoff } from "./backoff.ts";
 import { log as defaultLog, type Logger } from "./log.ts";
 import { Outbox, within } from "./outbox.ts";
 import {

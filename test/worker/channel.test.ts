@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { Backoff } from "../../src/protocol/backoff.ts";
 import { envelope } from "../../src/worker/agent-event.ts";
-import { Backoff } from "../../src/worker/backoff.ts";
 import { ChannelTransport } from "../../src/worker/channel.ts";
 import type { IncomingMessage } from "../../src/worker/transport.ts";
 import { messageFrame, TestChannelServer } from "./channel-server.ts";

@@ -3,8 +3,8 @@ import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, it } from "node:test";
+import { Backoff } from "../../src/protocol/backoff.ts";
 import { envelope } from "../../src/worker/agent-event.ts";
-import { Backoff } from "../../src/worker/backoff.ts";
 import { HttpTransport } from "../../src/worker/http-fallback.ts";
 import type { IncomingMessage as AgentMessage } from "../../src/worker/transport.ts";
 

@@ -1,3 +1,4 @@
+import { backoffDelay } from "../../../src/protocol/backoff.ts";
 import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../../../src/protocol/close-codes.ts";
 import { getToken } from "../api/client.ts";
 import type { Cursors, EventFrame, ServerFrame } from "../api/types.ts";
@@ -54,12 +55,6 @@ export interface StreamHandlers {
 const PING_EVERY_MS = 15_000;
 const SILENCE_LIMIT_MS = 40_000;
 const MAX_BACKOFF_MS = 10_000;
-
-export function backoffDelay(attempt: number): number {
-  if (attempt <= 0) return 0;
-  const base = Math.min(MAX_BACKOFF_MS, 250 * 2 ** (attempt - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
 
 export function formatCursors(cursors: Cursors): string {
   return Object.entries(cursors)
@@ -246,7 +241,7 @@ export class EventStream {
     if (this.stopped) return;
     this.clearTimers();
     const attempt = immediate ? 0 : this.state.attempt + 1;
-    const delay = backoffDelay(attempt);
+    const delay = backoffDelay(attempt, { baseMs: 250, maxMs: MAX_BACKOFF_MS });
     this.setState({ phase: "reconnecting", attempt, retryAt: Date.now() + delay, reason });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
