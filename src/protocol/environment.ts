@@ -11,6 +11,9 @@ export const VALUE_MAX_BYTES = 32 * 1024;
 export const MAX_VARIABLES = 100;
 export const MAX_HOSTS = 200;
 
+/** A string's size in UTF-8, the same in Node and in a browser. */
+const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;
+
 export const EnvironmentName = z
   .string()
   .regex(
@@ -76,7 +79,7 @@ export const VariableName = z
     message: "is reserved (OMOI_*, ANTHROPIC_*, CLAUDE_*, proxy and shell variables)",
   });
 
-const Value = z.string().refine((value) => Buffer.byteLength(value) <= VALUE_MAX_BYTES, {
+const Value = z.string().refine((value) => utf8Bytes(value) <= VALUE_MAX_BYTES, {
   message: `must be at most ${VALUE_MAX_BYTES} bytes`,
 });
 
@@ -123,7 +126,7 @@ export type McpServer = z.infer<typeof McpServer>;
 
 const fields = {
   description: z.string().max(2000),
-  setup_script: z.string().refine((value) => Buffer.byteLength(value) <= SETUP_SCRIPT_MAX_BYTES, {
+  setup_script: z.string().refine((value) => utf8Bytes(value) <= SETUP_SCRIPT_MAX_BYTES, {
     message: `must be at most ${SETUP_SCRIPT_MAX_BYTES} bytes`,
   }),
   network: EnvironmentNetwork,
