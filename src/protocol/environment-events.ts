@@ -11,8 +11,10 @@ export const EnvironmentSetupStarted = defineEvent(
     environment: z.string().nullable(),
     source: z.enum(["environment", "repository"]),
     network: z.string(),
+    /** True: a snapshot of an earlier run of the same script was restored instead. */
+    snapshot: z.boolean().optional(),
   }),
-  "The setup script started inside the sandbox, in the workspace.",
+  "The setup script started inside the sandbox, in the workspace (or its snapshot was restored).",
 );
 export const EnvironmentSetupOutput = defineEvent(
   "environment.setup_output",

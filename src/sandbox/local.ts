@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { parseWith } from "../protocol/json.ts";
 import type { SandboxLimits } from "../protocol/task.ts";
+import { type SnapshotStoreConfig, snapshotStoreConfig } from "../worker/snapshots.ts";
 import type { ResolvedLimits } from "./limit-watchdog.ts";
 import { machineDefaultLimits, resolveLimits } from "./limits.ts";
 import { checkSandboxRuntime } from "./preflight.ts";
@@ -75,6 +76,7 @@ export class LocalSandboxProvider implements SandboxProvider {
   readonly #logger: SandboxLogger | undefined;
   readonly #options: LocalSandboxProviderOptions;
   #defaultLimits: ResolvedLimits | undefined;
+  readonly #snapshots: SnapshotStoreConfig;
 
   constructor(options: LocalSandboxProviderOptions) {
     this.#dataDir = path.resolve(options.dataDir);
@@ -82,6 +84,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     this.#denyRead = (options.denyRead ?? []).map((entry) => path.resolve(entry));
     this.#logger = options.logger;
     this.#options = options;
+    this.#snapshots = snapshotStoreConfig(path.join(this.#dataDir, "snapshots"));
   }
 
   /** Every sandbox's limits unless its task says otherwise (sized to the machine once). */
@@ -126,6 +129,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       denyRead: [this.#dataDir, ...this.#denyRead],
       allowRead: (this.#options.allowRead ?? []).map((entry) => path.resolve(entry)),
       limits: resolveLimits(spec.limits, this.defaultLimits),
+      snapshots: this.#snapshots,
     };
     const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
     for (const name of WORKER_ENV_PASSTHROUGH) {

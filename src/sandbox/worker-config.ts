@@ -3,6 +3,7 @@ import { LaunchEnvironment } from "../environment/launch.ts";
 import { PermissionMode } from "../protocol/approval.ts";
 import { parseWith } from "../protocol/json.ts";
 import { SandboxLimits } from "../protocol/task.ts";
+import { SnapshotStoreConfig } from "../worker/snapshots.ts";
 import type { WorkerLaunchSpec } from "./provider.ts";
 
 /** The environment variable the local provider hands a worker its configuration in. */
@@ -37,6 +38,8 @@ export const WorkerConfig = z.object({
   denyRead: z.array(z.string().min(1)),
   /** Absolute folders the agent may read beyond the system's toolchain; pass to `confine()`. */
   allowRead: z.array(z.string().min(1)).default([]),
+  /** Where prepared sandboxes are kept (outside every sandbox); none: setup always runs. */
+  snapshots: SnapshotStoreConfig.optional(),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
 

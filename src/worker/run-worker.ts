@@ -135,6 +135,10 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
           mask: (text) => mask.text(text),
           emit: (event) => send(event, "worker"),
           timeoutMs: options.setupTimeoutMs,
+          snapshots: options.snapshots && {
+            store: options.snapshots,
+            home: agentStatePaths(options.stateDir).home,
+          },
         });
         if (!setup.ok) {
           log.warn({ err: setup.error }, "setup failed");

@@ -9,6 +9,13 @@ import {
 } from "../protocol/events.ts";
 import type { Confinement } from "../sandbox/confine.ts";
 import { type AgentEvent, agentEvent } from "./agent-event.ts";
+import {
+  restoreSnapshot,
+  type SnapshotStoreConfig,
+  saveSnapshot,
+  snapshotKey,
+  workspaceEntries,
+} from "./snapshots.ts";
 import { readWorkspaceFile } from "./workspace-file.ts";
 
 /** The repository's own setup script, run when the environment names none. */
@@ -31,6 +38,8 @@ export interface SetupOptions {
   mask: (text: string) => string;
   emit: (event: AgentEvent) => void;
   timeoutMs: number;
+  /** Where prepared sandboxes are kept, and the sandbox's home to keep and restore. */
+  snapshots?: { store: SnapshotStoreConfig; home: string };
 }
 
 export type SetupOutcome = { ok: true; ran: boolean } | { ok: false; error: string };
@@ -50,11 +59,43 @@ export async function runSetup(options: SetupOptions): Promise<SetupOutcome> {
   }
   if ("error" in script) return { ok: false, error: script.error };
 
+  const snapshots = options.snapshots;
+  // Only a stored environment has snapshots: an id-less one has nothing to key them on.
+  const key =
+    snapshots && environment.id
+      ? await snapshotKey(environment.id, script.text, options.workspace).catch(() => null)
+      : null;
+  if (snapshots && key) {
+    const started = Date.now();
+    const target = { workspace: options.workspace, home: snapshots.home };
+    if (await restoreSnapshot(snapshots.store, key, target)) {
+      options.emit(
+        agentEvent(EnvironmentSetupStarted, {
+          environment: environment.name,
+          source: script.source,
+          network: environment.network.setup.level,
+          snapshot: true,
+        }),
+      );
+      options.emit(
+        agentEvent(EnvironmentSetupFinished, {
+          exit_code: 0,
+          duration_ms: Date.now() - started,
+          cached: true,
+        }),
+      );
+      confinement.setNetwork(environment.network.agent);
+      return { ok: true, ran: false };
+    }
+  }
+  const before = await workspaceEntries(options.workspace);
+
   options.emit(
     agentEvent(EnvironmentSetupStarted, {
       environment: environment.name,
       source: script.source,
       network: environment.network.setup.level,
+      snapshot: false,
     }),
   );
   confinement.setNetwork(environment.network.setup);
@@ -101,6 +142,14 @@ export async function runSetup(options: SetupOptions): Promise<SetupOutcome> {
     return { ok: false, error: tail ? `${error}; last output:\n${tail}` : error };
   }
   confinement.setNetwork(environment.network.agent);
+  if (snapshots && key) {
+    // A snapshot that cannot be kept (full disk, too large) only means the next task pays again.
+    await saveSnapshot(snapshots.store, key, {
+      workspace: options.workspace,
+      home: snapshots.home,
+      before,
+    }).catch(() => undefined);
+  }
   return { ok: true, ran: true };
 }
 

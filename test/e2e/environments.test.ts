@@ -199,4 +199,50 @@ describe("environments in the sandbox", () => {
       viewer.close();
     }
   });
+
+  test("setup is paid once: a second task restores the snapshot (its home tool still works); a changed script rebuilds it", async () => {
+    const script = (word: string) =>
+      [
+        'mkdir -p "$HOME/bin"',
+        `printf '#!/bin/sh\\necho ${word}\\n' > "$HOME/bin/snap-tool"`,
+        'chmod +x "$HOME/bin/snap-tool"',
+        "mkdir -p deps && echo installed > deps/marker.txt",
+        "echo setup-ran",
+      ].join("\n");
+    const created = await api<{ id: string }>(omoi.url, "POST", "/api/v1/environments", {
+      name: "snapshotted",
+      setup_script: script("tool-v1"),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const probe = '"$HOME/bin/snap-tool"; cat deps/marker.txt';
+    const finished = (events: EventFrame[]) =>
+      events.find((event) => event.event_type === "environment.setup_finished")?.payload;
+    const started = (events: EventFrame[]) =>
+      events.find((event) => event.event_type === "environment.setup_started")?.payload;
+    const toolSaid = (events: EventFrame[]) =>
+      JSON.stringify(events.filter((e) => e.event_type.startsWith("agent.")));
+
+    const first = await runTask("snapshotted", probe);
+    assert.equal(first.task.status, "completed");
+    assert.equal(finished(first.events)?.cached, false);
+    assert.ok(setupLines(first.events).includes("setup-ran"));
+
+    const second = await runTask("snapshotted", probe);
+    assert.equal(second.task.status, "completed");
+    assert.equal(finished(second.events)?.cached, true);
+    assert.equal(started(second.events)?.snapshot, true);
+    assert.deepEqual(setupLines(second.events), [], "the script did not run again");
+    assert.match(toolSaid(second.events), /tool-v1/);
+    assert.match(toolSaid(second.events), /installed/);
+
+    const patched = await api(omoi.url, "PATCH", `/api/v1/environments/${created.body.id}`, {
+      setup_script: script("tool-v2"),
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const third = await runTask("snapshotted", probe);
+    assert.equal(third.task.status, "completed");
+    assert.equal(finished(third.events)?.cached, false);
+    assert.ok(setupLines(third.events).includes("setup-ran"));
+    assert.match(toolSaid(third.events), /tool-v2/);
+  });
 });
