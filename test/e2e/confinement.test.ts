@@ -100,7 +100,8 @@ test("the agent cannot get out of its sandbox, whatever its tools try", async ()
     "(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && echo postgres=OPEN || echo postgres=closed",
     "(exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && echo redis=OPEN || echo redis=closed",
     "curl -s -m 5 -o /dev/null -w 'internet=%{http_code}\\n' http://example.com/ || echo internet=unreachable",
-    'curl -s -m 5 -o /dev/null -H "x-api-key: $ANTHROPIC_API_KEY" -w \'model=%{http_code}\\n\' "$ANTHROPIC_BASE_URL/v1/models" || echo model=unreachable',
+    // A route the gateway forwards (it refuses every route the CLI does not need).
+    'curl -s -m 5 -o /dev/null -H "x-api-key: $ANTHROPIC_API_KEY" -H "content-type: application/json" -d \'{"model":"m","messages":[{"role":"user","content":"hi"}]}\' -w \'model=%{http_code}\\n\' "$ANTHROPIC_BASE_URL/v1/messages/count_tokens" || echo model=unreachable',
   ].join("; ");
   const { output } = await runShell(probe);
 
