@@ -112,26 +112,15 @@ export class Ingest {
     payload: PayloadInputOf<D>,
     source?: EventSource,
   ): Promise<EventOf<D>>;
-  /**
-   * The same, naming the event by its type: for callers that hold the type as data (the
-   * orchestrator's state table). The registry checks the payload at run time only.
-   */
   async emit(
     target: EventTarget,
-    eventType: string,
-    payload: Record<string, unknown>,
-    source?: EventSource,
-  ): Promise<StoredEvent>;
-  async emit(
-    target: EventTarget,
-    event: EventDefinition | string,
+    definition: EventDefinition,
     payload: unknown,
     source: EventSource = "system",
   ): Promise<StoredEvent> {
-    const eventType = typeof event === "string" ? event : event.type;
     const [prepared] = this.prepare(
       target,
-      [{ event_type: eventType, payload: payload as Record<string, unknown> }],
+      [{ event_type: definition.type, payload: payload as Record<string, unknown> }],
       source,
     );
     const [result] = await this.append([prepared]);

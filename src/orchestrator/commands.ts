@@ -1,5 +1,6 @@
 import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
 import { badRequest, conflict, notFound, OmoiError } from "../protocol/error.ts";
+import { MessageQueued } from "../protocol/events.ts";
 import { newMessageId, newSandboxId, newTaskId } from "../protocol/ids.ts";
 import { type MessageFrame, type PostMessageBody, toMessageFrame } from "../protocol/message.ts";
 import {
@@ -298,7 +299,7 @@ export class Commands implements Control {
       sandboxTarget(sandbox.id, sandbox.task_id),
       [
         {
-          event_type: "message.queued",
+          event_type: MessageQueued.type,
           payload: { message_id: id, message_type, content, delivery },
         },
       ],

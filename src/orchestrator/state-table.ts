@@ -1,4 +1,19 @@
-import type { EmitPayload, EventType } from "../protocol/events.ts";
+import type { PayloadInputOf } from "../protocol/event.ts";
+import {
+  type RegisteredDefinition,
+  SandboxCompleted,
+  SandboxCreated,
+  SandboxFailed,
+  SandboxReady,
+  SandboxStarting,
+  SandboxTerminated,
+  TaskAssigned,
+  TaskCancelled,
+  TaskCompleted,
+  TaskCreated,
+  TaskFailed,
+  TaskStarted,
+} from "../protocol/events.ts";
 import type { SandboxStatus } from "../protocol/sandbox.ts";
 import type { TaskStatus } from "../protocol/task.ts";
 
@@ -10,7 +25,8 @@ import type { TaskStatus } from "../protocol/task.ts";
 export interface Transition<Status extends string> {
   from: readonly Status[];
   to: Status;
-  event: EventType | null;
+  /** The event's definition, so its payload is typed where the transition is made. */
+  event: RegisteredDefinition | null;
   /** Payload fields that tell this transition's event apart from another's with the same type. */
   marks?: Record<string, unknown>;
   /** What makes it happen, and what must hold. */
@@ -29,13 +45,13 @@ export const TASK_TRANSITIONS = {
   create: {
     from: [],
     to: "pending",
-    event: "task.created",
+    event: TaskCreated,
     when: "POST /api/v1/tasks",
   },
   claim: {
     from: ["pending"],
     to: "assigned",
-    event: "task.assigned",
+    event: TaskAssigned,
     when: "a slot is free and every dependency is completed (the store's atomic claim)",
     announce: "with-sandbox",
   },
@@ -48,60 +64,60 @@ export const TASK_TRANSITIONS = {
   start: {
     from: ["assigned"],
     to: "running",
-    event: "task.started",
+    event: TaskStarted,
     when: "its worker reports agent.started",
   },
   complete: {
     from: ["assigned", "running"],
     to: "completed",
-    event: "task.completed",
+    event: TaskCompleted,
     when: "its worker reports agent.waiting after a turn that was not an error",
   },
   fail: {
     from: ["assigned", "running"],
     to: "failed",
-    event: "task.failed",
+    event: TaskFailed,
     marks: { will_retry: false },
     when: "an error turn, agent.failed, a dead worker or an ended sandbox; no retry left",
   },
   retry_run: {
     from: ["assigned", "running"],
     to: "pending",
-    event: "task.failed",
+    event: TaskFailed,
     marks: { will_retry: true },
     when: "the run failed and attempts <= max_retries",
   },
   block: {
     from: ["pending"],
     to: "failed",
-    event: "task.failed",
+    event: TaskFailed,
     marks: { will_retry: false },
     when: "a dependency failed or was cancelled",
   },
   cancel: {
     from: ["pending", "assigned", "running"],
     to: "cancelled",
-    event: "task.cancelled",
+    event: TaskCancelled,
     when: "POST /api/v1/tasks/{id}/cancel, or DELETE of its sandbox",
   },
   retry: {
     from: ["failed", "cancelled"],
     to: "pending",
-    event: "task.created",
+    event: TaskCreated,
     marks: { retry: true },
     when: "POST /api/v1/tasks/{id}/retry",
   },
   wake: {
     from: ["completed", "failed"],
     to: "running",
-    event: "task.started",
+    event: TaskStarted,
     marks: { follow_up: true },
     when: "a follow-up reaches its idle sandbox",
   },
   resume: {
     from: ["completed", "failed", "cancelled"],
     to: "assigned",
-    event: "task.assigned",
+    event: TaskAssigned,
     when: "a follow-up after its sandbox closed: a new sandbox resumes the session",
     announce: "with-sandbox",
   },
@@ -112,27 +128,27 @@ export const SANDBOX_TRANSITIONS = {
   create: {
     from: [],
     to: "pending",
-    event: "sandbox.created",
+    event: SandboxCreated,
     marks: { kind: "agent" },
     when: "a task is claimed or resumed, or POST /api/v1/sandboxes with a prompt",
   },
   register: {
     from: [],
     to: "running",
-    event: "sandbox.created",
+    event: SandboxCreated,
     marks: { kind: "external" },
     when: "POST /api/v1/sandboxes without a prompt (an external producer)",
   },
   start: {
     from: ["pending"],
     to: "starting",
-    event: "sandbox.starting",
+    event: SandboxStarting,
     when: "the provider is asked for its worker",
   },
   ready: {
     from: ["pending", "starting"],
     to: "running",
-    event: "sandbox.ready",
+    event: SandboxReady,
     when: "its worker reports agent.started",
   },
   idle: {
@@ -150,19 +166,19 @@ export const SANDBOX_TRANSITIONS = {
   complete: {
     from: LIVE_SANDBOX,
     to: "completed",
-    event: "sandbox.completed",
+    event: SandboxCompleted,
     when: "the idle window ended, it was closed for a slot, or the agent finished",
   },
   fail: {
     from: LIVE_SANDBOX,
     to: "failed",
-    event: "sandbox.failed",
+    event: SandboxFailed,
     when: "agent.failed, the start failed, a dead worker, or an orphan closed out",
   },
   terminate: {
     from: LIVE_SANDBOX,
     to: "terminated",
-    event: "sandbox.terminated",
+    event: SandboxTerminated,
     when: "DELETE, its task cancelled, or the server shut down",
   },
 } as const satisfies Record<string, Transition<SandboxStatus>>;
@@ -171,9 +187,8 @@ export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;
 export type SandboxTransitionName = keyof typeof SANDBOX_TRANSITIONS;
 
 /** The payload a transition's event takes (its marks are added by the lifecycle core). */
-export type TransitionPayload<T extends { event: EventType | null }> = T["event"] extends EventType
-  ? EmitPayload<T["event"]>
-  : Record<string, never>;
+export type TransitionPayload<T extends { event: RegisteredDefinition | null }> =
+  T["event"] extends RegisteredDefinition ? PayloadInputOf<T["event"]> : Record<string, never>;
 export type TaskPayload<N extends TaskTransitionName> = TransitionPayload<
   (typeof TASK_TRANSITIONS)[N]
 >;
@@ -192,7 +207,9 @@ function marks(transition: Transition<string>): string {
 function diagram(table: Record<string, Transition<string>>): string[] {
   const lines = ["stateDiagram-v2"];
   for (const [name, transition] of Object.entries(table)) {
-    const label = transition.event ? `${name} (${transition.event}${marks(transition)})` : name;
+    const label = transition.event
+      ? `${name} (${transition.event.type}${marks(transition)})`
+      : name;
     const sources = transition.from.length === 0 ? ["[*]"] : transition.from;
     for (const from of sources) lines.push(`  ${from} --> ${transition.to}: ${label}`);
   }
@@ -204,7 +221,7 @@ function rows(table: Record<string, Transition<string>>): string[] {
   for (const [name, transition] of Object.entries(table)) {
     const from = transition.from.length === 0 ? "(new)" : transition.from.join(", ");
     lines.push(
-      `| \`${name}\` | ${from} | ${transition.to} | ${transition.event ? `\`${transition.event}\`${marks(transition)}` : "—"} | ${transition.when} |`,
+      `| \`${name}\` | ${from} | ${transition.to} | ${transition.event ? `\`${transition.event.type}\`${marks(transition)}` : "—"} | ${transition.when} |`,
     );
   }
   return lines;

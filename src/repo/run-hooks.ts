@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { type Ingest, sandboxTarget } from "../ingest/ingest.ts";
 import type { RunHooks } from "../orchestrator/run-hooks.ts";
-import type { TaskRepos } from "./task-repos.ts";
+import type { RepoEventSink, TaskRepos } from "./task-repos.ts";
 
 /**
  * A task's repository in the run: its workspace is cloned before the first worker starts,
@@ -9,8 +9,9 @@ import type { TaskRepos } from "./task-repos.ts";
  */
 export function repoRunHooks(repos: TaskRepos, ingest: Ingest, dataDir: string): RunHooks {
   const sink =
-    (sandboxId: string, taskId: string) => (type: string, payload: Record<string, unknown>) =>
-      ingest.emit(sandboxTarget(sandboxId, taskId), type, payload);
+    (sandboxId: string, taskId: string): RepoEventSink =>
+    (definition, payload) =>
+      ingest.emit(sandboxTarget(sandboxId, taskId), definition, payload);
   return {
     async prepareWorkspace(task, sandboxId) {
       if (!task.repo) return null;

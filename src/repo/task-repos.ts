@@ -1,11 +1,21 @@
 import path from "node:path";
 import { conflict, notFound } from "../protocol/error.ts";
+import type { PayloadInputOf } from "../protocol/event.ts";
+import type { RegisteredDefinition } from "../protocol/events.ts";
 import {
   TASK_REPO_UNTOUCHED,
   type TaskChanges,
   type TaskPullRequest,
   type TaskRepo,
 } from "../protocol/repo.ts";
+import {
+  RepoChanges,
+  RepoCloned,
+  RepoCommitted,
+  RepoPushed,
+  RepoPushFailed,
+  TaskPullRequestEvent,
+} from "../protocol/repo-events.ts";
 import type { CreateTaskBody, Task } from "../protocol/task.ts";
 import type { Store } from "../store/store.ts";
 import { redact } from "./credential.ts";
@@ -14,8 +24,11 @@ import { compareUrl, githubTarget, openPullRequest, readPullRequest } from "./fo
 import { commitMessage, type RepoPlan, type RepoService } from "./repo-service.ts";
 import type { RepositoryRegistry, ResolvedRepository } from "./repositories.ts";
 
-/** Where an event goes (the orchestrator's ingest decides the stream). */
-export type RepoEventSink = (type: string, payload: Record<string, unknown>) => Promise<unknown>;
+/** Where an event goes (the orchestrator's ingest decides the stream): stores and publishes one of a task's repository events, typed by its definition. */
+export type RepoEventSink = <D extends RegisteredDefinition>(
+  definition: D,
+  payload: PayloadInputOf<D>,
+) => Promise<unknown>;
 
 export interface TaskReposLogger {
   info(details: object, message: string): void;
@@ -84,7 +97,7 @@ export class TaskRepos {
     const { plan } = await this.#open(task);
     const clone = await this.options.service.prepareWorkspace(plan, workspace);
     await this.#patch(task.id, { base_sha: clone.baseSha, head_sha: clone.headSha });
-    await emit("repo.cloned", {
+    await emit(RepoCloned, {
       url: repo.url,
       base_branch: repo.base_branch,
       base_sha: clone.baseSha,
@@ -109,9 +122,9 @@ export class TaskRepos {
       const { plan } = opened;
       const message = commitMessage(summary, task.title, this.options.taskLink(task.id));
       const result = await this.options.service.collect(plan, task.workspace, task.id, message);
-      if (result.committed) await emit("repo.committed", result.committed);
+      if (result.committed) await emit(RepoCommitted, result.committed);
       const changes = await this.options.service.changes(plan, task.id);
-      await emit("repo.changes", {
+      await emit(RepoChanges, {
         files: changes.files
           .slice(0, EVENT_FILE_LIMIT)
           .map(({ path: file, status, added, removed }) => ({
@@ -136,7 +149,7 @@ export class TaskRepos {
 
       const pushStarted = Date.now();
       await this.options.service.push(plan, task.id);
-      await emit("repo.pushed", {
+      await emit(RepoPushed, {
         branch: repo.branch,
         sha: result.tip,
         url: repo.url,
@@ -162,7 +175,7 @@ export class TaskRepos {
       const code = error instanceof RepoError ? error.code : "git_failed";
       this.options.logger?.warn({ taskId, code, reason }, "repository: turn result not pushed");
       await this.#patch(taskId, { last_error: reason });
-      await emit("repo.push_failed", { branch: repo.branch, reason, code });
+      await emit(RepoPushFailed, { branch: repo.branch, reason, code });
     }
   }
 
@@ -220,7 +233,7 @@ export class TaskRepos {
     const before = (await this.options.store.getTask(taskId))?.repo?.pull_request;
     await this.#patch(taskId, { pull_request: pullRequest });
     if (JSON.stringify(before) !== JSON.stringify(pullRequest)) {
-      await emit("task.pull_request", { ...pullRequest });
+      await emit(TaskPullRequestEvent, { ...pullRequest });
     }
   }
 

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { EventDefinition, EventSource } from "../protocol/event.ts";
-import { validateEventPayload } from "../protocol/events.ts";
+import { AgentSystem, validateEventPayload } from "../protocol/events.ts";
 import { newEventId } from "../protocol/ids.ts";
 import { MAX_JSON_DEPTH, textProblem } from "../protocol/json.ts";
 
@@ -118,7 +118,7 @@ export function envelope(
   if (checked.ok) return { ...base, event_type: event.event_type, payload };
   return {
     ...base,
-    event_type: "agent.system",
+    event_type: AgentSystem.type,
     payload: clampPayload({
       subtype: "invalid_event",
       data: { event_type: event.event_type, payload, error: checked.error },

@@ -71,7 +71,7 @@ describe("the lifecycle state table", () => {
           assert.equal(result?.status, transition.to, `${name} from ${status}`);
           assert.equal(row?.status, transition.to);
           const expected =
-            transition.event && !("announce" in transition) ? [transition.event] : [];
+            transition.event && !("announce" in transition) ? [transition.event.type] : [];
           assert.deepEqual(
             told.map((event) => event.event_type),
             expected,
@@ -91,7 +91,7 @@ describe("the lifecycle state table", () => {
     assert.equal((await store.getTask(id))?.status, TASK_TRANSITIONS.create.to);
     assert.deepEqual(
       eventsOf(id).map((event) => event.event_type),
-      [TASK_TRANSITIONS.create.event],
+      [TASK_TRANSITIONS.create.event.type],
     );
   });
 
@@ -109,7 +109,7 @@ describe("the lifecycle state table", () => {
           assert.equal(row?.status, transition.to);
           assert.deepEqual(
             told.map((event) => event.event_type),
-            transition.event ? [transition.event] : [],
+            transition.event ? [transition.event.type] : [],
           );
         } else {
           assert.equal(result, undefined, `${name} must be refused from ${status}`);
@@ -130,7 +130,7 @@ describe("the lifecycle state table", () => {
       assert.equal(sandbox.status, SANDBOX_TRANSITIONS[name].to);
       assert.deepEqual(
         eventsOf(sandbox.id).map((event) => event.event_type),
-        [SANDBOX_TRANSITIONS[name].event],
+        [SANDBOX_TRANSITIONS[name].event.type],
       );
     }
   });
@@ -140,12 +140,12 @@ describe("the lifecycle state table", () => {
       for (const [name, transition] of Object.entries(table)) {
         if (!transition.event) continue;
         const event = {
-          event_type: transition.event,
+          event_type: transition.event.type,
           payload: "marks" in transition ? transition.marks : {},
         };
         const announced =
           table === TASK_TRANSITIONS ? taskStatusAfter(event) : sandboxStatusAfter(event);
-        assert.equal(announced, transition.to, `${name}: ${transition.event}`);
+        assert.equal(announced, transition.to, `${name}: ${transition.event.type}`);
       }
     }
   });

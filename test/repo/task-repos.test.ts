@@ -7,7 +7,7 @@ import { newTaskId } from "../../src/protocol/ids.ts";
 import { CreateTaskBody } from "../../src/protocol/task.ts";
 import { RepoService } from "../../src/repo/repo-service.ts";
 import { RepositoryRegistry } from "../../src/repo/repositories.ts";
-import { TaskRepos } from "../../src/repo/task-repos.ts";
+import { type RepoEventSink, TaskRepos } from "../../src/repo/task-repos.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { Vault } from "../../src/vault/vault.ts";
 import { task as storeTask } from "../store/fixtures.ts";
@@ -85,8 +85,8 @@ async function createTask(setup: Awaited<ReturnType<typeof setUp>>, body: Record
   );
   const workspace = setup.repos.workspaceFor(setup.dataDir, id);
   const events: { type: string; payload: Record<string, unknown> }[] = [];
-  const emit = async (type: string, payload: Record<string, unknown>) => {
-    events.push({ type, payload });
+  const emit: RepoEventSink = async (definition, payload) => {
+    events.push({ type: definition.type, payload: payload as Record<string, unknown> });
   };
   await setup.repos.prepareWorkspace(task, workspace, emit);
   await setup.store.updateTask(id, { workspace });

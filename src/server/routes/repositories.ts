@@ -83,8 +83,8 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
     const body = parseRequest(PullRequestBody, request.body ?? {}, "pull request");
     const task = await context.store.getTask(id);
     const target = task?.sandbox_id != null ? sandboxTarget(task.sandbox_id, id) : taskTarget(id);
-    return repos.pullRequest(id, body, (type, payload) =>
-      context.ingest.emit(target, type, payload),
+    return repos.pullRequest(id, body, (definition, payload) =>
+      context.ingest.emit(target, definition, payload),
     );
   });
 }
