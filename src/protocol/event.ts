@@ -46,7 +46,7 @@ export const NewEvent = z.object({
 export type NewEvent = z.infer<typeof NewEvent>;
 
 /** The prototype's body: `{event_type, event_data, source}`. */
-export const SeedEvent = z.object({
+export const PrototypeEvent = z.object({
   event_type: z.string().min(1).max(100),
   event_data: z.record(z.string(), z.unknown()).optional(),
   source: z.string().max(100).optional(),
@@ -97,7 +97,7 @@ export const MAX_EVENT_BATCH = 1000;
  * `POST /api/v1/sandboxes/{id}/events`: one event (the envelope, or the prototype's
  * `{event_type, event_data, source}`), a JSON array of them, or `{events: [...]}`.
  */
-const OneEvent = z.union([NewEvent.strict(), SeedEvent.strict()]);
+const OneEvent = z.union([NewEvent.strict(), PrototypeEvent.strict()]);
 export const PostEventsBody = z.union([
   OneEvent,
   z.array(OneEvent).min(1).max(MAX_EVENT_BATCH),

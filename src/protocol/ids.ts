@@ -6,7 +6,7 @@ const randomUUID = () => globalThis.crypto.randomUUID();
 
 /**
  * Sandbox and task ids: 1–64 characters of letters, digits, `_` and `-`.
- * Omoi mints `sbx_<uuid>` / `task_<uuid>`; seed clients may bring their own (e.g. `sandbox-abc123`).
+ * Omoi mints `sbx_<uuid>` / `task_<uuid>`; the prototype's clients may bring their own (e.g. `sandbox-abc123`).
  */
 export const EntityId = z.string().regex(ENTITY_ID_PATTERN, ENTITY_ID_RULE);
 

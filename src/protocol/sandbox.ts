@@ -7,7 +7,7 @@ import { AgentSettings, SandboxLimits, Task } from "./task.ts";
 
 /**
  * `agent`: Omoi runs a Claude agent in it. `external`: registered only; a worker that
- * Omoi did not start (the seed's model) posts its events and polls its messages.
+ * Omoi did not start (the prototype's model) posts its events and polls its messages.
  */
 export const SandboxKind = z.enum(["agent", "external"]);
 export type SandboxKind = z.infer<typeof SandboxKind>;

@@ -19,6 +19,7 @@ import type { ServerContext } from "./context.ts";
 import { crossSitePolicy } from "./cross-site.ts";
 import { installErrorHandler } from "./http-errors.ts";
 import { DOCS_PREFIX, OPENAPI_PATH, registerOpenApi } from "./openapi.ts";
+import { PrototypeProducers } from "./prototype-producers.ts";
 import { presentedToken, presentsApiToken } from "./request-token.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { environmentRoutes } from "./routes/environments.ts";
@@ -28,7 +29,6 @@ import { messageRoutes } from "./routes/messages.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { taskRoutes } from "./routes/tasks.ts";
-import { SeedProducers } from "./seed-producers.ts";
 import { verifyWorkerToken } from "./worker-token.ts";
 
 const WEB_DIST = path.resolve(fileURLToPath(new URL("../../web/dist", import.meta.url)));
@@ -49,7 +49,7 @@ const OPEN_ROUTES = new Set([
   OPENAPI_PATH,
 ]);
 /**
- * What a worker token opens, per method: exactly what a worker on the seed's HTTP transport
+ * What a worker token opens, per method: exactly what a worker on the prototype's HTTP transport
  * does — post its events and poll its messages. Reading events or posting messages (which
  * could restart a finished task) takes the API token.
  */
@@ -94,7 +94,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
     if (route === undefined || OPEN_ROUTES.has(route) || route.startsWith(DOCS_PREFIX)) return;
     if (presentsApiToken(request, config.apiToken)) return;
     const token = presentedToken(request);
-    // A worker on the seed's HTTP transport may use its own sandbox's token on its own routes,
+    // A worker on the prototype's HTTP transport may use its own sandbox's token on its own routes,
     // while the sandbox lives.
     const sandboxId = (request.params as { id?: unknown } | undefined)?.id;
     if (
@@ -133,7 +133,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   });
 
   healthRoutes(app, context);
-  const producers = new SeedProducers(context.store);
+  const producers = new PrototypeProducers(context.store);
   const stopListening = producers.listen(context.bus);
   eventRoutes(app, context, producers);
   messageRoutes(app, context, producers);

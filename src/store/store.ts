@@ -122,7 +122,7 @@ export interface Store {
   getMessage(id: string): Promise<StoredMessage | undefined>;
   /** Pending messages of a sandbox, oldest first. */
   pendingMessages(sandboxId: string): Promise<StoredMessage[]>;
-  /** Atomically returns the pending messages and marks them delivered (the seed's poll). */
+  /** Atomically returns the pending messages and marks them delivered (the prototype's poll). */
   takePendingMessages(sandboxId: string): Promise<StoredMessage[]>;
   /** Marks messages delivered; returns the ids that were pending until now. */
   markDelivered(sandboxId: string, ids: string[]): Promise<string[]>;

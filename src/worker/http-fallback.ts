@@ -32,7 +32,7 @@ const MessageList = z.array(z.unknown());
 const GONE_STATUSES = new Set([404, 409, 410]);
 
 /**
- * The seed's transport, kept as a fallback: events by `POST /api/v1/sandboxes/{id}/events`
+ * The prototype's transport, kept as a fallback: events by `POST /api/v1/sandboxes/{id}/events`
  * (a JSON array, retried with the same ids until a 2xx), messages by polling
  * `GET /api/v1/sandboxes/{id}/messages` (which consumes them, so there is no `delivered`).
  * One POST at a time, so events are stored in emit order.
@@ -68,7 +68,7 @@ export class HttpTransport implements Transport {
   }
 
   delivered(_messageIds: string[]): void {
-    // The seed's poll hands each message out once; nothing to confirm.
+    // The prototype's poll hands each message out once; nothing to confirm.
   }
 
   pending(): number {

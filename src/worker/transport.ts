@@ -13,7 +13,7 @@ export interface IncomingMessage {
 
 /**
  * A message object from the server (a channel push, the welcome's pending list, or the
- * HTTP poll). The seed names the id `message_id`; Omoi sends both.
+ * HTTP poll). The prototype names the id `message_id`; Omoi sends both.
  */
 export const IncomingMessageSchema = z
   .looseObject({
@@ -46,7 +46,7 @@ export interface TransportHandlers {
 
 /**
  * How events reach the server and messages reach the worker: the worker channel
- * (WebSocket, the fast path) or the seed's HTTP endpoints (fallback). Both keep events
+ * (WebSocket, the fast path) or the prototype's HTTP endpoints (fallback). Both keep events
  * until the server has them and resend with the same ids, so nothing is stored twice.
  */
 export interface Transport {

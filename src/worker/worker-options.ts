@@ -8,7 +8,7 @@ import { WORKER_CONFIG_ENV, WorkerConfig } from "../sandbox/worker-config.ts";
  * defaults).
  */
 export const WorkerOptions = WorkerConfig.extend({
-  /** `channel`: the WebSocket worker channel (default). `http`: the seed's POST + poll. */
+  /** `channel`: the WebSocket worker channel (default). `http`: the prototype's POST + poll. */
   transport: z.enum(["channel", "http"]).default("channel"),
   /** Stream partial text as `agent.message_delta`. */
   partialMessages: z.boolean().default(true),

@@ -84,7 +84,7 @@ test("viewer sockets need the token too", async () => {
   assert.equal(opened, true);
 });
 
-test("a seed-style worker may use its own sandbox's token on that sandbox's routes only", async () => {
+test("a prototype-style worker may use its own sandbox's token on that sandbox's routes only", async () => {
   await call("/api/v1/sandboxes", json({ id: "worker-a" }, TOKEN));
   await call("/api/v1/sandboxes", json({ id: "worker-b" }, TOKEN));
   const tokenA = workerToken(SECRET, "worker-a");

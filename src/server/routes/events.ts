@@ -8,7 +8,7 @@ import {
   NewEvent,
   PostEventsBody,
   PostEventsResponse,
-  SeedEvent,
+  PrototypeEvent,
 } from "../../protocol/event.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { commaList } from "../../protocol/query.ts";
@@ -16,7 +16,7 @@ import { EventTypePattern } from "../../protocol/viewer.ts";
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { routeSchema } from "../openapi.ts";
-import type { SeedProducers } from "../seed-producers.ts";
+import type { PrototypeProducers } from "../prototype-producers.ts";
 import { supersededDeltas } from "../superseded-deltas.ts";
 
 const Params = z.object({ id: EntityId });
@@ -24,15 +24,19 @@ const Params = z.object({ id: EntityId });
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** One event in either shape: the envelope, or the seed's `{event_type, event_data, source}`. */
+/** One event in either shape: the envelope, or the prototype's `{event_type, event_data, source}`. */
 function parseEvent(value: unknown, where: string): NewEvent {
   if (isObject(value) && "event_data" in value) {
-    const seed = parseRequest(SeedEvent.strict(), value, `${where}(seed shape)`);
+    const prototype = parseRequest(
+      PrototypeEvent.strict(),
+      value,
+      `${where}(the prototype's shape)`,
+    );
     return {
-      id: seed.id,
-      event_type: seed.event_type,
-      payload: seed.event_data,
-      task_id: seed.task_id,
+      id: prototype.id,
+      event_type: prototype.event_type,
+      payload: prototype.event_data,
+      task_id: prototype.task_id,
       source: "agent",
     };
   }
@@ -67,7 +71,7 @@ const Query = z.object({
 export function eventRoutes(
   app: FastifyInstance,
   context: ServerContext,
-  producers: SeedProducers,
+  producers: PrototypeProducers,
 ) {
   const postSchema = routeSchema({
     summary: "Store agent events",
@@ -84,7 +88,7 @@ export function eventRoutes(
     const taskId = await producers.admit(id, events);
     const prepared = context.ingest.prepare(sandboxTarget(id, taskId), events, "agent");
     const results = await context.ingest.append(prepared);
-    // A worker on the seed's HTTP transport shows it is alive by posting and polling.
+    // A worker on the prototype's HTTP transport shows it is alive by posting and polling.
     await producers.heartbeat(id);
     reply.status(201);
     if (!batch) {

@@ -32,7 +32,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     model: context.model,
     viewers: context.viewers.size,
   });
-  // The seed's health path.
+  // The prototype's health path.
   const prototypeSchema = routeSchema({
     summary: "Liveness (the prototype's path)",
     response: { 200: Liveness },

@@ -10,20 +10,20 @@ import {
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { routeSchema } from "../openapi.ts";
-import type { SeedProducers } from "../seed-producers.ts";
+import type { PrototypeProducers } from "../prototype-producers.ts";
 
 const Params = z.object({ id: EntityId });
 const hasContent = (body: PostMessageBody) =>
   body.message_type === "interrupt" || body.content.trim().length > 0;
 const contentError = { message: "content must not be empty", path: ["content"] };
 const Body = PostMessageBody.refine(hasContent, contentError);
-/** The task route is Omoi's own (no seed client to stay compatible with): unknown fields are refused. */
+/** The task route is Omoi's own (no client of the prototype to stay compatible with): unknown fields are refused. */
 const TaskMessageBody = PostMessageBody.strict().refine(hasContent, contentError);
 
 export function messageRoutes(
   app: FastifyInstance,
   context: ServerContext,
-  producers: SeedProducers,
+  producers: PrototypeProducers,
 ) {
   const postSchema = routeSchema({
     summary: "Send a message to a sandbox's agent",
@@ -39,7 +39,7 @@ export function messageRoutes(
     return { status: "queued", message_id: message.id, sandbox_id: message.sandbox_id };
   });
 
-  // The seed worker's poll: returns pending messages and consumes them.
+  // The prototype worker's poll: returns pending messages and consumes them.
   const pollSchema = routeSchema({
     summary: "Take a sandbox's pending messages (the prototype worker's poll)",
     description: "Returns the pending messages and marks them delivered.",

@@ -24,13 +24,13 @@ const ENDED_BY_EVENT: Record<string, SandboxStatus> = {
 };
 
 /**
- * What each request of a seed HTTP producer (POST /events, GET /messages) needs: that its
- * sandbox exists, and its task — both fixed once the sandbox exists — plus a heartbeat
+ * What each request of an HTTP producer in the prototype's style (POST /events,
+ * GET /messages) needs: that its sandbox exists, and its task — both fixed once the sandbox exists — plus a heartbeat
  * written at most every two seconds. Kept per process, so a producer's request costs no
  * store round trip beyond its own work, and concurrent requests do not all write the
  * heartbeat when it falls due.
  */
-export class SeedProducers {
+export class PrototypeProducers {
   private readonly known = new Map<string, Known>();
 
   constructor(
