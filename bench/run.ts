@@ -11,6 +11,7 @@ import { loadRecords, saveRecord } from "./lib/records.ts";
 import { machine, Report } from "./lib/report.ts";
 import { ADMIN_DATABASE_URL, type Backend, REDIS_URL } from "./lib/server.ts";
 import { longSessionPart } from "./long-session.ts";
+import { approvalsPart } from "./parts/approvals-part.ts";
 import { concurrencyPart, fanOutPart } from "./parts/fleet-part.ts";
 import { injectionPart } from "./parts/injection-part.ts";
 import { pipelinePart } from "./parts/pipeline-part.ts";
@@ -25,6 +26,7 @@ const PARTS = {
   pipeline: pipelinePart,
   injection: injectionPart,
   startup: startupPart,
+  approvals: approvalsPart,
   fanout: fanOutPart,
   concurrency: concurrencyPart,
   "long-session": longSessionPart,

@@ -112,6 +112,16 @@ export class ApprovalGate {
     this.host.log.info({ requestId, tool, kind }, "waiting for a person");
     const result = await answered;
     options.signal.removeEventListener("abort", aborted);
+    // `resolved_at` (ms epoch, sub-ms): the benchmark times an answer from its POST to here.
+    this.host.log.info(
+      {
+        requestId,
+        behavior: result.behavior,
+        mark: "permission_resolved",
+        resolved_at: performance.timeOrigin + performance.now(),
+      },
+      "answer handed to the agent",
+    );
     return { ...result, toolUseID: options.toolUseID };
   };
 
