@@ -302,6 +302,11 @@ export class Scheduling {
         const task = await this.store.getTask(sandbox.task_id);
         if (task) spec.workspace = await this.hooks.prepareWorkspace(task, sandbox.id);
       }
+      // A resumed session keeps what a person chose to "Always allow" earlier in the task.
+      if (sandbox.task_id && run.resumeSessionId) {
+        const rules = await this.store.approvals.remembered(sandbox.task_id);
+        if (rules.length > 0) spec.allowRules = rules;
+      }
       const handle = await this.provider.start(spec);
       active.handle = handle;
       active.watchedSince = Date.now();

@@ -1,5 +1,5 @@
 import type { LaunchEnvironment } from "../environment/launch.ts";
-import type { PermissionMode } from "../protocol/approval.ts";
+import type { PermissionMode, PermissionRule } from "../protocol/approval.ts";
 import type { SandboxLimits } from "../protocol/task.ts";
 
 /**
@@ -29,6 +29,8 @@ export interface WorkerLaunchSpec {
   maxBudgetUsd: number | null;
   /** The permission mode the agent starts in (absent: `bypassPermissions`). */
   permissionMode?: PermissionMode;
+  /** Rules a person chose "Always allow" for earlier in the task: the agent is not asked again. */
+  allowRules?: PermissionRule[];
   /** The task's resource bounds; the provider fills the rest with its defaults. */
   limits: SandboxLimits | null;
   /** SDK session to resume (follow-up after the sandbox was closed). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LaunchEnvironment } from "../environment/launch.ts";
-import { PermissionMode } from "../protocol/approval.ts";
+import { PermissionMode, PermissionRule } from "../protocol/approval.ts";
 import { parseWith } from "../protocol/json.ts";
 import { SandboxLimits } from "../protocol/task.ts";
 import { SnapshotStoreConfig } from "../worker/snapshots.ts";
@@ -23,6 +23,7 @@ export const WorkerConfig = z.object({
   maxTurns: z.number().int().positive().nullable(),
   maxBudgetUsd: z.number().nonnegative().nullable(),
   permissionMode: PermissionMode.optional(),
+  allowRules: z.array(PermissionRule).max(1000).optional(),
   /** Every bound filled in (the task's over the provider's defaults). */
   limits: SandboxLimits.required(),
   resumeSessionId: z.string().min(1).nullable(),

@@ -4,6 +4,7 @@ import type {
   Approval,
   ApprovalKind,
   ApprovalStatus,
+  PermissionRule,
 } from "../protocol/approval.ts";
 import type { SqlValue } from "./columns.ts";
 import type { Row } from "./rows.ts";
@@ -134,6 +135,34 @@ export class ApprovalQueries {
        AND id IN (${ids.map(() => "?").join(", ")}) RETURNING id`,
       [Date.now(), sandboxId, ...ids],
     );
+  }
+
+  /**
+   * The rules a person chose "Always allow" for in a task (each answered request's `rules`),
+   * oldest first, without repeats: a sandbox that resumes the task starts with them.
+   */
+  async remembered(taskId: string): Promise<PermissionRule[]> {
+    const rows = await this.run(
+      `SELECT request, answer FROM approvals WHERE task_id = ? AND kind = 'permission'
+       AND status = 'resolved' ORDER BY created_at, id LIMIT 1000`,
+      [taskId],
+    );
+    const rules = new Map<string, PermissionRule>();
+    for (const row of rows) {
+      const answer = json<Answer>(row.answer);
+      if (answer?.decision !== "allow" || answer.remember !== true) continue;
+      const request = json<{ rules?: unknown }>(row.request);
+      for (const rule of Array.isArray(request?.rules) ? request.rules : []) {
+        const { toolName, ruleContent } = (rule ?? {}) as Record<string, unknown>;
+        if (typeof toolName !== "string" || toolName === "") continue;
+        const content = typeof ruleContent === "string" && ruleContent ? ruleContent : undefined;
+        rules.set(`${toolName}(${content ?? ""})`, {
+          toolName,
+          ...(content ? { ruleContent: content } : {}),
+        });
+      }
+    }
+    return [...rules.values()];
   }
 
   /** Open requests whose no-answer deadline has passed. */

@@ -56,7 +56,13 @@ export class ApprovalGate {
   private readonly pending = new Map<string, Pending>();
   private readonly remembered = new Set<string>();
 
-  constructor(private readonly host: GateHost) {}
+  /** `allowed`: rules a person chose "Always allow" for earlier in the task (a resumed session). */
+  constructor(
+    private readonly host: GateHost,
+    allowed: PermissionRule[] = [],
+  ) {
+    for (const rule of allowed) this.remembered.add(ruleKey(rule));
+  }
 
   readonly canUseTool: CanUseTool = async (tool, input, options) => {
     if (this.host.mode() === "plan" && !PERSON_TOOLS.has(tool)) {
@@ -216,6 +222,10 @@ function rulesOf(tool: string, suggestions: PermissionUpdate[] | undefined): Per
 }
 
 const ruleKey = (rule: PermissionRule) => `${rule.toolName}(${rule.ruleContent ?? ""})`;
+
+/** A rule as Claude Code's settings spell it: `Bash`, `Bash(npm test:*)`. */
+export const ruleSetting = (rule: PermissionRule) =>
+  rule.ruleContent ? `${rule.toolName}(${rule.ruleContent})` : rule.toolName;
 
 function readQuestions(input: Record<string, unknown>): Question[] {
   const raw = Array.isArray(input.questions) ? input.questions : [];

@@ -157,6 +157,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         maxTurns: options.maxTurns,
         maxBudgetUsd: options.maxBudgetUsd,
         permissionMode,
+        allowRules: options.allowRules,
         resumeSessionId: options.resumeSessionId,
         modelBaseUrl: options.modelBaseUrl,
         partialMessages: options.partialMessages,

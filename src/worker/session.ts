@@ -6,7 +6,7 @@ import {
   type SDKMessage,
   type SDKResultMessage,
 } from "@anthropic-ai/claude-agent-sdk";
-import type { AnswerFrame, PermissionMode } from "../protocol/approval.ts";
+import type { AnswerFrame, PermissionMode, PermissionRule } from "../protocol/approval.ts";
 import {
   AgentError,
   AgentInterrupted,
@@ -15,7 +15,7 @@ import {
   AgentWaiting,
 } from "../protocol/events.ts";
 import { type AgentEvent, agentEvent } from "./agent-event.ts";
-import { ApprovalGate } from "./approvals.ts";
+import { ApprovalGate, ruleSetting } from "./approvals.ts";
 import {
   type Failure,
   failureOfError,
@@ -47,6 +47,8 @@ export interface SessionOptions {
   scriptedModel?: Promise<boolean | undefined>;
   /** The permission mode to start in; default `bypassPermissions`. */
   permissionMode?: PermissionMode;
+  /** Rules a person chose "Always allow" for earlier in the task (a resumed session). */
+  allowRules?: PermissionRule[];
   /** How long `stop()` lets the CLI wind down before killing it. */
   stopGraceMs?: number;
   /** Runs when a turn has ended, before its result is reported (ends background processes). */
@@ -107,13 +109,16 @@ export class AgentSession {
     this.edits = new FileEditTracker(options.workspace);
     this.log = (options.logger ?? defaultLog).child({ component: "session" });
     this.mode = options.permissionMode ?? "bypassPermissions";
-    this.gate = new ApprovalGate({
-      emit: (event) => this.callbacks.emit(event),
-      mode: () => this.mode,
-      modeChanged: (mode, reason) => this.modeObserved(mode, reason),
-      toolInput: (toolUseId) => this.toolInput(toolUseId),
-      log: this.log,
-    });
+    this.gate = new ApprovalGate(
+      {
+        emit: (event) => this.callbacks.emit(event),
+        mode: () => this.mode,
+        modeChanged: (mode, reason) => this.modeObserved(mode, reason),
+        toolInput: (toolUseId) => this.toolInput(toolUseId),
+        log: this.log,
+      },
+      options.allowRules,
+    );
     this.ended = new Promise((resolve) => {
       this.resolveEnd = resolve;
     });
@@ -203,6 +208,7 @@ export class AgentSession {
 
   private sdkOptions(): Options {
     const options = this.options;
+    const allow = (options.allowRules ?? []).map(ruleSetting);
     const snapshot: HookCallback = async (input) => {
       if (input.hook_event_name === "PreToolUse") {
         await this.edits.before(input.tool_use_id, input.tool_name, input.tool_input);
@@ -215,6 +221,9 @@ export class AgentSession {
       // Lets a person switch to bypassPermissions mid-run; the starting mode is the one above.
       allowDangerouslySkipPermissions: true,
       canUseTool: this.gate.canUseTool,
+      // "Always allow" of earlier sandboxes of the task, as the CLI's own allow rules (the
+      // flag layer, so no file in the workspace is involved).
+      ...(allow.length > 0 ? { settings: { permissions: { allow } } } : {}),
       // The repository's own Claude Code settings apply as in a checkout: CLAUDE.md,
       // .claude/settings.json, commands, agents, skills. They run inside the sandbox.
       settingSources: ["project", "local"],

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { cancelAll, startTask, type WatchedTask, waitForMessage } from "./approvals-helpers.ts";
 
 /*
@@ -185,5 +185,96 @@ describe("questions", () => {
       200,
     );
     await waitForMessage(watched, "You answered: Good evening");
+  });
+});
+
+describe("always allow across sandboxes", () => {
+  // Sandboxes close 300 ms after their turn, so a follow-up resumes the task in a new one.
+  let resumable: TestOmoi;
+  const mine: WatchedTask[] = [];
+  before(async () => {
+    resumable = await startTestOmoi({ OMOI_MAX_SANDBOXES: "2", OMOI_IDLE_WINDOW_MS: "300" });
+  });
+  afterEach(() => cancelAll(resumable.url, mine));
+  after(async () => {
+    await resumable.stop();
+  });
+
+  /** Runs the scenario's first turn (answering its requests), until its sandbox has closed. */
+  async function firstTurn(remember: boolean) {
+    const watched = await startTask(resumable.url, {
+      prompt: "[scenario:permission] go",
+      permission_mode: "default",
+    });
+    mine.push(watched);
+    const first = await watched.request("agent.permission_requested");
+    assert.equal((await watched.answer(first.id, { decision: "allow", remember })).status, 200);
+    if (!remember) {
+      const second = await watched.request("agent.permission_requested", 1);
+      assert.equal((await watched.answer(second.id, { decision: "allow" })).status, 200);
+    }
+    await waitForMessage(watched, "Second command outcome");
+    await watched.viewer.waitForEvent("sandbox.completed", undefined, 60_000);
+    return watched;
+  }
+
+  async function followUp(watched: WatchedTask, content: string) {
+    const sent = await api<{ sandbox_id: string }>(
+      resumable.url,
+      "POST",
+      `/api/v1/tasks/${watched.task.id}/messages`,
+      { content },
+    );
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    assert.notEqual(sent.body.sandbox_id, await watched.sandboxId(), "a new sandbox");
+    return sent.body.sandbox_id;
+  }
+
+  const workspace = async (watched: WatchedTask) =>
+    (
+      await api<{ workspace: string }>(
+        resumable.url,
+        "GET",
+        `/api/v1/sandboxes/${await watched.sandboxId()}`,
+      )
+    ).body.workspace;
+
+  test("a rule remembered in the task still applies when a follow-up resumes it in a new sandbox", async () => {
+    const watched = await firstTurn(true);
+    assert.equal(watched.count("agent.permission_requested"), 1);
+    await followUp(watched, "please do it again as third");
+    // Either the agent goes on alone, or (the rule lost) it asks: wait for whichever comes.
+    await watched.viewer.waitFor(
+      () =>
+        watched.count("agent.permission_requested") > 1 ||
+        watched.messages().some((text) => text.includes("Again (third): ")),
+      "the follow-up's command to run or be asked for",
+      60_000,
+    );
+    assert.equal(watched.count("agent.permission_requested"), 1, "not asked again");
+    assert.equal(
+      readFileSync(path.join(await workspace(watched), "third.txt"), "utf8"),
+      "approved\n",
+    );
+  });
+
+  test("without always allow, the resumed session asks again", async () => {
+    const watched = await firstTurn(false);
+    const sandboxId = await followUp(watched, "please do it again as fourth");
+    const third = await watched.request("agent.permission_requested", 2);
+    assert.equal(third.sandbox_id, sandboxId);
+    assert.equal(existsSync(path.join(await workspace(watched), "fourth.txt")), false);
+    const allowed = await api(
+      resumable.url,
+      "POST",
+      `/api/v1/sandboxes/${sandboxId}/permissions/${third.id}`,
+      { decision: "allow" },
+    );
+    assert.equal(allowed.status, 200);
+    await waitForMessage(watched, "Again (fourth): ");
+    assert.equal(
+      readFileSync(path.join(await workspace(watched), "fourth.txt"), "utf8"),
+      "approved\n",
+    );
   });
 });

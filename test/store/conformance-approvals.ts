@@ -68,6 +68,50 @@ export function approvalConformance(makeStore: MakeStore) {
       }
     });
 
+    it("keeps a task's always-allowed rules for the sandboxes that resume it", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const task = `task_${streamId()}`;
+      const rules = (...list: unknown[]) => ({ tool: "Bash", rules: list });
+      const answer = async (asked: NewApproval, remember: boolean, decision = "allow") => {
+        await store.approvals.record(asked);
+        await store.approvals.resolve(asked.id, {
+          status: "resolved",
+          answer: { decision: decision as "allow", ...(remember ? { remember } : {}) },
+          answered_by: { kind: "person", client: "api" },
+        });
+      };
+      const npm = { toolName: "Bash", ruleContent: "npm test:*" };
+      await answer(request(streamId(), { task_id: task, request: rules(npm) }), true);
+      // The same rule again (a later sandbox), a whole tool, and answers that remember nothing.
+      await answer(
+        request(streamId(), { task_id: task, request: rules(npm, { toolName: "Edit" }) }),
+        true,
+      );
+      await answer(
+        request(streamId(), { task_id: task, request: rules({ toolName: "Write" }) }),
+        false,
+      );
+      await answer(
+        request(streamId(), { task_id: task, request: rules({ toolName: "Read" }) }),
+        false,
+        "deny",
+      );
+      await store.approvals.record(
+        request(streamId(), { task_id: task, request: rules({ toolName: "Open" }) }),
+      );
+      // Another task's rules, and a malformed stored rule, are not this task's.
+      await answer(
+        request(streamId(), { task_id: "task_other", request: rules({ toolName: "Glob" }) }),
+        true,
+      );
+      await answer(
+        request(streamId(), { task_id: task, request: rules({ toolName: 7 }, null) }),
+        true,
+      );
+      assert.deepEqual(await store.approvals.remembered(task), [npm, { toolName: "Edit" }]);
+      assert.deepEqual(await store.approvals.remembered("task_none"), []);
+    });
+
     it("hands undelivered answers out until the worker confirms them", async () => {
       const store = await stores.open(stores.freshDatabase());
       const sandbox = streamId();
