@@ -1,4 +1,4 @@
-import { median, pairedRatio, type Ratio } from "./stats.ts";
+import { median, ms, pairedRatio, type Ratio } from "./stats.ts";
 
 /** The figures one short measurement window gave, by name (ms, events/s, …). */
 export type Figures = Record<string, number>;
@@ -66,4 +66,16 @@ export function sumMedian(parts: { series: Series; figure: string }[]): number {
       parts.reduce((sum, part) => sum + (part.series.rounds[round]?.[part.figure] ?? 0), 0),
     ),
   );
+}
+
+/** A markdown table of latency subjects: p50 / p95 / p99, each the median over rounds. */
+export function latencyTable(rows: { name: string; series: Series }[]): string[] {
+  return [
+    "| subject | p50 ms | p95 ms | p99 ms |",
+    "| --- | --- | --- | --- |",
+    ...rows.map(
+      ({ name, series }) =>
+        `| ${name} | ${ms(series.median("p50"))} | ${ms(series.median("p95"))} | ${ms(series.median("p99"))} |`,
+    ),
+  ];
 }

@@ -1,9 +1,8 @@
 import { openApprovalChannelProbe, openSdkApprovalProbe } from "../approvals.ts";
 import { openEchoFloor, openSqliteFloor } from "../floors.ts";
 import { watchMachine } from "../lib/machine.ts";
-import { alternate, type Series, type Subject } from "../lib/rounds.ts";
+import { alternate, latencyTable, type Series, type Subject } from "../lib/rounds.ts";
 import { type BenchServer, startServer } from "../lib/server.ts";
-import { ms } from "../lib/stats.ts";
 import { named, type PartRun } from "./run-context.ts";
 import { AGENT_ENV } from "./startup-part.ts";
 
@@ -77,12 +76,7 @@ export async function approvalsPart(run: PartRun) {
       [
         `${answers} answers per window, one at a time. The real path: a task in \`default\` mode runs the \`permission\` scenario with the real SDK and CLI in a local sandbox; each sample is a follow-up message that makes the agent run a command it must ask for, and the answer \`{decision: "allow"}\` is timed from sending its POST to the worker's \`canUseTool\` promise resolving (the worker logs \`resolved_at\` there, ms epoch with sub-ms resolution; one machine, one clock). The server's half: the same POST on an external sandbox whose worker is the benchmark's channel client, timed to the pushed \`answer\` frame. ${run.options.rounds} rounds; medians over rounds.`,
         "",
-        "| subject | p50 ms | p95 ms | p99 ms |",
-        "| --- | --- | --- | --- |",
-        ...rows.map(
-          ({ name, series: row }) =>
-            `| ${name} | ${ms(row.median("p50"))} | ${ms(row.median("p95"))} | ${ms(row.median("p99"))} |`,
-        ),
+        ...latencyTable(rows),
       ].join("\n"),
     );
   } finally {

@@ -1,9 +1,8 @@
 import { openEchoFloor, openPostgresFloor, openSqliteFloor } from "../floors.ts";
 import { openInjectionProbe, openSeedPollProbe } from "../injection.ts";
 import { watchMachine } from "../lib/machine.ts";
-import { alternate, type Series, type Subject } from "../lib/rounds.ts";
+import { alternate, latencyTable, type Series, type Subject } from "../lib/rounds.ts";
 import { type BenchServer, startServer } from "../lib/server.ts";
-import { ms } from "../lib/stats.ts";
 import { backendLabel, backendShort, named, type PartRun } from "./run-context.ts";
 
 /** p99 ≤ 10 ms; as a ratio, 10 ms over the floor on an idle machine (about 0.5 ms embedded, 3.5 ms with Postgres). */
@@ -95,12 +94,7 @@ export async function injectionPart(run: PartRun) {
         [
           `${messages} messages per window, one at a time, to an external sandbox whose worker (the benchmark's channel client) is connected; timed from sending the POST to the pushed frame arriving. The seed's way: 10 sandboxes without a channel, each polled by a worker every ${SEED_POLL_MS} ms at staggered phases; one message to each per window at a random moment, timed to the poll that returns it. ${run.options.rounds} rounds; medians over rounds.`,
           "",
-          "| subject | p50 ms | p95 ms | p99 ms |",
-          "| --- | --- | --- | --- |",
-          ...rows.map(
-            ({ name, series: row }) =>
-              `| ${name} | ${ms(row.median("p50"))} | ${ms(row.median("p95"))} | ${ms(row.median("p99"))} |`,
-          ),
+          ...latencyTable(rows),
         ].join("\n"),
       );
     } finally {
