@@ -14,6 +14,7 @@ import type {
   EnvironmentStore,
 } from "../store/environment-store.ts";
 import type { Vault } from "../vault/vault.ts";
+import { checkMcpServers } from "./mcp.ts";
 
 /** What the vault holds for one environment. */
 interface SealedValues {
@@ -67,6 +68,7 @@ export class Environments {
       model_credentials: credentialsView(values.model_credentials),
       mcp_servers: body.mcp_servers ?? {},
     };
+    checkSpec(spec);
     const record = await this.store.create({
       id: newEnvironmentId(),
       name: body.name,
@@ -125,6 +127,7 @@ export class Environments {
         values.model_credentials = patch.model_credentials;
         spec.model_credentials = credentialsView(patch.model_credentials);
       }
+      checkSpec(spec);
       const updated = await this.store.update(
         current.id,
         { name: patch.name ?? current.name, spec, sealed: this.seal(values) },
@@ -169,6 +172,15 @@ export class Environments {
     if (record.sealed === null) return { secrets: {}, model_credentials: null };
     return this.vault.openJson(record.sealed) as SealedValues;
   }
+}
+
+/** Checks across fields, after a create or a patch is applied: nothing is stored when one fails. */
+function checkSpec(spec: EnvironmentSpec) {
+  checkMcpServers(spec.mcp_servers, {
+    agentNetwork: spec.network.agent,
+    variables: Object.keys(spec.variables),
+    secrets: spec.secrets,
+  });
 }
 
 function credentialsView(

@@ -81,3 +81,30 @@ function privateIpv6(address: string): boolean {
   const first = Number.parseInt(address.split(":")[0] || "0", 16);
   return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00;
 }
+
+/** Whether one allowlist entry (`host`, `*.host`, `host:port`) lets `host:port` through. */
+function entryAllows(entry: string, host: string, port: number): boolean {
+  const match = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase());
+  const pattern = match?.[1] ?? "";
+  if (match?.[2] !== undefined && Number(match[2]) !== port) return false;
+  if (pattern.startsWith("*.")) return host.endsWith(pattern.slice(1)) && host !== pattern.slice(2);
+  return host === pattern;
+}
+
+/**
+ * Whether a phase with this policy may reach `host:port` — the same judgement the sandbox's
+ * proxy makes, used to refuse up front what could never connect (a remote MCP server).
+ */
+export function networkAllows(policy: NetworkPolicy, host: string, port: number): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  switch (policy.level) {
+    case "none":
+      return false;
+    case "trusted":
+      return TRUSTED_HOST_LIST.some((entry) => entryAllows(entry, bare, port));
+    case "custom":
+      return (policy.hosts ?? []).some((entry) => entryAllows(entry, bare, port));
+    case "full":
+      return openNetworkAllows(bare);
+  }
+}

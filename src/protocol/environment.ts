@@ -105,46 +105,61 @@ export const ModelCredentialsInput = z.discriminatedUnion("kind", [
 ]);
 export type ModelCredentialsInput = z.infer<typeof ModelCredentialsInput>;
 
-const McpServerName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_-]");
+export const McpServerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of letters, digits, '_' or '-'");
+/** No control characters: a command or argument is one line a person can read. */
+const Printable = (max: number) =>
+  z
+    .string()
+    .max(max)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), {
+      message: "must not contain control characters",
+    });
+/**
+ * An MCP server the agent may use. `stdio` ones run inside the sandbox (as the agent's
+ * processes do); `env` values and `args` may name the environment's variables and agent
+ * secrets as `${NAME}`, filled in by the worker. `http`/`sse` ones are reached through the
+ * agent phase's network level, so their host must be allowed there.
+ */
 export const McpServer = z.discriminatedUnion("type", [
   z
     .object({
       type: z.literal("stdio"),
-      command: z.string().min(1).max(1024),
-      args: z.array(z.string().max(4096)).max(100).default([]),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), Value).optional(),
+      command: Printable(1024).refine((value) => value.trim().length > 0, {
+        message: "must not be empty",
+      }),
+      args: z.array(Printable(4096)).max(100).default([]),
+      env: keyedRecord(VariableName, Value, MAX_VARIABLES, "variables").optional(),
     })
     .strict(),
   z
     .object({
       type: z.enum(["http", "sse"]),
-      url: z.url({ protocol: /^https?$/ }).max(2048),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .max(2048)
+        .refine((value) => !/^[a-z]+:\/\/[^/]*@/i.test(value), {
+          message: "must not carry a user or password (they would be shown to everyone)",
+        }),
     })
     .strict(),
 ]);
 export type McpServer = z.infer<typeof McpServer>;
 
-const fields = {
-  description: z.string().max(2000),
-  setup_script: z.string().refine((value) => utf8Bytes(value) <= SETUP_SCRIPT_MAX_BYTES, {
-    message: `must be at most ${SETUP_SCRIPT_MAX_BYTES} bytes`,
-  }),
-  network: EnvironmentNetwork,
-  model: z.string().min(1).max(200),
-  mcp_servers: z
-    .record(McpServerName, McpServer)
-    .refine((servers) => Object.keys(servers).length <= 20, { message: "at most 20 servers" }),
-};
-
-/** A record keyed by variable names; a bad key is reported by name, with the reason. */
-const limitedRecord = <T extends z.ZodType>(value: T) =>
-  z.record(z.string(), value).superRefine((record, context) => {
+/** A record whose keys must pass `key`; a bad key is reported by name, with the reason. */
+function keyedRecord<T extends z.ZodType>(
+  key: z.ZodType<string>,
+  value: T,
+  max: number,
+  noun: string,
+) {
+  return z.record(z.string(), value).superRefine((record, context) => {
     const names = Object.keys(record);
-    if (names.length > MAX_VARIABLES) {
-      context.addIssue({ code: "custom", message: `at most ${MAX_VARIABLES} entries` });
-    }
+    if (names.length > max) context.addIssue({ code: "custom", message: `at most ${max} ${noun}` });
     for (const name of names) {
-      const checked = VariableName.safeParse(name);
+      const checked = key.safeParse(name);
       if (!checked.success) {
         context.addIssue({
           code: "custom",
@@ -154,6 +169,21 @@ const limitedRecord = <T extends z.ZodType>(value: T) =>
       }
     }
   });
+}
+
+const fields = {
+  description: z.string().max(2000),
+  setup_script: z.string().refine((value) => utf8Bytes(value) <= SETUP_SCRIPT_MAX_BYTES, {
+    message: `must be at most ${SETUP_SCRIPT_MAX_BYTES} bytes`,
+  }),
+  network: EnvironmentNetwork,
+  model: z.string().min(1).max(200),
+  mcp_servers: keyedRecord(McpServerName, McpServer, 20, "servers"),
+};
+
+/** A record keyed by variable names; a bad key is reported by name, with the reason. */
+const limitedRecord = <T extends z.ZodType>(value: T) =>
+  keyedRecord(VariableName, value, MAX_VARIABLES, "entries");
 
 export const CreateEnvironmentBody = z
   .object({

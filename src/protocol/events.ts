@@ -143,6 +143,21 @@ export const AgentStarted = defineEvent(
     cwd: z.string().optional(),
     tools: z.array(z.string()).optional(),
     scripted_model: z.boolean().optional(),
+    /** MCP servers the session has, as Claude Code reported them (`connected`, `failed`, …). */
+    mcp_servers: z.array(loose({ name: z.string(), status: z.string() })).optional(),
+    /** What Claude Code loaded, as it reported it (built-ins included). */
+    slash_commands: z.array(z.string()).optional(),
+    agents: z.array(z.string()).optional(),
+    skills: z.array(z.string()).optional(),
+    /** The repository's own Claude Code settings found in the workspace when the agent started. */
+    project_settings: z
+      .object({
+        files: z.array(z.string()),
+        commands: z.array(z.string()),
+        agents: z.array(z.string()),
+        skills: z.array(z.string()),
+      })
+      .optional(),
   }),
   "The agent session is up.",
 );

@@ -19,6 +19,7 @@ import {
   AgentTurnCompleted,
 } from "../protocol/events.ts";
 import { type AgentEvent, agentEvent } from "./agent-event.ts";
+import type { ProjectSettings } from "./project-settings.ts";
 
 /*
  * SDK message → registry events. Pure: the only memory is `MappingState`, which the
@@ -35,6 +36,8 @@ export interface MappingState {
 export interface MappingOptions {
   /** Set when the model endpoint is Omoi's scripted model, so viewers can say so. */
   scriptedModel?: boolean;
+  /** The repository's Claude Code settings found in the workspace, for `agent.started`. */
+  projectSettings?: ProjectSettings;
 }
 
 export function createMappingState(): MappingState {
@@ -78,6 +81,14 @@ function mapInit(message: SDKSystemMessage, options: MappingOptions): AgentEvent
     ...(options.scriptedModel !== undefined ? { scripted_model: options.scriptedModel } : {}),
     permission_mode: message.permissionMode,
     claude_code_version: message.claude_code_version,
+    mcp_servers: (message.mcp_servers ?? []).map((server) => ({
+      name: server.name,
+      status: server.status,
+    })),
+    slash_commands: message.slash_commands ?? [],
+    agents: message.agents ?? [],
+    skills: message.skills ?? [],
+    ...(options.projectSettings ? { project_settings: options.projectSettings } : {}),
   });
 }
 

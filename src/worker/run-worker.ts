@@ -1,5 +1,6 @@
 import { phaseVariables } from "../environment/launch.ts";
 import { SecretMask } from "../environment/mask.ts";
+import { sdkMcpServers } from "../environment/mcp.ts";
 import { AgentCompleted, AgentError, AgentFailed, AgentLimitExceeded } from "../protocol/events.ts";
 import { type Confinement, confine } from "../sandbox/confine.ts";
 import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
@@ -11,6 +12,7 @@ import { limitFailure } from "./failure.ts";
 import { HttpTransport } from "./http-fallback.ts";
 import type { Logger } from "./log.ts";
 import { type ModelProbe, probeModel } from "./model-probe.ts";
+import { projectSettings } from "./project-settings.ts";
 import { AgentSession, type SessionEnd } from "./session.ts";
 import { runSetup } from "./setup.ts";
 import type { IncomingMessage, Transport } from "./transport.ts";
@@ -162,7 +164,15 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         modelBaseUrl: options.modelBaseUrl,
         partialMessages: options.partialMessages,
         env,
+        mcpServers: options.environment
+          ? sdkMcpServers(
+              options.environment.mcpServers,
+              phaseVariables(options.environment, "agent"),
+            )
+          : undefined,
         spawnClaudeCodeProcess: confinement ? markSpawn(confinement, log) : undefined,
+        // Read once setup is done, before the agent could change anything.
+        projectSettings: projectSettings(options.workspace).catch(() => undefined),
         scriptedModel: probe.then((result) => (result.reachable ? result.scripted : undefined)),
         logger: log,
         onTurnEnd: async () => {

@@ -27,6 +27,7 @@ import { FILE_EDIT_TOOLS, FileEditTracker } from "./file-edits.ts";
 import { InputQueue, userMessage } from "./input-queue.ts";
 import { log as defaultLog, type Logger } from "./log.ts";
 import { createMappingState, mapSdkMessage } from "./mapping.ts";
+import type { ProjectSettings } from "./project-settings.ts";
 import type { IncomingMessage } from "./transport.ts";
 
 export interface SessionOptions {
@@ -51,6 +52,10 @@ export interface SessionOptions {
   allowRules?: PermissionRule[];
   /** How long `stop()` lets the CLI wind down before killing it. */
   stopGraceMs?: number;
+  /** The repository's Claude Code settings, reported with `agent.started`. */
+  projectSettings?: Promise<ProjectSettings | undefined>;
+  /** The environment's MCP servers, as the SDK takes them. */
+  mcpServers?: Options["mcpServers"];
   /** Runs when a turn has ended, before its result is reported (ends background processes). */
   onTurnEnd?: () => Promise<void>;
   logger?: Logger;
@@ -232,6 +237,9 @@ export class AgentSession {
       ...(options.model ? { model: options.model } : {}),
       ...(options.maxTurns ? { maxTurns: options.maxTurns } : {}),
       ...(options.maxBudgetUsd !== null ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
+      ...(options.mcpServers && Object.keys(options.mcpServers).length > 0
+        ? { mcpServers: options.mcpServers }
+        : {}),
       ...(options.resumeSessionId ? { resume: options.resumeSessionId } : {}),
       ...(options.spawnClaudeCodeProcess
         ? { spawnClaudeCodeProcess: options.spawnClaudeCodeProcess }
@@ -293,7 +301,11 @@ export class AgentSession {
           this.log.warn({ err: String(error) }, "ending the turn's background processes failed"),
         );
     }
-    const events = mapSdkMessage(message, this.mapping, { scriptedModel });
+    const projectSettings =
+      message.type === "system" && message.subtype === "init"
+        ? await this.options.projectSettings
+        : undefined;
+    const events = mapSdkMessage(message, this.mapping, { scriptedModel, projectSettings });
     if (message.type === "system" && message.subtype === "status" && message.permissionMode) {
       this.modeObserved(message.permissionMode, "agent");
     }

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { Task } from "../../src/protocol/task.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { runTaskWithEvents } from "../helpers/tasks.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
@@ -38,25 +39,8 @@ after(async () => {
   agentHost.close();
 });
 
-async function runTask(environment: string, command: string) {
-  const created = await api<Task>(omoi.url, "POST", "/api/v1/tasks", {
-    prompt: `[scenario:shell] ${command}`,
-    environment,
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const viewer = new TestViewer(
-    `${omoi.url.replace("http", "ws")}/ws/events?entity_types=task&entity_ids=${created.body.id}&since=0`,
-  );
-  try {
-    await viewer.waitForEvent("task.completed", undefined, 120_000).catch(async () => {
-      await viewer.waitForEvent("task.failed", undefined, 1_000);
-    });
-    const task = (await api<Task>(omoi.url, "GET", `/api/v1/tasks/${created.body.id}`)).body;
-    return { task, events: [...viewer.events] };
-  } finally {
-    viewer.close();
-  }
-}
+const runTask = (environment: string, command: string) =>
+  runTaskWithEvents(omoi.url, { prompt: `[scenario:shell] ${command}`, environment });
 
 const setupLines = (events: EventFrame[]) =>
   events

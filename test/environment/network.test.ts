@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  networkAllows,
   networkRules,
   openNetworkAllows,
   TRUSTED_HOST_LIST,
@@ -73,5 +74,25 @@ describe("network levels", () => {
     ]) {
       assert.equal(openNetworkAllows(host), false, host);
     }
+  });
+  test("networkAllows judges a host:port as the proxy does, for each level", () => {
+    assert.equal(networkAllows({ level: "none" }, "example.com", 443), false);
+    assert.equal(networkAllows({ level: "trusted" }, "registry.npmjs.org", 443), true);
+    assert.equal(networkAllows({ level: "trusted" }, "mcp.example.com", 443), false);
+    const custom = { level: "custom" as const, hosts: ["*.corp.example", "mcp.example.com:8443"] };
+    assert.equal(networkAllows(custom, "a.corp.example", 80), true);
+    assert.equal(
+      networkAllows(custom, "corp.example", 80),
+      false,
+      "a wildcard means strict subdomains",
+    );
+    assert.equal(networkAllows(custom, "mcp.example.com", 8443), true);
+    assert.equal(
+      networkAllows(custom, "mcp.example.com", 443),
+      false,
+      "a port names that port only",
+    );
+    assert.equal(networkAllows({ level: "full" }, "mcp.example.com", 443), true);
+    assert.equal(networkAllows({ level: "full" }, "127.0.0.1", 8080), false);
   });
 });

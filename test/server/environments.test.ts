@@ -8,6 +8,8 @@ import { forEachBackend } from "../helpers/backends.ts";
 import { api, type TestOmoi } from "../helpers/omoi.ts";
 
 let omoi: TestOmoi;
+/** `${NAME}`: how an MCP server names a variable or secret of its environment. */
+const reference = (name: string) => `\${${name}}`;
 const SECRET_VALUE = "s3cr3t-value-that-must-never-show-9f2c";
 const TOKEN_VALUE = "sk-ant-oat01-subscription-token-7d1e";
 
@@ -197,6 +199,70 @@ forEachBackend(
             { name: "n11", model_credentials: { kind: "cookie", cookie: "x" } },
             /kind/,
           ],
+          [
+            "an MCP server with a bad name",
+            { name: "n12", mcp_servers: { "my server": { type: "stdio", command: "x" } } },
+            /letters, digits/,
+          ],
+          [
+            "an MCP stdio server without a command",
+            { name: "n13", mcp_servers: { s: { type: "stdio", command: " " } } },
+            /must not be empty/,
+          ],
+          [
+            "an MCP command with a control character",
+            { name: "n14", mcp_servers: { s: { type: "stdio", command: "run\nrm -rf" } } },
+            /control characters/,
+          ],
+          [
+            "an MCP server URL that is not http(s)",
+            { name: "n15", mcp_servers: { s: { type: "http", url: "file:///etc/passwd" } } },
+            /url/,
+          ],
+          [
+            "an MCP server URL carrying a password",
+            {
+              name: "n16",
+              network: { agent: { level: "full" } },
+              mcp_servers: { s: { type: "sse", url: "https://me:pw@mcp.example.com/sse" } },
+            },
+            /user or password/,
+          ],
+          [
+            "a remote MCP server the agent's network does not reach",
+            {
+              name: "n17",
+              mcp_servers: { docs: { type: "http", url: "https://mcp.example.com/" } },
+            },
+            /mcp\.example\.com:443 is not reachable with the agent's network level 'none'/,
+          ],
+          [
+            "an MCP env reference to nothing",
+            {
+              name: "n18",
+              mcp_servers: { s: { type: "stdio", command: "x", env: { T: reference("NOPE") } } },
+            },
+            /names no variable or secret/,
+          ],
+          [
+            "an MCP reference to a setup-only secret",
+            {
+              name: "n19",
+              secrets: { ONLY_SETUP: { value: "value-1234", setup_only: true } },
+              mcp_servers: {
+                s: { type: "stdio", command: "x", args: [`--t=${reference("ONLY_SETUP")}`] },
+              },
+            },
+            /setup-only secret/,
+          ],
+          [
+            "an MCP env with a reserved name",
+            {
+              name: "n20",
+              mcp_servers: { s: { type: "stdio", command: "x", env: { HTTPS_PROXY: "y" } } },
+            },
+            /reserved/,
+          ],
         ];
         for (const [what, body, message] of cases) {
           test(what, async () => {
@@ -217,6 +283,35 @@ forEachBackend(
             assert.ok(!listed.body.environments.some((environment) => environment.name === name));
           });
         }
+
+        test("a patch that would leave an MCP server unreachable or unresolved is refused whole", async () => {
+          const created = await api(omoi.url, "POST", "/api/v1/environments", {
+            name: "mcp-patch",
+            network: { agent: { level: "custom", hosts: ["mcp.example.com"] } },
+            variables: { TOKEN_SOURCE: "x" },
+            mcp_servers: {
+              docs: { type: "http", url: "https://mcp.example.com/mcp" },
+              local: { type: "stdio", command: "x", env: { T: reference("TOKEN_SOURCE") } },
+            },
+          });
+          assert.equal(created.status, 201, JSON.stringify(created.body));
+          const narrowed = await api<{ error: { message: string } }>(
+            omoi.url,
+            "PATCH",
+            "/api/v1/environments/mcp-patch",
+            {
+              description: "changed",
+              network: { agent: { level: "none" } },
+              variables: { TOKEN_SOURCE: null },
+            },
+          );
+          assert.equal(narrowed.status, 400);
+          assert.match(narrowed.body.error.message, /mcp_servers\.docs: mcp\.example\.com:443/);
+          assert.match(narrowed.body.error.message, /mcp_servers\.local: '\$\{TOKEN_SOURCE\}'/);
+          const kept = await api<Environment>(omoi.url, "GET", "/api/v1/environments/mcp-patch");
+          assert.equal(kept.body.description, null, "nothing of the refused patch was stored");
+          assert.equal(kept.body.network.agent.level, "custom");
+        });
 
         test("a duplicate name is a 409; an empty patch or unknown environment a clear 4xx", async () => {
           assert.equal(

@@ -190,6 +190,34 @@ describe("environments in the web app", () => {
       assert.match((await failed.getByTestId("setup-outcome").textContent()) ?? "", /exit 2/);
       await visible(failed.getByTestId("setup-error").filter({ hasText: "exited with code 2" }));
       await visible(failed.getByTestId("setup-lines").filter({ hasText: "missing script: build" }));
+
+      // The agent starts: the session says which settings it loaded and which MCP servers connected.
+      await postEvent(sandboxId, "agent.started", {
+        model: "claude-sonnet-4-5",
+        mcp_servers: [
+          { name: "probe", status: "connected" },
+          { name: "docs", status: "failed" },
+        ],
+        project_settings: {
+          files: ["CLAUDE.md", ".claude/settings.json"],
+          commands: ["hello"],
+          agents: ["reviewer"],
+          skills: ["greet"],
+        },
+      });
+      const loaded = page.getByTestId("loaded-settings");
+      await visible(loaded);
+      assert.match(
+        (await loaded.locator("summary").textContent()) ?? "",
+        /CLAUDE\.md, \.claude\/settings\.json · 1 command · 1 agent · 1 skill · 2 MCP servers/,
+      );
+      assert.equal(
+        await loaded.evaluate((element) => element.hasAttribute("open")),
+        true,
+        "open: a server failed",
+      );
+      await visible(loaded.getByTestId("mcp-server").filter({ hasText: "docs (failed)" }));
+      await visible(loaded.filter({ hasText: "/hello" }));
       assert.deepEqual(errors, []);
     } catch (error) {
       await screenshot(page, "environments-setup-failure");

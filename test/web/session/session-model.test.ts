@@ -157,4 +157,36 @@ describe("SessionModel", () => {
       ["assistant"],
     );
   });
+  it("shows what the session loaded: the repository's settings and each MCP server's status", () => {
+    const model = new SessionModel();
+    const frame = streamOf();
+    model.apply(frame("agent.started", { model: "m" }), true);
+    assert.ok(!model.items.some((item) => item.kind === "loaded"), "nothing loaded, nothing shown");
+    model.apply(
+      frame("agent.started", {
+        model: "m",
+        mcp_servers: [
+          { name: "probe", status: "connected" },
+          { name: "docs", status: "failed" },
+          { bad: 1 },
+        ],
+        project_settings: {
+          files: ["CLAUDE.md"],
+          commands: ["hello"],
+          agents: [],
+          skills: ["greet", 7],
+        },
+      }),
+      true,
+    );
+    const loaded = model.items.find((item) => item.kind === "loaded");
+    assert.ok(loaded?.kind === "loaded");
+    assert.deepEqual(loaded.files, ["CLAUDE.md"]);
+    assert.deepEqual(loaded.commands, ["hello"]);
+    assert.deepEqual(loaded.skills, ["greet"]);
+    assert.deepEqual(loaded.mcpServers, [
+      { name: "probe", status: "connected" },
+      { name: "docs", status: "failed" },
+    ]);
+  });
 });

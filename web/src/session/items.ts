@@ -93,6 +93,20 @@ export interface SetupItem {
   tail: string[];
 }
 
+/**
+ * What the agent's session started with: the repository's Claude Code settings found in the
+ * workspace, and the MCP servers with the status Claude Code reported for each.
+ */
+export interface LoadedItem {
+  kind: "loaded";
+  key: string;
+  files: string[];
+  commands: string[];
+  agents: string[];
+  skills: string[];
+  mcpServers: { name: string; status: string }[];
+}
+
 export type Item =
   | UserItem
   | AssistantItem
@@ -102,4 +116,5 @@ export type Item =
   | TodosItem
   | ErrorItem
   | NoteItem
-  | SetupItem;
+  | SetupItem
+  | LoadedItem;

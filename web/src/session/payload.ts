@@ -20,3 +20,9 @@ export function record(payload: Payload, key: string): Payload | null {
   const value = payload[key];
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Payload) : null;
 }
+
+/** The strings of an array field (anything else in it is left out). */
+export function strings(payload: Payload | null, key: string): string[] {
+  const value = payload?.[key];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+}

@@ -1,7 +1,7 @@
 import { sandboxStatusAfter, taskStatusAfter } from "../../../src/protocol/status.ts";
 import type { MessageDelivery, MessageType, StoredEvent } from "../api/types.ts";
 import type { Item, SetupItem, Todo, ToolItem, UserItem } from "./items.ts";
-import { bool, num, type Payload, record, str } from "./payload.ts";
+import { bool, num, type Payload, record, str, strings } from "./payload.ts";
 
 export type AgentActivity = "idle" | "working" | "waiting" | "ended";
 
@@ -206,6 +206,7 @@ export class SessionModel {
         stats.model = str(payload, "model") ?? stats.model;
         stats.cwd = str(payload, "cwd") ?? stats.cwd;
         this.note(key, type, frame, `Agent started${stats.model ? ` · ${stats.model}` : ""}`, "info");
+        this.onLoaded(`${key}:loaded`, payload);
         break;
       case "agent.waiting":
         stats.activity = "waiting";
@@ -504,6 +505,29 @@ export class SessionModel {
     }
     // No words from the agent: usually a turn cut short by an interrupt or a stop.
     this.note(key, frame.event_type, frame, `Turn ended early${subtype ? ` (${subtype})` : ""}`, "warn");
+  }
+
+  /** The settings and MCP servers a session started with, when it had any. */
+  private onLoaded(key: string, payload: Payload): void {
+    const settings = record(payload, "project_settings");
+    const servers = Array.isArray(payload.mcp_servers) ? payload.mcp_servers : [];
+    const mcpServers = servers.flatMap((server) => {
+      const entry = typeof server === "object" && server !== null ? (server as Payload) : {};
+      const name = str(entry, "name");
+      return name ? [{ name, status: str(entry, "status") ?? "unknown" }] : [];
+    });
+    const item = {
+      kind: "loaded" as const,
+      key,
+      files: strings(settings, "files"),
+      commands: strings(settings, "commands"),
+      agents: strings(settings, "agents"),
+      skills: strings(settings, "skills"),
+      mcpServers,
+    };
+    const any =
+      item.files.length + item.commands.length + item.agents.length + item.skills.length + mcpServers.length > 0;
+    if (any) this.push(item);
   }
 
   private note(

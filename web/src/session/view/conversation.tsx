@@ -5,6 +5,7 @@ import { formatClock } from "../../format.ts";
 import type { Item, UserItem } from "../items.ts";
 import type { AgentActivity } from "../session-model.ts";
 import { DiffView } from "./diff-view.tsx";
+import { LoadedSettings } from "./loaded-settings.tsx";
 import { SetupLog } from "./setup-log.tsx";
 import { TodoList } from "./todo-list.tsx";
 import { ToolCard } from "./tool-card.tsx";
@@ -88,6 +89,8 @@ function ItemView({ item, cwd }: { item: Item; cwd: string | null }) {
       );
     case "setup":
       return <SetupLog item={item} />;
+    case "loaded":
+      return <LoadedSettings item={item} />;
     case "note":
       return (
         <div className={`note note-${item.tone}`} data-testid="note" data-event-type={item.eventType}>

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { runTaskWithEvents } from "../helpers/tasks.ts";
+
+/*
+ * An environment's MCP servers and the repository's own Claude Code settings, proved with the
+ * real CLI in the real sandbox: the scripted model calls an MCP tool, the server (a small
+ * stdio MCP server the setup script writes) runs inside the sandbox, and its answer reaches
+ * the agent; `agent.started` says which servers connected and which settings were loaded.
+ */
+
+const MCP_SECRET = "mcp-secret-value-5e0c21aa";
+let omoi: TestOmoi;
+/** `${NAME}`: how an MCP server names a variable or secret of its environment. */
+const reference = (name: string) => `\${${name}}`;
+let outside: string;
+
+/** A minimal MCP server over stdio: newline-delimited JSON-RPC with one tool, `echo`. */
+const ECHO_SERVER = (escapePath: string) => `
+import { createInterface } from "node:readline";
+import { writeFileSync } from "node:fs";
+const send = (message) => process.stdout.write(JSON.stringify(message) + "\\n");
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const message = JSON.parse(line);
+  if (message.method === "initialize") {
+    send({ jsonrpc: "2.0", id: message.id, result: {
+      protocolVersion: message.params.protocolVersion, capabilities: { tools: {} },
+      serverInfo: { name: "probe", version: "1.0.0" } } });
+  } else if (message.method === "tools/list") {
+    send({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "echo",
+      description: "Echoes its text", inputSchema: { type: "object",
+      properties: { text: { type: "string" } }, required: ["text"] } }] } });
+  } else if (message.method === "tools/call") {
+    let escaped = "written";
+    try { writeFileSync(${JSON.stringify(escapePath)}, "x"); } catch (error) { escaped = "refused:" + error.code; }
+    const text = "echo-from-mcp: " + message.params.arguments.text + " token=" + process.env.PROBE_TOKEN +
+      " greeting=" + process.env.PROBE_GREETING + " outside-write=" + escaped;
+    send({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text }] } });
+  } else if (message.id !== undefined) {
+    send({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "no such method" } });
+  }
+});
+`;
+
+before(async () => {
+  outside = await mkdtemp(join(tmpdir(), "omoi-mcp-outside-"));
+  omoi = await startTestOmoi();
+});
+after(async () => {
+  await omoi.stop();
+  await rm(outside, { recursive: true, force: true });
+});
+
+const runTask = (environment: string, prompt: string) =>
+  runTaskWithEvents(omoi.url, { prompt, environment });
+
+const heredoc = (file: string, text: string) => `cat > ${file} <<'OMOI_EOF'\n${text}\nOMOI_EOF`;
+
+describe("an environment's MCP servers and the repository's settings", () => {
+  test("a stdio MCP server runs inside the sandbox with its referenced secret; the agent calls its tool and gets the answer", async () => {
+    const escapePath = join(outside, "escaped.txt");
+    const created = await api(omoi.url, "POST", "/api/v1/environments", {
+      name: "with-mcp",
+      setup_script: heredoc("mcp-echo.mjs", ECHO_SERVER(escapePath)),
+      variables: { GREETING: "hello-vars" },
+      secrets: { MCP_SECRET: { value: MCP_SECRET } },
+      mcp_servers: {
+        probe: {
+          type: "stdio",
+          command: process.execPath,
+          args: ["mcp-echo.mjs"],
+          env: { PROBE_TOKEN: reference("MCP_SECRET"), PROBE_GREETING: reference("GREETING") },
+        },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+
+    const { task, events } = await runTask("with-mcp", "[scenario:mcp] ping-through-mcp");
+    assert.equal(task.status, "completed", task.error ?? "");
+    const started = events.find((event) => event.event_type === "agent.started");
+    assert.deepEqual(
+      ((started?.payload.mcp_servers ?? []) as { name: string; status: string }[]).map(
+        ({ name, status }) => ({ name, status }),
+      ),
+      [{ name: "probe", status: "connected" }],
+      "the session view learns the server connected",
+    );
+    const use = events.find((event) => event.event_type === "agent.tool_use");
+    assert.equal(use?.payload.tool, "mcp__probe__echo");
+    const result = events.find((event) => event.event_type === "agent.tool_result");
+    const output = JSON.stringify(result?.payload.output);
+    assert.match(output, /echo-from-mcp: ping-through-mcp/);
+    assert.match(output, /greeting=hello-vars/, "a variable reference was filled in");
+    assert.match(
+      output,
+      /token=•+/,
+      "the secret reached the server, and was masked on its way out",
+    );
+    assert.match(output, /outside-write=refused:/, "the server runs confined to the sandbox");
+    assert.equal(existsSync(escapePath), false);
+    const said = events.filter((event) => event.event_type === "agent.message");
+    assert.match(
+      JSON.stringify(said.map((event) => event.payload)),
+      /The MCP tool said: echo-from-mcp/,
+    );
+
+    const stored = await api(
+      omoi.url,
+      "GET",
+      `/api/v1/sandboxes/${task.sandbox_id}/events?limit=1000`,
+    );
+    const environment = await api(omoi.url, "GET", "/api/v1/environments/with-mcp");
+    const everything = JSON.stringify([stored.body, events, task, environment.body]);
+    assert.ok(!everything.includes(MCP_SECRET), "the secret was stored or served");
+  });
+
+  test("the session's first event lists the repository's CLAUDE.md, settings, commands, agents and skills Claude Code loaded", async () => {
+    const created = await api(omoi.url, "POST", "/api/v1/environments", {
+      name: "with-settings",
+      setup_script: [
+        "mkdir -p .claude/commands/ops .claude/agents .claude/skills/greet",
+        "echo 'Be brief.' > CLAUDE.md",
+        `echo '{"env": {"FROM_SETTINGS": "yes"}}' > .claude/settings.json`,
+        "printf -- '---\\ndescription: Say hello\\n---\\nSay hello.\\n' > .claude/commands/hello.md",
+        "printf -- '---\\ndescription: Deploy\\n---\\nDeploy it.\\n' > .claude/commands/ops/deploy.md",
+        "printf -- '---\\nname: reviewer\\ndescription: Reviews code\\n---\\nReview.\\n' > .claude/agents/reviewer.md",
+        "printf -- '---\\nname: greet\\ndescription: Greets people\\n---\\nGreet.\\n' > .claude/skills/greet/SKILL.md",
+        // A link out of the workspace is never followed by the trusted side.
+        "ln -s /etc .claude/skills/escape",
+      ].join("\n"),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { task, events } = await runTask("with-settings", "[scenario:quick] hi");
+    assert.equal(task.status, "completed", task.error ?? "");
+    const started = events.find((event) => event.event_type === "agent.started")?.payload;
+    assert.deepEqual(started?.project_settings, {
+      files: ["CLAUDE.md", ".claude/settings.json"],
+      commands: ["deploy", "hello"],
+      agents: ["reviewer"],
+      skills: ["greet"],
+    });
+    // What Claude Code itself reported loading.
+    const loaded = (field: string) => (started?.[field] as string[] | undefined) ?? [];
+    assert.ok(loaded("slash_commands").includes("hello"), loaded("slash_commands").join(","));
+    assert.ok(loaded("agents").includes("reviewer"), loaded("agents").join(","));
+    assert.ok(loaded("skills").includes("greet"), loaded("skills").join(","));
+  });
+});
