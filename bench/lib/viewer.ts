@@ -1,24 +1,8 @@
 import WebSocket from "ws";
-import { safeJsonParse } from "../../src/protocol/json.ts";
+import { type EventFrame, parseViewerFrame } from "../../src/client/viewer-frame.ts";
 
-export interface ViewerEvent {
-  id: string;
-  seq: number;
-  stream_id: string;
-  event_type: string;
-  payload: Record<string, unknown>;
-  emitted_at: number;
-  stored_at: number;
-}
-
-function asEvent(value: unknown): ViewerEvent | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const frame = value as Record<string, unknown>;
-  if (frame.type !== "event") return undefined;
-  if (typeof frame.id !== "string" || typeof frame.seq !== "number") return undefined;
-  if (typeof frame.stream_id !== "string" || typeof frame.event_type !== "string") return undefined;
-  return frame as unknown as ViewerEvent;
-}
+/** An event as the viewer socket delivers it. */
+export type ViewerEvent = EventFrame;
 
 /** A viewer socket on `/ws/events`; calls `onEvent` with each event and when it arrived. */
 export class BenchViewer {
@@ -49,14 +33,13 @@ export class BenchViewer {
       socket.on("message", (data) => {
         const receivedAt = performance.now();
         viewer.frames++;
-        const parsed = safeJsonParse(data.toString());
-        if (!parsed.ok) return;
-        const event = asEvent(parsed.value);
-        if (event) {
-          viewer.onEvent?.(event, receivedAt);
+        const frame = parseViewerFrame(data.toString());
+        if (!frame) return;
+        if (frame.type === "event") {
+          viewer.onEvent?.(frame, receivedAt);
           return;
         }
-        const type = (parsed.value as { type?: unknown }).type;
+        const type = frame.type;
         if (type === "subscribed") resolve();
         if (type === "lagged") viewer.lagged = true;
         if (type === "replayed") {

@@ -1,6 +1,6 @@
+import type { EventFrame } from "../client/viewer-frame.ts";
 import type { AnswerBody } from "../protocol/approval.ts";
 import { kindOfRequestEvent, RESOLVED_EVENT_TYPE } from "../protocol/approval-requests.ts";
-import type { EventFrame } from "./client.ts";
 
 /*
  * Approval requests in the terminal: while one is open, the next line typed answers it

@@ -1,4 +1,3 @@
-import WebSocket from "ws";
 import { z } from "zod";
 import type { AnswerBody } from "../protocol/approval.ts";
 import {
@@ -6,7 +5,6 @@ import {
   Environment,
   type PatchEnvironmentBody,
 } from "../protocol/environment.ts";
-import type { StoredEvent } from "../protocol/event.ts";
 import { parseWith, safeJsonParse } from "../protocol/json.ts";
 import type { MessageDelivery, MessageType } from "../protocol/message.ts";
 import { type Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
@@ -15,8 +13,8 @@ import { isTaskId } from "./args.ts";
 import { ApiError, CliError, ServerUnreachableError } from "./errors.ts";
 
 /*
- * A typed client for the Omoi HTTP API and the viewer WebSocket. Responses are checked
- * for the fields the CLI relies on; anything else passes through untouched.
+ * A typed client for the Omoi HTTP API (event-stream.ts follows the viewer WebSocket).
+ * Responses are checked for the fields the CLI relies on; anything else passes through.
  */
 
 const TaskShape = z.looseObject({
@@ -94,106 +92,11 @@ export interface SendMessageInput {
   delivery: MessageDelivery;
 }
 
-/** Query of the viewer socket. */
-export interface ViewerQuery {
-  entity_types: ("task" | "sandbox")[];
-  entity_ids: string[];
-  since?: number;
-  /** The last N events of each stream, then live (instead of `since`). */
-  tail?: number;
-  /** `compact`: replay passes over streamed deltas whose finished message is stored. */
-  replay?: "full" | "compact";
-  cursors?: ReadonlyMap<string, number>;
-}
-
-/** A stored event as the viewer socket delivers it. */
-export type EventFrame = StoredEvent & {
-  type: "event";
-  entity_type?: string;
-  entity_id?: string;
-};
-
-const EventFrameShape = z.looseObject({
-  type: z.literal("event"),
-  event_type: z.string(),
-  seq: z.number().int(),
-  payload: z.record(z.string(), z.unknown()),
-  stream_id: z.string().optional(),
-  sandbox_id: z.string().nullable().optional(),
-  task_id: z.string().nullable().optional(),
-  entity_id: z.string().optional(),
-});
-const SkippedFrameShape = z.looseObject({
-  type: z.literal("skipped"),
-  stream_id: z.string(),
-  from_seq: z.number().int(),
-  to_seq: z.number().int(),
-});
-const SubscribedFrameShape = z.looseObject({
-  type: z.literal("subscribed"),
-  cursors: z.record(z.string(), z.number().int()).optional(),
-});
-const OtherFrameShape = z.looseObject({
-  type: z.enum(["replayed", "pong", "error", "lagged"]),
-});
-export const ViewerFrameShape = z.union([
-  EventFrameShape,
-  SkippedFrameShape,
-  SubscribedFrameShape,
-  OtherFrameShape,
-]);
-
-export type ViewerFrame =
-  | { type: "event"; event: EventFrame }
-  | { type: "skipped"; stream_id: string; from_seq: number; to_seq: number }
-  | { type: "subscribed"; cursors: Record<string, number> }
-  | { type: "replayed" | "pong" | "lagged" }
-  | { type: "error"; message: string };
-
-/** Parses one server frame; `undefined` when it is not a frame the CLI understands. */
-export function parseViewerFrame(text: string): ViewerFrame | undefined {
-  const parsed = parseWith(ViewerFrameShape, text);
-  if (!parsed.ok) return undefined;
-  const frame = parsed.value;
-  if (frame.type === "event") {
-    const event = frame as unknown as EventFrame;
-    const stream = frame.stream_id ?? frame.sandbox_id ?? frame.entity_id ?? frame.task_id;
-    if (!stream) return undefined;
-    return {
-      type: "event",
-      event: {
-        ...event,
-        stream_id: stream,
-        sandbox_id: frame.sandbox_id ?? null,
-        task_id: frame.task_id ?? null,
-      },
-    };
-  }
-  if (frame.type === "skipped") {
-    const { stream_id, from_seq, to_seq } = frame as z.infer<typeof SkippedFrameShape>;
-    return { type: "skipped", stream_id, from_seq, to_seq };
-  }
-  if (frame.type === "subscribed") {
-    return {
-      type: "subscribed",
-      cursors: (frame as z.infer<typeof SubscribedFrameShape>).cursors ?? {},
-    };
-  }
-  if (frame.type === "error") {
-    const error = (frame as { error?: { message?: unknown } }).error;
-    return {
-      type: "error",
-      message: typeof error?.message === "string" ? error.message : "bad frame",
-    };
-  }
-  return { type: frame.type as "replayed" | "pong" | "lagged" };
-}
-
 export class OmoiClient {
   constructor(
     readonly serverUrl: string,
-    private readonly token?: string,
-    private readonly timeoutMs = 30_000,
+    readonly token?: string,
+    readonly timeoutMs = 30_000,
   ) {}
 
   health(): Promise<Health> {
@@ -267,27 +170,6 @@ export class OmoiClient {
     const kind = isTaskId(id) ? "tasks" : "sandboxes";
     const path = `/api/v1/${kind}/${encodeURIComponent(id)}/messages`;
     return this.request("POST", path, MessageAcceptedShape, input);
-  }
-
-  viewerUrl(query: ViewerQuery): string {
-    const url = new URL("/ws/events", this.serverUrl);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("entity_types", query.entity_types.join(","));
-    url.searchParams.set("entity_ids", query.entity_ids.join(","));
-    if (query.since !== undefined) url.searchParams.set("since", String(query.since));
-    if (query.tail !== undefined) url.searchParams.set("tail", String(query.tail));
-    if (query.replay) url.searchParams.set("replay", query.replay);
-    if (query.cursors?.size) {
-      const cursors = [...query.cursors].map(([stream, seq]) => `${stream}:${seq}`).join(",");
-      url.searchParams.set("cursors", cursors);
-    }
-    return url.toString();
-  }
-
-  openViewer(query: ViewerQuery): WebSocket {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    return new WebSocket(this.viewerUrl(query), { headers, handshakeTimeout: this.timeoutMs });
   }
 
   async listEnvironments(): Promise<Environment[]> {

@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
+import type { EventFrame } from "../client/viewer-frame.ts";
 import { sandboxStatusAfter, taskStatusAfter } from "../protocol/status.ts";
 import { ApprovalPrompts } from "./approval-prompt.ts";
 import { CatchUpBuffer } from "./catch-up.ts";
-import type { EventFrame, OmoiClient } from "./client.ts";
+import type { OmoiClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 import { type FollowTarget, followEvents } from "./event-stream.ts";
 import { EventRenderer } from "./render.ts";

@@ -1,7 +1,11 @@
 import WebSocket from "ws";
-import type { EventFrame } from "../../src/protocol/event.ts";
+import { type EventFrame, parseViewerFrame } from "../../src/client/viewer-frame.ts";
 
-/** A viewer socket that collects frames and lets a test wait for a condition. */
+/**
+ * A viewer socket that collects frames and lets a test wait for a condition. It reads frames
+ * as every client does (`parseViewerFrame`) but does not reconnect: tests look at exactly
+ * what the server sent, close codes included.
+ */
 export class TestViewer {
   readonly frames: Record<string, unknown>[] = [];
   readonly events: EventFrame[] = [];
@@ -17,9 +21,11 @@ export class TestViewer {
       this.socket.once("error", reject);
     });
     this.socket.on("message", (data) => {
-      const frame = JSON.parse(data.toString()) as Record<string, unknown>;
-      this.frames.push(frame);
-      if (frame.type === "event") this.events.push(frame as unknown as EventFrame);
+      const text = data.toString();
+      const frame = parseViewerFrame(text);
+      // A frame no client could read is kept too, for the test to see.
+      this.frames.push((frame ?? JSON.parse(text)) as Record<string, unknown>);
+      if (frame?.type === "event") this.events.push(frame);
       this.poke();
     });
     this.socket.on("close", (code, reason) => {
