@@ -195,6 +195,12 @@ export class OmoiClient {
     return this.request("DELETE", path, Environment);
   }
 
+  /** The next task in the environment runs its setup script again and keeps a new snapshot. */
+  async rebuildSnapshots(key: string): Promise<Environment> {
+    const path = `/api/v1/environments/${encodeURIComponent(key)}/snapshots`;
+    return this.request("DELETE", path, Environment);
+  }
+
   private async request<S extends z.ZodType>(
     method: string,
     path: string,

@@ -89,10 +89,7 @@ export class Environments {
   }
 
   async update(idOrName: string, patch: PatchEnvironmentBody): Promise<Environment> {
-    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      const current = await this.record(idOrName);
-      const values = this.open(current);
-      const spec: EnvironmentSpec = { ...current.spec };
+    return this.modify(idOrName, (current, spec, values) => {
       if (patch.description !== undefined) spec.description = patch.description;
       if (patch.setup_script !== undefined) spec.setup_script = patch.setup_script;
       if (patch.network !== undefined) {
@@ -127,10 +124,39 @@ export class Environments {
         values.model_credentials = patch.model_credentials;
         spec.model_credentials = credentialsView(patch.model_credentials);
       }
+      return patch.name ?? current.name;
+    });
+  }
+
+  /**
+   * Asks for the setup snapshots to be rebuilt: the reset time is part of every snapshot's key,
+   * so the next task runs the setup script again and keeps a new snapshot (the old ones are
+   * evicted as least recently used). Works the same whichever machine keeps the snapshots.
+   */
+  async resetSnapshots(idOrName: string): Promise<Environment> {
+    return this.modify(idOrName, (current, spec) => {
+      spec.snapshots_reset_at = Math.max(Date.now(), (current.spec.snapshots_reset_at ?? 0) + 1);
+      return current.name;
+    });
+  }
+
+  /**
+   * One change, applied to the version it read (`apply` edits the spec and values in place and
+   * names the environment), retried on a fresh read when another writer got there first.
+   */
+  private async modify(
+    idOrName: string,
+    apply: (current: EnvironmentRecord, spec: EnvironmentSpec, values: SealedValues) => string,
+  ): Promise<Environment> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.record(idOrName);
+      const values = this.open(current);
+      const spec: EnvironmentSpec = { ...current.spec };
+      const name = apply(current, spec, values);
       checkSpec(spec);
       const updated = await this.store.update(
         current.id,
-        { name: patch.name ?? current.name, spec, sealed: this.seal(values) },
+        { name, spec, sealed: this.seal(values) },
         current.updated_at,
       );
       if (updated) return toEnvironment(updated);
@@ -206,6 +232,7 @@ function toEnvironment(record: EnvironmentRecord): Environment {
     id: record.id,
     name: record.name,
     ...record.spec,
+    snapshots_reset_at: record.spec.snapshots_reset_at ?? null,
     created_at: record.created_at,
     updated_at: record.updated_at,
   };

@@ -16,6 +16,8 @@ export const LaunchEnvironment = z.object({
   variables: z.record(z.string(), z.string()),
   secrets: z.array(z.object({ name: z.string(), value: z.string(), setupOnly: z.boolean() })),
   mcpServers: z.record(z.string(), McpServer),
+  /** When a snapshot rebuild was last asked for: snapshots from before do not match. */
+  snapshotsResetAt: z.number().nullable().default(null),
 });
 export type LaunchEnvironment = z.infer<typeof LaunchEnvironment>;
 
@@ -35,6 +37,7 @@ export function launchEnvironment(environment: ResolvedEnvironment): LaunchEnvir
       setupOnly: setupOnly.get(name) ?? false,
     })),
     mcpServers: environment.spec.mcp_servers,
+    snapshotsResetAt: environment.spec.snapshots_reset_at ?? null,
   };
 }
 

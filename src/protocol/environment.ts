@@ -238,6 +238,8 @@ export const Environment = z.object({
     })
     .nullable(),
   mcp_servers: z.record(z.string(), McpServer),
+  /** When a rebuild of the setup snapshots was last asked for; null: never. */
+  snapshots_reset_at: z.number().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });

@@ -1,7 +1,13 @@
 import type { Environment } from "../protocol/environment.ts";
 
 /** The non-secret part of an environment, stored as JSON and returned by the API as is. */
-export type EnvironmentSpec = Omit<Environment, "id" | "name" | "created_at" | "updated_at">;
+export type EnvironmentSpec = Omit<
+  Environment,
+  "id" | "name" | "created_at" | "updated_at" | "snapshots_reset_at"
+> & {
+  /** Absent in environments stored before snapshots could be rebuilt on request: never. */
+  snapshots_reset_at?: number | null;
+};
 
 /** An environment as stored: its spec in the clear, its secrets sealed (see src/vault). */
 export interface EnvironmentRecord {

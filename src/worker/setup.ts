@@ -63,7 +63,11 @@ export async function runSetup(options: SetupOptions): Promise<SetupOutcome> {
   // Only a stored environment has snapshots: an id-less one has nothing to key them on.
   const key =
     snapshots && environment.id
-      ? await snapshotKey(environment.id, script.text, options.workspace).catch(() => null)
+      ? await snapshotKey(
+          snapshotOwner(environment.id, environment),
+          script.text,
+          options.workspace,
+        ).catch(() => null)
       : null;
   if (snapshots && key) {
     const started = Date.now();
@@ -151,6 +155,12 @@ export async function runSetup(options: SetupOptions): Promise<SetupOutcome> {
     }).catch(() => undefined);
   }
   return { ok: true, ran: true };
+}
+
+/** Whose snapshots these are: the environment, as of its last rebuild request. */
+function snapshotOwner(id: string, environment: LaunchEnvironment): string {
+  const reset = environment.snapshotsResetAt;
+  return reset === null ? id : `${id}@${reset}`;
 }
 
 async function setupScript(

@@ -79,6 +79,32 @@ describe("omoi env", () => {
     assert.equal(environment.setup_script, null);
   });
 
+  it("edit sets MCP servers from a JSON file; show lists them; rebuild asks for new snapshots", async () => {
+    const servers = path.join(files.dir, "mcp.json");
+    writeFileSync(
+      servers,
+      JSON.stringify({ docs: { type: "stdio", command: "docs-mcp", args: ["--serve"] } }),
+    );
+    const edited = await cli(["env", "edit", "web", "--mcp-servers", servers]);
+    assert.equal(edited.code, 0, edited.stderr);
+    assert.match(edited.stdout, /mcp servers: {4}docs \(docs-mcp\)/);
+    assert.match(edited.stdout, /snapshots: {6}kept from the last setup/);
+
+    const rebuilt = await cli(["env", "rebuild", "web"]);
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    assert.match(rebuilt.stdout, /the next task runs its setup script again/);
+    const stored = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    assert.equal(typeof stored.body.snapshots_reset_at, "number");
+    assert.match((await cli(["env", "show", "web"])).stdout, /snapshots: {6}rebuilt on request/);
+
+    const removed = await cli(["env", "edit", "web", "--no-mcp-servers"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /mcp servers: {4}-/);
+    const unknown = await cli(["env", "rebuild", "nowhere"]);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /environment 'nowhere' not found/);
+  });
+
   it("run --env names the environment; an unknown one is a clear error and no task", async () => {
     const created = await cli(["run", "build it", "--env", "web", "--detach"]);
     assert.equal(created.code, 0, created.stderr);
@@ -106,6 +132,9 @@ describe("omoi env", () => {
       ],
       [["env", "create", "x", "--var", "NOVALUE"], /--var NOVALUE needs =VALUE/],
       [["env", "edit", "web"], /nothing to change/],
+      [["env", "rebuild"], /missing environment name/],
+      [["env", "create", "x", "--no-mcp-servers"], /--no-mcp-servers is for edit/],
+      [["env", "create", "x", "--mcp-servers", "-"], /--mcp-servers -: not JSON/],
       [
         ["env", "create", "x", "--script", path.join(files.dir, "missing.sh")],
         /--script .*missing\.sh/,

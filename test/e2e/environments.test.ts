@@ -184,7 +184,7 @@ describe("environments in the sandbox", () => {
     }
   });
 
-  test("setup is paid once: a second task restores the snapshot (its home tool still works); a changed script rebuilds it", async () => {
+  test("setup is paid once: a second task restores the snapshot (its home tool still works); a changed script or a request rebuilds it", async () => {
     const script = (word: string) =>
       [
         'mkdir -p "$HOME/bin"',
@@ -228,5 +228,21 @@ describe("environments in the sandbox", () => {
     assert.equal(finished(third.events)?.cached, false);
     assert.ok(setupLines(third.events).includes("setup-ran"));
     assert.match(toolSaid(third.events), /tool-v2/);
+
+    // A rebuild on request: the next task runs the script again, the one after uses the new snapshot.
+    const rebuilt = await api<{ snapshots_reset_at: number | null }>(
+      omoi.url,
+      "DELETE",
+      `/api/v1/environments/${created.body.id}/snapshots`,
+    );
+    assert.equal(rebuilt.status, 200, JSON.stringify(rebuilt.body));
+    assert.equal(typeof rebuilt.body.snapshots_reset_at, "number");
+    const fourth = await runTask("snapshotted", probe);
+    assert.equal(fourth.task.status, "completed");
+    assert.equal(finished(fourth.events)?.cached, false, "the rebuild ran setup again");
+    assert.ok(setupLines(fourth.events).includes("setup-ran"));
+    const fifth = await runTask("snapshotted", probe);
+    assert.equal(finished(fifth.events)?.cached, true, "and kept a new snapshot");
+    assert.match(toolSaid(fifth.events), /tool-v2/);
   });
 });

@@ -6,16 +6,17 @@ import {
   type NetworkPolicy,
   type PatchEnvironmentBody,
 } from "../../protocol/environment.ts";
+import { safeJsonParse } from "../../protocol/json.ts";
 import { choiceFlag, stringFlag } from "../args.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { formatAge, formatTable } from "../format.ts";
 
-const SUBCOMMANDS = ["list", "show", "create", "edit", "delete"] as const;
+const SUBCOMMANDS = ["list", "show", "create", "edit", "delete", "rebuild"] as const;
 
 export const envCommand: Command = {
   name: "env",
-  summary: "list, show, create, edit and delete environments",
+  summary: "list, show, create, edit, delete environments; rebuild their setup snapshots",
   usesServer: true,
   options: {
     description: { type: "string" },
@@ -30,16 +31,21 @@ export const envCommand: Command = {
     "setup-secret": { type: "string", multiple: true },
     unset: { type: "string", multiple: true },
     model: { type: "string" },
+    "mcp-servers": { type: "string" },
+    "no-mcp-servers": { type: "boolean" },
   },
   help: `Usage: omoi env list
        omoi env show NAME
        omoi env create NAME [flags]
        omoi env edit NAME [flags]
        omoi env delete NAME
+       omoi env rebuild NAME
 
 An environment prepares a task's sandbox: a setup script run before the agent, the
 network each phase may reach, variables and secrets. Run a task in one with
 omoi run --env NAME "…". Secrets are write-only: they are never shown again.
+'rebuild' makes the next task run the setup script again instead of restoring the
+snapshot of an earlier run (and keep a new one).
 
 Flags (create and edit):
   --description TEXT        what the environment is for
@@ -56,6 +62,11 @@ Flags (create and edit):
   --setup-secret NAME[=VALUE]  a secret for the setup script only
   --unset NAME              (edit) remove a variable or secret (repeat)
   --model NAME              the model the agent uses
+  --mcp-servers FILE        MCP servers the agent may use: a JSON object by name, e.g.
+                            {"docs": {"type": "stdio", "command": "docs-mcp",
+                            "env": {"TOKEN": "\${DOCS_TOKEN}"}}} ('-' for stdin); replaces
+                            the environment's servers
+  --no-mcp-servers          (edit) remove every MCP server
 
 Hosts: example.com, *.example.com, host:port.`,
 
@@ -75,6 +86,7 @@ Hosts: example.com, *.example.com, host:port.`,
     let environment: Environment;
     if (subcommand === "show") environment = await omoi.getEnvironment(name);
     else if (subcommand === "delete") environment = await omoi.deleteEnvironment(name);
+    else if (subcommand === "rebuild") environment = await omoi.rebuildSnapshots(name);
     else if (subcommand === "create") {
       environment = await omoi.createEnvironment({ name, ...fields(context, "create") });
     } else {
@@ -84,7 +96,11 @@ Hosts: example.com, *.example.com, host:port.`,
     }
     if (context.global.json) context.terminal.stdout(`${JSON.stringify(environment)}\n`);
     else if (subcommand === "delete") context.terminal.stdout(`environment ${name} deleted\n`);
-    else context.terminal.stdout(describe(environment));
+    else if (subcommand === "rebuild") {
+      context.terminal.stdout(
+        `environment ${name}: the next task runs its setup script again and keeps a new snapshot\n`,
+      );
+    } else context.terminal.stdout(describe(environment));
     return 0;
   },
 };
@@ -126,6 +142,15 @@ function describe(environment: Environment): string {
     `  model:          ${environment.model ?? "(server default)"}${environment.model_credentials ? `, own credentials (${environment.model_credentials.kind} ${environment.model_credentials.hint})` : ""}`,
     `  variables:      ${Object.keys(environment.variables).join(", ") || "-"}`,
     `  secrets:        ${environment.secrets.map((secret) => `${secret.name} ${secret.hint}${secret.setup_only ? " (setup only)" : ""}`).join(", ") || "-"}`,
+    `  mcp servers:    ${
+      Object.entries(environment.mcp_servers)
+        .map(
+          ([server, config]) =>
+            `${server} (${config.type === "stdio" ? config.command : config.url})`,
+        )
+        .join(", ") || "-"
+    }`,
+    `  snapshots:      ${environment.snapshots_reset_at ? `rebuilt on request ${new Date(environment.snapshots_reset_at).toISOString()}` : "kept from the last setup"}`,
     `  setup script:   ${environment.setup_script ? "" : "-"}`,
     ...(environment.setup_script
       ? environment.setup_script
@@ -160,6 +185,14 @@ function fields(
   if (setup || agent) body.network = { ...(setup ? { setup } : {}), ...(agent ? { agent } : {}) };
   const model = stringFlag(values, "model");
   if (model !== undefined) body.model = model;
+  const mcpServers = stringFlag(values, "mcp-servers");
+  if (mcpServers !== undefined) body.mcp_servers = readJson(mcpServers, "--mcp-servers");
+  if (values["no-mcp-servers"] === true) {
+    if (mode === "create") throw new UsageError("--no-mcp-servers is for edit");
+    if (mcpServers !== undefined)
+      throw new UsageError("--mcp-servers and --no-mcp-servers together");
+    body.mcp_servers = null;
+  }
 
   const variables: Record<string, string | null> = {};
   for (const pair of list(values.var)) {
@@ -223,10 +256,18 @@ function split(pair: string, flag: string): [string, string | undefined] {
   return [name, at === -1 ? undefined : pair.slice(at + 1)];
 }
 
-function readScript(file: string): string {
+function readScript(file: string, flag = "--script"): string {
   try {
     return readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (error) {
-    throw new UsageError(`--script ${file}: ${(error as Error).message}`);
+    throw new UsageError(`${flag} ${file}: ${(error as Error).message}`);
   }
+}
+
+/** A JSON file the server validates (this only says when it is not JSON at all). */
+function readJson(file: string, flag: string): unknown {
+  const text = readScript(file, flag);
+  const parsed = safeJsonParse(text);
+  if (!parsed.ok) throw new UsageError(`${flag} ${file}: not JSON (${parsed.error})`);
+  return parsed.value;
 }

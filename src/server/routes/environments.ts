@@ -67,4 +67,14 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
     const { key } = parseRequest(Params, request.params, "environment");
     return environments.delete(key);
   });
+
+  const rebuildSchema = routeSchema({
+    summary: "Rebuild the environment's setup snapshots: the next task runs the setup script again",
+    params: Params,
+    response: { 200: Environment },
+  });
+  app.delete("/api/v1/environments/:key/snapshots", { schema: rebuildSchema }, async (request) => {
+    const { key } = parseRequest(Params, request.params, "environment");
+    return environments.resetSnapshots(key);
+  });
 }

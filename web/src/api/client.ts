@@ -5,6 +5,7 @@ import type {
   Environment,
   EventPage,
   Health,
+  PatchEnvironmentBody,
   PostMessageBody,
   PostMessageResponse,
   Repository,
@@ -102,6 +103,10 @@ export const api = {
   listEnvironments: () => request<{ environments: Environment[] }>("GET", "/api/v1/environments"),
   createEnvironment: (body: CreateEnvironmentBody) => request<Environment>("POST", "/api/v1/environments", body),
   deleteEnvironment: (id: string) => request<unknown>("DELETE", `/api/v1/environments/${encodeURIComponent(id)}`),
+  updateEnvironment: (id: string, patch: PatchEnvironmentBody) =>
+    request<Environment>("PATCH", `/api/v1/environments/${encodeURIComponent(id)}`, patch),
+  rebuildSnapshots: (id: string) =>
+    request<Environment>("DELETE", `/api/v1/environments/${encodeURIComponent(id)}/snapshots`),
   listRepositories: () => request<{ repositories: Repository[] }>("GET", "/api/v1/repositories"),
   getChanges: (id: string) => request<TaskChanges>("GET", `/api/v1/tasks/${encodeURIComponent(id)}/changes`),
   createPullRequest: (id: string, draft: boolean) =>

@@ -9,6 +9,7 @@ export type {
   Environment,
   NetworkLevel,
   NetworkPolicy,
+  PatchEnvironmentBody,
 } from "../../../src/protocol/environment.ts";
 export type { ErrorBody } from "../../../src/protocol/error.ts";
 export type { EventFrame, EventPage, StoredEvent } from "../../../src/protocol/event.ts";
