@@ -1,3 +1,7 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import type { AnswerBody } from "../protocol/approval.ts";
 import {
@@ -62,8 +66,18 @@ const PullRequestShape = z.looseObject({
 });
 export type Changes = z.infer<typeof ChangesShape>;
 export type PullRequestAnswer = z.infer<typeof PullRequestShape>;
+const UploadedShape = z.looseObject({
+  repo: z.string(),
+  default_branch: z.string(),
+  size_bytes: z.number(),
+});
+export type UploadedBundle = z.infer<typeof UploadedShape>;
 const EnvironmentListShape = z.object({ environments: z.array(Environment) });
-const HealthShape = z.looseObject({ status: z.string(), version: z.string().optional() });
+const HealthShape = z.looseObject({
+  status: z.string(),
+  version: z.string().optional(),
+  machine: z.string().optional(),
+});
 const ErrorShape = z.object({
   error: z.looseObject({ name: z.string(), message: z.string() }),
 });
@@ -130,6 +144,36 @@ export class OmoiClient {
   async createPullRequest(id: string, draft: boolean): Promise<PullRequestAnswer> {
     const path = `/api/v1/tasks/${encodeURIComponent(id)}/pull-request`;
     return this.request("POST", path, PullRequestShape, { draft });
+  }
+
+  /** Sends a git bundle file; answers the `repo` a task names it by. */
+  async uploadBundle(file: string, branch: string): Promise<UploadedBundle> {
+    const { size } = await stat(file);
+    const path = `/api/v1/bundles?branch=${encodeURIComponent(branch)}`;
+    const response = await this.raw("POST", path, {
+      headers: { "content-type": "application/x-git-bundle", "content-length": String(size) },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      duplex: "half",
+    });
+    const text = await response.text();
+    if (!response.ok) throw this.errorFrom(response.status, text);
+    const parsed = parseWith(UploadedShape, text);
+    if (!parsed.ok)
+      throw new CliError(`unexpected answer to the bundle upload (${parsed.error})`, 1);
+    return parsed.value;
+  }
+
+  /** Downloads a task's result as a git bundle into `file`; answers its ref and branch. */
+  async downloadBundle(id: string, file: string): Promise<{ ref: string; branch: string }> {
+    const response = await this.raw("GET", `/api/v1/tasks/${encodeURIComponent(id)}/bundle`, {});
+    if (!response.ok || !response.body) {
+      throw this.errorFrom(response.status, await response.text());
+    }
+    await pipeline(Readable.fromWeb(response.body as never), createWriteStream(file));
+    return {
+      ref: response.headers.get("x-omoi-ref") ?? "",
+      branch: response.headers.get("x-omoi-branch") ?? "",
+    };
   }
 
   async cancelTask(id: string): Promise<Task> {
@@ -199,6 +243,26 @@ export class OmoiClient {
   async rebuildSnapshots(key: string): Promise<Environment> {
     const path = `/api/v1/environments/${encodeURIComponent(key)}/snapshots`;
     return this.request("DELETE", path, Environment);
+  }
+
+  /** A request whose body or answer is not JSON (bundles), with no overall timeout. */
+  private async raw(
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: ReadableStream; duplex?: "half" },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { "x-omoi-client": "cli", ...init.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    try {
+      return await fetch(new URL(path, this.serverUrl), {
+        method,
+        headers,
+        body: init.body,
+        ...(init.duplex ? { duplex: init.duplex } : {}),
+      } as RequestInit);
+    } catch {
+      throw new ServerUnreachableError(this.serverUrl);
+    }
   }
 
   private async request<S extends z.ZodType>(

@@ -35,6 +35,7 @@ import {
   oneLine,
   toolOutputText,
 } from "./format.ts";
+import { repoLines } from "./render-repo.ts";
 import type { Style } from "./style.ts";
 
 /*
@@ -244,7 +245,11 @@ export class EventRenderer {
       case AgentSystem.type:
         return this.system(payload);
       default:
-        return [style.dim(`· ${event.event_type} ${compactJson(payload, MAX_JSON_CHARS)}`)];
+        return (
+          repoLines(event.event_type, payload, style) ?? [
+            style.dim(`· ${event.event_type} ${compactJson(payload, MAX_JSON_CHARS)}`),
+          ]
+        );
     }
   }
 
@@ -407,7 +412,7 @@ function diffBody(diff: string): string[] {
 }
 
 /** Validates a payload against its registered schema; undefined when it does not fit. */
-function read<P extends z.ZodType>(
+export function read<P extends z.ZodType>(
   definition: EventDefinition<string, P>,
   payload: unknown,
 ): z.output<P> | undefined {

@@ -15,6 +15,8 @@ export const HealthDetails = z.object({
     base_url: z.string(),
     name: z.string().nullable(),
   }),
+  /** Which machine the server runs on; the CLI sends a repository as a bundle when it is not its own. */
+  machine: z.string().optional(),
   /** Viewer sockets open on this replica. */
   viewers: z.number().int(),
 });

@@ -146,3 +146,29 @@ export const CreateRepositoryBody = z
   .strict();
 export type CreateRepositoryBody = z.infer<typeof CreateRepositoryBody>;
 export type RepositoryCredential = NonNullable<CreateRepositoryBody["credential"]>;
+
+/** `POST /api/v1/bundles`: a repository sent as a git bundle, ready to be a task's `repo`. */
+export const UploadedRepository = z.object({
+  id: z.string(),
+  /** What a task passes as `repo` (`upload:<id>`). */
+  repo: z.string(),
+  branches: z.array(z.string()),
+  default_branch: z.string(),
+  size_bytes: z.number().int(),
+});
+export type UploadedRepository = z.infer<typeof UploadedRepository>;
+
+/** `POST /api/v1/bundles?branch=`: the branch the person was on (the upload's default). */
+export const UploadBundleQuery = z.object({
+  branch: z.string().min(1).max(255).optional(),
+});
+
+/** `GET /api/v1/branches?repo=`: what a repository's picker offers. */
+export const BranchesQuery = z.object({ repo: z.string().trim().min(1).max(2048) });
+
+export const BranchList = z.object({
+  repo: z.string(),
+  default_branch: z.string().nullable(),
+  branches: z.array(z.object({ name: z.string(), sha: z.string() })),
+});
+export type BranchList = z.infer<typeof BranchList>;

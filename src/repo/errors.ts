@@ -16,6 +16,7 @@ export type RepoErrorCode =
   | "push_rejected"
   | "pull_request_refused"
   | "nothing_changed"
+  | "invalid_bundle"
   | "unsupported"
   | "git_failed";
 
@@ -31,6 +32,7 @@ const STATUS: Record<RepoErrorCode, number> = {
   push_rejected: 409,
   pull_request_refused: 409,
   nothing_changed: 409,
+  invalid_bundle: 400,
   unsupported: 400,
   git_failed: 502,
 };

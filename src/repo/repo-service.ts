@@ -1,6 +1,7 @@
 import path from "node:path";
 import { type Changes, readChanges } from "./changes.ts";
 import { RepoError } from "./errors.ts";
+import { git } from "./git.ts";
 import { Mirror, tipRef } from "./mirror.ts";
 import type { RepoSource } from "./source.ts";
 import {
@@ -134,6 +135,18 @@ export class RepoService {
   /** Pushes the task's result to its branch on the remote (fast-forward only). */
   push(plan: RepoPlan, taskId: string): Promise<{ sha: string }> {
     return this.mirror(plan.source).push(taskId, plan.branch);
+  }
+
+  /**
+   * Writes the task's result as a complete git bundle to `file` (its one ref: the task's
+   * tip in the mirror), for a person whose checkout the server cannot push into.
+   */
+  async bundle(plan: RepoPlan, taskId: string, file: string): Promise<string> {
+    const mirror = this.mirror(plan.source);
+    await mirror.serialize(() =>
+      git(["bundle", "create", "--quiet", file, tipRef(taskId)], { cwd: mirror.path }),
+    );
+    return tipRef(taskId);
   }
 
   /** The task's changes against the merge-base with the base branch. */

@@ -13,6 +13,7 @@ import { RepoError } from "./errors.ts";
 import { githubTarget, installationToken } from "./forge.ts";
 import type { RepoService } from "./repo-service.ts";
 import { parseRepoSource, type RepoSource } from "./source.ts";
+import type { RepoUploads } from "./uploads.ts";
 
 /** A repository ready to talk to: where, with which credential, and its forge API. */
 export interface ResolvedRepository {
@@ -33,6 +34,8 @@ export class RepositoryRegistry {
     private readonly service: RepoService,
     /** Folders a repository path may not be in (the data dir). */
     private readonly forbiddenRoots: readonly string[],
+    /** Repositories sent as bundles, named `upload:<id>`. */
+    private readonly uploads?: RepoUploads,
   ) {}
 
   async register(body: CreateRepositoryBody): Promise<Repository> {
@@ -78,11 +81,13 @@ export class RepositoryRegistry {
   }
 
   /**
-   * What a task's `repo` names: a registered repository (by name, id or URL), or a URL or
-   * path used as is, without a credential.
+   * What a task's `repo` names: a registered repository (by name, id or URL), an uploaded
+   * one (`upload:<id>`), or a URL or path used as is, without a credential.
    */
   async resolve(input: string): Promise<ResolvedRepository> {
     const text = input.trim();
+    const uploaded = await this.uploads?.source(text);
+    if (uploaded) return { source: uploaded, record: null, apiToken: null };
     const byName = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)
       ? await this.store.getRepository(text)
       : undefined;

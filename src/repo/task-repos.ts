@@ -3,6 +3,7 @@ import { conflict, notFound } from "../protocol/error.ts";
 import type { PayloadInputOf } from "../protocol/event.ts";
 import type { RegisteredDefinition } from "../protocol/events.ts";
 import {
+  type BranchList,
   TASK_REPO_UNTOUCHED,
   type TaskChanges,
   type TaskPullRequest,
@@ -177,6 +178,35 @@ export class TaskRepos {
       await this.#patch(taskId, { last_error: reason });
       await emit(RepoPushFailed, { branch: repo.branch, reason, code });
     }
+  }
+
+  /** A repository's branches and default branch, read on the trusted side (`git ls-remote`). */
+  async branches(repo: string): Promise<BranchList> {
+    const resolved = await this.options.registry.resolve(repo);
+    const heads = await this.options.service.mirror(resolved.source).inspect();
+    return {
+      repo: resolved.record?.name ?? resolved.source.display,
+      default_branch: heads.defaultBranch,
+      branches: [...heads.branches]
+        .map(([name, sha]) => ({ name, sha }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    };
+  }
+
+  /**
+   * Writes the task's result as a git bundle to `file`; answers the ref it holds and the
+   * branch a person checks it out as.
+   */
+  async bundle(taskId: string, file: string): Promise<{ ref: string; branch: string }> {
+    const task = await this.options.store.getTask(taskId);
+    if (!task) throw notFound("task", taskId);
+    const repo = requireRepo(task);
+    if (!repo.head_sha) {
+      throw new RepoError("nothing_changed", `task '${taskId}' has no result yet`);
+    }
+    const { plan } = await this.#open(task);
+    const ref = await this.options.service.bundle(plan, task.id, file);
+    return { ref, branch: repo.branch };
   }
 
   /** The task's changes against the merge-base with its base branch. */

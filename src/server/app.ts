@@ -26,6 +26,7 @@ import { environmentRoutes } from "./routes/environments.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { repoTransferRoutes } from "./routes/repo-transfer.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { taskRoutes } from "./routes/tasks.ts";
@@ -142,6 +143,7 @@ export async function buildApp(context: ServerContext, logger: Logger): Promise<
   sandboxRoutes(app, context);
   approvalRoutes(app, context);
   repositoryRoutes(app, context);
+  repoTransferRoutes(app, context);
 
   const hasWeb = existsSync(path.join(WEB_DIST, "index.html"));
   // wildcard: files are looked up per request, so a rebuilt UI is served without a restart.

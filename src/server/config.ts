@@ -6,6 +6,7 @@ import { z } from "zod";
 import { formatIssues } from "../protocol/json.ts";
 import { commaList } from "../protocol/query.ts";
 import type { SandboxLimits } from "../protocol/task.ts";
+import { machineIdentity } from "../repo/machine.ts";
 
 /** Everything the server reads from its environment, validated once at start. */
 export interface Config {
@@ -62,6 +63,10 @@ export interface Config {
     scenario: string;
   };
   bodyLimitBytes: number;
+  /** Largest git bundle `POST /api/v1/bundles` takes. */
+  uploadMaxBytes: number;
+  /** Which machine this server runs on (health shows it; the CLI compares it with its own). */
+  machineId: string;
   /** A viewer whose unsent backlog grows past this is told it lagged and disconnected. */
   viewerMaxBufferBytes: number;
   logLevel: string;
@@ -190,6 +195,15 @@ const EnvSchema = z.object({
     .int()
     .min(1024)
     .default(1024 * 1024),
+  OMOI_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(512 * 1024 * 1024),
+  OMOI_MACHINE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
   OMOI_VIEWER_MAX_BUFFER_BYTES: z.coerce
     .number()
     .int()
@@ -284,6 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scenario: values.OMOI_SCENARIO,
     },
     bodyLimitBytes: values.OMOI_BODY_LIMIT_BYTES,
+    uploadMaxBytes: values.OMOI_UPLOAD_MAX_BYTES,
+    machineId: values.OMOI_MACHINE_ID ?? machineIdentity(),
     viewerMaxBufferBytes: values.OMOI_VIEWER_MAX_BUFFER_BYTES,
     logLevel: values.OMOI_LOG_LEVEL,
     runAgents: values.OMOI_RUN_AGENTS === "1" || values.OMOI_RUN_AGENTS === "true",

@@ -4,6 +4,7 @@ import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
 import type { RepositoryRegistry } from "../repo/repositories.ts";
 import type { TaskRepos } from "../repo/task-repos.ts";
+import type { RepoUploads } from "../repo/uploads.ts";
 import type { WorkspaceRetention } from "../sandbox/retention.ts";
 import type { Store } from "../store/store.ts";
 import type { Approvals } from "./approvals.ts";
@@ -34,6 +35,8 @@ export interface ServerContext {
   repositories: RepositoryRegistry;
   /** Tasks on repositories: changes, pull requests. */
   repos: TaskRepos;
+  /** Repositories sent as git bundles. */
+  uploads: RepoUploads;
   providerName: string;
   model: ModelInfo;
   /** What ended sandboxes keep on disk, and until when (the DELETE route reports it). */

@@ -129,6 +129,9 @@ export function crossSitePolicy(config: Config): CrossSitePolicy {
   };
 }
 
+/** Bodies a web page cannot send without asking first (JSON, and a git bundle upload). */
+const PREFLIGHTED_TYPES = new Set(["application/json", "application/x-git-bundle"]);
+
 function isJson(contentType: string | undefined): boolean {
-  return contentType?.split(";")[0].trim().toLowerCase() === "application/json";
+  return PREFLIGHTED_TYPES.has(contentType?.split(";")[0].trim().toLowerCase() ?? "");
 }

@@ -11,6 +11,7 @@ import { RepoService } from "../repo/repo-service.ts";
 import { RepositoryRegistry } from "../repo/repositories.ts";
 import { repoRunHooks } from "../repo/run-hooks.ts";
 import { TaskRepos } from "../repo/task-repos.ts";
+import { RepoUploads } from "../repo/uploads.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import { startSweeper, WorkspaceRetention } from "../sandbox/retention.ts";
@@ -151,11 +152,13 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       author: config.git.author,
       committer: config.git.committer,
     });
+    const uploads = new RepoUploads(path.join(config.dataDir, "uploads"), config.uploadMaxBytes);
     const repositories = new RepositoryRegistry(
       store,
       new Vault(secret, "repositories"),
       repoService,
       [config.dataDir],
+      uploads,
     );
     const repos = new TaskRepos({
       store,
@@ -246,6 +249,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         environments,
         repositories,
         repos,
+        uploads,
         providerName: provider.name,
         model: modelInfo,
         retention,

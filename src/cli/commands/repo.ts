@@ -2,6 +2,7 @@ import { booleanFlag, entityIdArgument } from "../args.ts";
 import type { Command } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { localGit } from "../local-git.ts";
+import { fetchTaskBundle, needsBundle } from "../repo-bundle.ts";
 
 function taskArgument(positionals: string[], usage: string): string {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
@@ -75,7 +76,8 @@ export const checkoutCommand: Command = {
   help: `Usage: omoi checkout <task>
 
 Fetches the task's branch from its repository (with your own git and credentials) into the
-checkout you are in, and checks it out, so you can continue locally.`,
+checkout you are in, and checks it out, so you can continue locally. For a repository sent
+as a bundle (a server on another machine), the branch comes back as a bundle from the server.`,
 
   async run({ positionals, terminal, client }) {
     const id = taskArgument(positionals, "omoi checkout <task>");
@@ -83,6 +85,12 @@ checkout you are in, and checks it out, so you can continue locally.`,
     const repo = (task as { repo?: { url: string; branch: string } | null }).repo;
     if (!repo) throw new CliError(`task ${id} does not work on a repository`, 1);
     await localGit(["rev-parse", "--show-toplevel"]);
+    if (needsBundle(repo.url)) {
+      await fetchTaskBundle(client(), id, repo.branch);
+      await localGit(["checkout", "--quiet", repo.branch]);
+      terminal.stdout(`on ${repo.branch} (from the server's copy of ${repo.url})\n`);
+      return 0;
+    }
     await localGit([
       "fetch",
       "--",

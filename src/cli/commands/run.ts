@@ -4,7 +4,7 @@ import { booleanFlag, choiceFlag, integerFlag, positiveNumberFlag, stringFlag } 
 import type { Command } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { runLive } from "../live.ts";
-import { repoArgument } from "../local-git.ts";
+import { repoForTask } from "../repo-bundle.ts";
 
 export const runCommand: Command = {
   name: "run",
@@ -23,6 +23,8 @@ export const runCommand: Command = {
     base: { type: "string" },
     branch: { type: "string" },
     "auto-pr": { type: "boolean" },
+    upload: { type: "boolean" },
+    "include-uncommitted": { type: "boolean" },
   },
   help: `Usage: omoi run "prompt" [flags]
 
@@ -48,7 +50,13 @@ Flags:
   --env NAME          run in this environment (setup, network, variables, secrets)
   -d, --detach        create the task, print its id and return at once
   --repo R            work on a repository: a registered name, an https:// URL, or a
-                      path on the server's machine ('.' is the checkout you are in)
+                      path ('.' is the checkout you are in). When the server runs on
+                      another machine (its health names another machine), the branch
+                      you are on is sent as a git bundle instead of its path
+  --upload            send the checkout as a bundle even to a server on this machine
+  --include-uncommitted
+                      also send your uncommitted changes (as one commit on top; your
+                      index and working tree are not touched); implies --upload
   --base B            the branch to start from (default: the repository's default)
   --branch B          the branch to push to (default: omoi/<slug>-<id>; an existing one
                       is continued)
@@ -65,6 +73,16 @@ With --json, every event is printed as one JSON object per line.`,
   async run({ values, positionals, global, terminal, client }) {
     const prompt = positionals.join(" ").trim();
     if (!prompt) throw new UsageError('missing prompt: omoi run "what the agent should do"');
+    const omoi = client();
+    const repo = await repoForTask(
+      {
+        value: stringFlag(values, "repo"),
+        upload: booleanFlag(values, "upload"),
+        includeUncommitted: booleanFlag(values, "include-uncommitted"),
+      },
+      omoi,
+      (line) => terminal.stderr(`${line}\n`),
+    );
     const body = {
       prompt,
       title: stringFlag(values, "title"),
@@ -73,13 +91,12 @@ With --json, every event is printed as one JSON object per line.`,
       max_budget_usd: positiveNumberFlag(values, "max-budget", 100_000),
       priority: choiceFlag(values, "priority", Priority.options),
       permission_mode: choiceFlag(values, "mode", PermissionMode.options),
-      repo: await repoArgument(stringFlag(values, "repo")),
+      repo,
       base_branch: stringFlag(values, "base"),
       branch: stringFlag(values, "branch"),
       auto_pr: booleanFlag(values, "auto-pr") || undefined,
       environment: stringFlag(values, "env"),
     };
-    const omoi = client();
     const task = await omoi.createTask(body);
     const { style } = terminal;
 

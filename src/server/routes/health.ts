@@ -30,6 +30,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     provider: context.providerName,
     replica: context.config.replicaId,
     model: context.model,
+    machine: context.config.machineId,
     viewers: context.viewers.size,
   });
   // The prototype's health path.

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { OmoiError } from "../../protocol/error.ts";
+import { EntityId } from "../../protocol/ids.ts";
+import {
+  BranchesQuery,
+  BranchList,
+  UploadBundleQuery,
+  UploadedRepository,
+} from "../../protocol/repo.ts";
+import type { ServerContext } from "../context.ts";
+import { parseRequest } from "../http-errors.ts";
+import { routeSchema } from "../openapi.ts";
+
+export const BUNDLE_TYPE = "application/x-git-bundle";
+const TaskParams = z.object({ id: EntityId });
+
+/**
+ * Repositories that travel as git bundles (a server on another machine than the person's
+ * checkout), and the branch list the new-task picker offers.
+ */
+export function repoTransferRoutes(app: FastifyInstance, context: ServerContext) {
+  // The body stays a stream: RepoUploads writes it to disk under its own size limit.
+  app.addContentTypeParser(BUNDLE_TYPE, (_request, payload, done) => done(null, payload));
+
+  const uploadSchema = routeSchema({
+    summary: "Send a repository as a git bundle (its committed history); answers the repo to name",
+    description: `Body: a complete git bundle (\`git bundle create - <branch>\`), Content-Type ${BUNDLE_TYPE}, at most OMOI_UPLOAD_MAX_BYTES (413 beyond).`,
+    querystring: UploadBundleQuery,
+    response: { 201: UploadedRepository },
+  });
+  app.post("/api/v1/bundles", { schema: uploadSchema }, async (request, reply) => {
+    const query = parseRequest(UploadBundleQuery, request.query, "query");
+    const body = request.body as Readable | undefined;
+    if (!body || typeof (body as Readable).pipe !== "function") {
+      throw new OmoiError("UnsupportedMediaType", `send the bundle as ${BUNDLE_TYPE}`, 415);
+    }
+    const declared = Number.parseInt(String(request.headers["content-length"] ?? ""), 10);
+    try {
+      const uploaded = await context.uploads.receive(body, {
+        declaredBytes: Number.isFinite(declared) ? declared : undefined,
+        headBranch: query.branch,
+      });
+      reply.status(201);
+      return uploaded;
+    } catch (error) {
+      // Do not read the rest of a body already refused.
+      if (error instanceof OmoiError && error.status === 413) reply.header("connection", "close");
+      throw error;
+    }
+  });
+
+  const bundleSchema = routeSchema({
+    summary: "A task's result as a git bundle (for `omoi checkout` on another machine)",
+    description:
+      "The bundle's one ref is named in the `x-omoi-ref` header, the task's branch in `x-omoi-branch`.",
+    params: TaskParams,
+    response: { 200: z.string().describe(`a git bundle (${BUNDLE_TYPE})`) },
+  });
+  app.get("/api/v1/tasks/:id/bundle", { schema: bundleSchema }, async (request, reply) => {
+    const { id } = parseRequest(TaskParams, request.params, "task id");
+    const folder = path.join(context.config.dataDir, "outgoing");
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    const file = path.join(folder, `${randomBytes(12).toString("hex")}.bundle`);
+    try {
+      const { ref, branch } = await context.repos.bundle(id, file);
+      const stream = createReadStream(file);
+      stream.once("close", () => void rm(file, { force: true }));
+      return reply
+        .header("content-type", BUNDLE_TYPE)
+        .header("content-disposition", `attachment; filename="${id}.bundle"`)
+        .header("x-omoi-ref", ref)
+        .header("x-omoi-branch", branch)
+        .send(stream);
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
+    }
+  });
+
+  const branchesSchema = routeSchema({
+    summary: "A repository's branches and default branch (registered name, URL, path or upload)",
+    querystring: BranchesQuery,
+    response: { 200: BranchList },
+  });
+  app.get("/api/v1/branches", { schema: branchesSchema }, async (request) => {
+    const query = parseRequest(BranchesQuery, request.query, "query");
+    return context.repos.branches(query.repo);
+  });
+}
