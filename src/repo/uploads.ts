@@ -57,7 +57,7 @@ export class RepoUploads {
     try {
       const size = await this.#save(body, bundle);
       await git(["init", "--bare", "--quiet", staging]);
-      const verified = await gitRaw(["bundle", "verify", "--quiet", bundle], { cwd: staging });
+      const verified = await gitRaw(["bundle", "verify", bundle], { cwd: staging });
       if (verified.code !== 0) {
         throw new RepoError(
           "invalid_bundle",

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { git, gitText } from "../../src/repo/git.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { TestViewer } from "../helpers/viewer.ts";
+import { commitFiles, refsOf, tempDir } from "../repo/fixtures.ts";
+import { cleanEnv, OMOI_BIN } from "./cli-process.ts";
+
+const run = promisify(execFile);
+
+/*
+ * `omoi run --repo .` against a server on another machine: the server's health names a
+ * machine other than the CLI's (OMOI_MACHINE_ID), its data dir and the person's checkout are
+ * separate folders, and the checkout's path is never given to it. The committed history
+ * travels as a git bundle; `omoi checkout` brings the result back as a bundle.
+ */
+describe("omoi with a server on another machine", () => {
+  let server: TestOmoi;
+  let root: string;
+  let checkout: string;
+  let viewer: TestViewer;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  before(async () => {
+    root = await tempDir({ after: (fn) => cleanups.push(fn) });
+    checkout = path.join(root, "checkout");
+    await git(["init", "--quiet", "-b", "main", checkout]);
+    await commitFiles(checkout, { "README.md": "# mine\n", "app.py": "print(1)\n" }, "start");
+    server = await startTestOmoi({
+      OMOI_IDLE_WINDOW_MS: "600000",
+      OMOI_MACHINE_ID: "another-machine",
+    });
+    viewer = new TestViewer(
+      `${server.url.replace("http", "ws")}/ws/events?entity_types=sandbox,task&event_types=task.*,repo.*`,
+    );
+    await viewer.opened;
+  });
+  after(async () => {
+    viewer?.close();
+    await server?.stop();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  const cli = async (args: string[], cwd = checkout) => {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [OMOI_BIN, ...args, "--server", server.url],
+        { cwd, env: cleanEnv(), timeout: 120_000 },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failure = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: failure.code ?? 1,
+        stdout: failure.stdout ?? "",
+        stderr: failure.stderr ?? "",
+      };
+    }
+  };
+  const completed = (taskId: string) =>
+    viewer.waitFor(
+      () =>
+        viewer.events.some(
+          (event) => event.task_id === taskId && event.event_type === "task.completed",
+        ),
+      "task.completed",
+      120_000,
+    );
+  const eventOf = (taskId: string, type: string) =>
+    viewer.events.find((event) => event.task_id === taskId && event.event_type === type);
+
+  it("run --repo . sends the branch as a bundle; checkout brings the result back", async () => {
+    const created = await cli(["run", "--repo", ".", "--detach", "[scenario:repo-edit] add hello"]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /sent main as a git bundle \(\d+ bytes\)/);
+    const taskId = created.stdout.trim();
+    const task = await api<{ repo: { url: string; base_branch: string } }>(
+      server.url,
+      "GET",
+      `/api/v1/tasks/${taskId}`,
+    );
+    assert.match(task.body.repo.url, /^upload:upl_/);
+    assert.equal(task.body.repo.base_branch, "main");
+    await completed(taskId);
+    const pushed = eventOf(taskId, "repo.pushed");
+    assert.ok(pushed, JSON.stringify(viewer.events.map((event) => event.event_type)));
+    // The server was never told where the checkout is.
+    const database = await readFile(path.join(server.dataDir, "omoi.db"));
+    const wal = await readFile(path.join(server.dataDir, "omoi.db-wal")).catch(() =>
+      Buffer.alloc(0),
+    );
+    assert.ok(!database.includes(checkout) && !wal.includes(checkout));
+
+    const before = await refsOf(checkout);
+    const checkedOut = await cli(["checkout", taskId]);
+    assert.equal(checkedOut.code, 0, checkedOut.stderr);
+    const branch = String(pushed.payload.branch);
+    assert.equal(await gitText(["branch", "--show-current"], { cwd: checkout }), branch);
+    assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: checkout }), pushed.payload.sha);
+    assert.match(await readFile(path.join(checkout, "hello.py"), "utf8"), /def hello/);
+    assert.equal((await refsOf(checkout))["refs/heads/main"], before["refs/heads/main"]);
+    await git(["checkout", "--quiet", "main"], { cwd: checkout });
+  });
+
+  it("--include-uncommitted adds the working tree's changes without touching index, tree or refs", async () => {
+    await writeFile(path.join(checkout, "app.py"), "print(2)\n");
+    await writeFile(path.join(checkout, "draft.txt"), "not yet committed\n");
+    await writeFile(path.join(checkout, "staged.txt"), "staged\n");
+    await git(["add", "staged.txt"], { cwd: checkout });
+    const index = path.join(checkout, ".git", "index");
+    const before = {
+      status: await gitText(["status", "--porcelain"], { cwd: checkout }),
+      index: await readFile(index),
+      indexTime: (await stat(index)).mtimeMs,
+      refs: await refsOf(checkout),
+      objects: await gitText(["count-objects"], { cwd: checkout }),
+    };
+
+    const created = await cli([
+      "run",
+      "--repo",
+      ".",
+      "--include-uncommitted",
+      "--detach",
+      "[scenario:repo-edit] add hello",
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /sent main with your uncommitted changes as a git bundle/);
+    const taskId = created.stdout.trim();
+
+    assert.equal(await gitText(["status", "--porcelain"], { cwd: checkout }), before.status);
+    assert.deepEqual(await readFile(index), before.index);
+    assert.equal((await stat(index)).mtimeMs, before.indexTime);
+    assert.deepEqual(await refsOf(checkout), before.refs);
+    assert.equal(await gitText(["count-objects"], { cwd: checkout }), before.objects);
+
+    await completed(taskId);
+    assert.ok(eventOf(taskId, "repo.pushed"));
+    // The result, taken home into another clone, holds the uncommitted work under the agent's.
+    const other = path.join(root, "other");
+    await git(["clone", "--quiet", checkout, other]);
+    const checkedOut = await cli(["checkout", taskId], other);
+    assert.equal(checkedOut.code, 0, checkedOut.stderr);
+    assert.equal(await readFile(path.join(other, "draft.txt"), "utf8"), "not yet committed\n");
+    assert.equal(await readFile(path.join(other, "app.py"), "utf8"), "print(2)\n");
+    assert.equal(await readFile(path.join(other, "staged.txt"), "utf8"), "staged\n");
+    assert.match(await readFile(path.join(other, "hello.py"), "utf8"), /def hello/);
+    const log = await gitText(["log", "--format=%s", "-4"], { cwd: other });
+    assert.match(log, /Add hello\nUncommitted changes \(sent by omoi run\)\nstart$/);
+  });
+
+  it("a path that is not a git repository is a clear error before anything is sent", async () => {
+    const result = await cli(["run", "--repo", root, "--detach", "x"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /is not a git repository/);
+  });
+});
