@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
@@ -20,11 +20,20 @@ let browser: Browser;
 let github: Awaited<ReturnType<typeof startGitHubStandIn>>;
 let git: Awaited<ReturnType<typeof serveGitHttp>>;
 const cleanups: (() => Promise<void> | void)[] = [];
+let root: string;
+let localRemote: string;
 
 before(async () => {
-  const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+  root = await tempDir({ after: (fn) => cleanups.push(fn) });
   await mkdir(path.join(root, "acme"));
   const remote = await makeRemote(path.join(root, "acme"), "project");
+  // A remote whose server protects every branch (its own pre-receive hook refuses pushes).
+  const guarded = await makeRemote(path.join(root, "acme"), "guarded");
+  const hook = path.join(guarded, "hooks", "pre-receive");
+  await writeFile(hook, "#!/bin/sh\necho 'protected branch: pushes need review' >&2\nexit 1\n");
+  await chmod(hook, 0o755);
+  await mkdir(path.join(root, "local"));
+  localRemote = await makeRemote(path.join(root, "local"), "tools");
   git = await serveGitHttp(root, { username: "x-access-token", password: TOKEN });
   github = await startGitHubStandIn({
     owner: "acme",
@@ -43,6 +52,12 @@ before(async () => {
     credential: { kind: "token", token: TOKEN },
   });
   assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  const registeredGuarded = await api(omoi.url, "POST", "/api/v1/repositories", {
+    name: "guarded",
+    url: `${git.url}/acme/guarded.git`,
+    credential: { kind: "token", token: TOKEN },
+  });
+  assert.equal(registeredGuarded.status, 201, JSON.stringify(registeredGuarded.body));
 });
 after(async () => {
   await browser?.close();
@@ -58,7 +73,10 @@ test("pick a repository, start, watch +N −M grow, open the changes, create a p
     await page.goto(`${omoi.url}/#/new`);
     const choices = page.locator('[data-testid="new-task-repo-choices"] option');
     await choices.first().waitFor({ state: "attached" });
-    assert.equal(await choices.first().getAttribute("value"), "project");
+    assert.deepEqual(
+      await choices.evaluateAll((options) => options.map((option) => option.getAttribute("value"))),
+      ["guarded", "project"],
+    );
     await page.getByTestId("new-task-prompt").fill("[scenario:repo-edit] add a hello module");
     await page.getByTestId("new-task-repo").fill("project");
     await visible(page.getByTestId("new-task-base-branch"));
@@ -104,6 +122,135 @@ test("a repository the server cannot use is refused in the form with the server'
       page
         .getByTestId("new-task-error")
         .filter({ hasText: "base branch 'no-such-branch' does not exist" }),
+    );
+  } finally {
+    await context.close();
+  }
+});
+
+test("the picker offers recent repositories and their branches; naming an existing branch continues it", async () => {
+  // A task on a server path makes it a recent repository.
+  const recent = await api<{ id: string }>(omoi.url, "POST", "/api/v1/tasks", {
+    prompt: "[scenario:quick] look around",
+    repo: localRemote,
+  });
+  assert.equal(recent.status, 201, JSON.stringify(recent.body));
+  await api(omoi.url, "POST", `/api/v1/tasks/${recent.body.id}/cancel`);
+  const { page, context, errors } = await newPage(browser);
+  try {
+    await page.goto(`${omoi.url}/#/new`);
+    const recentChoice = page.locator(
+      `[data-testid="new-task-repo-choices"] option[value="${localRemote}"]`,
+    );
+    await recentChoice.waitFor({ state: "attached" });
+    assert.equal(await recentChoice.getAttribute("label"), "recent task");
+
+    await page.getByTestId("new-task-repo").fill(localRemote);
+    await visible(
+      page.getByTestId("new-task-repo-status").filter({ hasText: "2 branches · default main" }),
+    );
+    const branches = page.locator('[data-testid="new-task-branch-choices"] option');
+    assert.deepEqual(
+      await branches.evaluateAll((options) =>
+        options.map((option) => option.getAttribute("value")),
+      ),
+      ["main", "release"],
+    );
+    assert.equal(
+      await page.getByTestId("new-task-base-branch").getAttribute("placeholder"),
+      "main",
+    );
+    assert.equal(
+      await page.getByTestId("new-task-branch").getAttribute("list"),
+      await page.getByTestId("new-task-branch-choices").getAttribute("id"),
+    );
+    await page.getByTestId("new-task-prompt").fill("[scenario:quick] continue the release");
+    await page.getByTestId("new-task-branch").fill("release");
+    await page.getByTestId("new-task-submit").click();
+    await page.waitForURL(/#\/tasks\/[A-Za-z0-9_-]+$/);
+    const taskId = page.url().split("/").pop() ?? "";
+    const task = await api<{ repo: { branch: string; base_branch: string; continued: boolean } }>(
+      omoi.url,
+      "GET",
+      `/api/v1/tasks/${taskId}`,
+    );
+    assert.equal(task.body.repo.branch, "release");
+    assert.equal(task.body.repo.base_branch, "main");
+    assert.equal(task.body.repo.continued, true);
+    await api(omoi.url, "POST", `/api/v1/tasks/${taskId}/cancel`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("credentials refused and a folder that is not a repository are said plainly, before and on submit", async () => {
+  const { page, context } = await newPage(browser);
+  try {
+    await page.goto(`${omoi.url}/#/new`);
+    await page.getByTestId("new-task-prompt").fill("anything");
+    // The same server, reached by another name, is an unregistered URL: no credential.
+    const unregistered = `${git.url.replace("127.0.0.1", "localhost")}/acme/project.git`;
+    await page.getByTestId("new-task-repo").fill(unregistered);
+    await visible(
+      page
+        .getByTestId("new-task-repo-status")
+        .filter({ hasText: "the remote refused the credentials" }),
+    );
+    await page.getByTestId("new-task-submit").click();
+    await visible(
+      page.getByTestId("new-task-error").filter({ hasText: "the remote refused the credentials" }),
+    );
+
+    await page.getByTestId("new-task-repo").fill(root);
+    await visible(
+      page.getByTestId("new-task-repo-status").filter({ hasText: "is not a git repository" }),
+    );
+    await page.getByTestId("new-task-submit").click();
+    await visible(
+      page.getByTestId("new-task-error").filter({ hasText: "is not a git repository" }),
+    );
+  } finally {
+    await context.close();
+  }
+});
+
+test("a push the remote refuses (protected branch) shows its reason; the changes stay visible", async () => {
+  const { page, context } = await newPage(browser);
+  try {
+    await page.goto(`${omoi.url}/#/new`);
+    await page.getByTestId("new-task-prompt").fill("[scenario:repo-edit] add a hello module");
+    await page.getByTestId("new-task-repo").fill("guarded");
+    await page.getByTestId("new-task-submit").click();
+    await page.waitForURL(/#\/tasks\/[A-Za-z0-9_-]+$/);
+    await visible(
+      page
+        .getByTestId("repo-error")
+        .filter({ hasText: "Not pushed: the remote rejected the push" })
+        .filter({ hasText: "pre-receive hook declined" }),
+    );
+    await visible(page.getByTestId("changes-badge").filter({ hasText: "+3 −0" }));
+    assert.equal(await page.getByTestId("create-pull-request").isDisabled(), true);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a pull request the forge refuses shows GitHub's reason", async () => {
+  const { page, context } = await newPage(browser);
+  try {
+    await page.goto(`${omoi.url}/#/new`);
+    await page.getByTestId("new-task-prompt").fill("[scenario:repo-edit] straight onto main");
+    await page.getByTestId("new-task-repo").fill("project");
+    // Working on the base branch itself (named explicitly): pushed, but no pull request can be made.
+    await page.getByTestId("new-task-branch").fill("main");
+    await page.getByTestId("new-task-submit").click();
+    await page.waitForURL(/#\/tasks\/[A-Za-z0-9_-]+$/);
+    const create = page.locator('[data-testid="create-pull-request"]:enabled');
+    await visible(create);
+    await create.click();
+    await visible(
+      page.getByRole("alert").filter({ hasText: "GitHub refused the pull request: 422" }),
     );
   } finally {
     await context.close();

@@ -1,5 +1,6 @@
 import type { Approval } from "../../../src/protocol/approval.ts";
 import type {
+  BranchList,
   CreateEnvironmentBody,
   CreateTaskBody,
   Environment,
@@ -108,6 +109,7 @@ export const api = {
   rebuildSnapshots: (id: string) =>
     request<Environment>("DELETE", `/api/v1/environments/${encodeURIComponent(id)}/snapshots`),
   listRepositories: () => request<{ repositories: Repository[] }>("GET", "/api/v1/repositories"),
+  listBranches: (repo: string) => request<BranchList>("GET", `/api/v1/branches?repo=${encodeURIComponent(repo)}`),
   getChanges: (id: string) => request<TaskChanges>("GET", `/api/v1/tasks/${encodeURIComponent(id)}/changes`),
   createPullRequest: (id: string, draft: boolean) =>
     request<{ pull_request: TaskPullRequest | null; compare_url: string | null }>(

@@ -21,6 +21,7 @@ export type {
   PostMessageResponse,
 } from "../../../src/protocol/message.ts";
 export type {
+  BranchList,
   ChangedFile,
   Repository,
   TaskChanges,

@@ -1,5 +1,6 @@
 import { useEffect, useId, useState } from "react";
 import { api } from "../api/client.ts";
+import type { BranchList } from "../api/types.ts";
 
 export interface RepoChoice {
   repo: string;
@@ -9,7 +10,8 @@ export interface RepoChoice {
 
 /**
  * The repository picker of the new-task form: a registered repository, a recent one (from
- * the task list) or any URL or server path, and optionally the branches.
+ * the task list) or any URL or server path, and optionally the branches — offered from the
+ * repository's branch list, which the server reads on its side (`GET /api/v1/branches`).
  */
 export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (next: RepoChoice) => void }) {
   const id = useId();
@@ -33,7 +35,7 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
         const url = task.repo?.url;
         if (!url || seen.has(url)) continue;
         seen.add(url);
-        next.push({ value: url, label: "recent" });
+        next.push({ value: url, label: "recent task" });
       }
       setChoices(next);
     });
@@ -41,6 +43,9 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
       live = false;
     };
   }, []);
+
+  const branches = useBranches(value.repo.trim());
+  const names = branches.list?.branches.map((branch) => branch.name) ?? [];
 
   return (
     <>
@@ -60,6 +65,21 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
             <option key={choice.value} value={choice.value} label={choice.label} />
           ))}
         </datalist>
+        {branches.error ? (
+          <p className="small field-error" role="alert" data-testid="new-task-repo-status">
+            {branches.error}
+          </p>
+        ) : branches.list ? (
+          <p className="small muted" data-testid="new-task-repo-status">
+            {names.length} branch{names.length === 1 ? "" : "es"}
+            {branches.list.default_branch ? ` · default ${branches.list.default_branch}` : ""}
+          </p>
+        ) : null}
+        <datalist id={`${id}-branches`} data-testid="new-task-branch-choices">
+          {names.map((name) => (
+            <option key={name} value={name} />
+          ))}
+        </datalist>
       </div>
       {value.repo.trim() ? (
         <>
@@ -69,8 +89,9 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
               id={`${id}-base`}
               className="input"
               data-testid="new-task-base-branch"
+              list={`${id}-branches`}
               value={value.baseBranch}
-              placeholder="default branch"
+              placeholder={branches.list?.default_branch ?? "default branch"}
               onChange={(event) => onChange({ ...value, baseBranch: event.target.value })}
             />
           </div>
@@ -80,8 +101,9 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
               id={`${id}-branch`}
               className="input"
               data-testid="new-task-branch"
+              list={`${id}-branches`}
               value={value.branch}
-              placeholder="omoi/… (new)"
+              placeholder="omoi/… (new), or an existing one to continue"
               onChange={(event) => onChange({ ...value, branch: event.target.value })}
             />
           </div>
@@ -89,4 +111,30 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
       ) : null}
     </>
   );
+}
+
+/** The branches of the repository typed so far, read once typing pauses. */
+function useBranches(repo: string): { list: BranchList | null; error: string | null } {
+  const [state, setState] = useState<{ list: BranchList | null; error: string | null }>({
+    list: null,
+    error: null,
+  });
+  useEffect(() => {
+    setState({ list: null, error: null });
+    if (!repo) return;
+    let live = true;
+    const timer = setTimeout(() => {
+      api.listBranches(repo).then(
+        (list) => live && setState({ list, error: null }),
+        (caught: unknown) =>
+          live &&
+          setState({ list: null, error: caught instanceof Error ? caught.message : "could not list the branches" }),
+      );
+    }, 400);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [repo]);
+  return state;
 }
