@@ -100,9 +100,16 @@ export class Mirror {
         const output = `${result.stdout.toString("utf8")}\n${result.stderr}`;
         const rejected = /^!\t[^\t]*\t(.*)$/m.exec(output);
         if (rejected) {
+          // What the forge said (a protected-branch rule, a hook's message), scrubbed and short.
+          const said = [...result.stderr.matchAll(/^remote: (.+)$/gm)]
+            .map((line) => line[1].trim().slice(0, 200))
+            .filter((line) => line !== "")
+            .slice(0, 5)
+            .join(" ");
+          const reason = `${rejected[1]}${said ? ` — the remote said: ${said}` : ""}`;
           throw new RepoError(
             "push_rejected",
-            `the remote rejected the push to ${branch}: ${redact(rejected[1], this.source.credential)}`,
+            `the remote rejected the push to ${branch}: ${redact(reason, this.source.credential)}`,
             { branch },
           );
         }

@@ -227,7 +227,8 @@ test("a push the remote refuses (protected branch) shows its reason; the changes
       page
         .getByTestId("repo-error")
         .filter({ hasText: "Not pushed: the remote rejected the push" })
-        .filter({ hasText: "pre-receive hook declined" }),
+        .filter({ hasText: "pre-receive hook declined" })
+        .filter({ hasText: "the remote said: protected branch: pushes need review" }),
     );
     await visible(page.getByTestId("changes-badge").filter({ hasText: "+3 −0" }));
     assert.equal(await page.getByTestId("create-pull-request").isDisabled(), true);
