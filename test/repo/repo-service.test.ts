@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -236,4 +236,64 @@ test("a local repository gets the result as a new branch; its checkout, index an
   assert.equal(await gitText(["status", "--porcelain"], { cwd: local }), status);
   assert.deepEqual(await readFile(path.join(local, ".git", "index")), index);
   assert.equal(await readFile(path.join(local, "a.txt"), "utf8"), "dirty\n");
+});
+
+test("a repository with a submodule and Git LFS pointers: cloned as git clones it, and the task goes through", async (t) => {
+  const { root, service, parse, workspace } = await setUp(t);
+  const library = await makeRemote(root, "library");
+  const librarySha = await gitText(["rev-parse", "main"], { cwd: library });
+  const seed = path.join(root, "with-extras");
+  await git(["init", "--quiet", "-b", "main", seed]);
+  const pointer = [
+    "version https://git-lfs.github.com/spec/v1",
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393",
+    "size 104857600",
+    "",
+  ].join("\n");
+  await writeFile(
+    path.join(seed, ".gitmodules"),
+    `[submodule "vendor/library"]\n\tpath = vendor/library\n\turl = ${library}\n`,
+  );
+  await mkdir(path.join(seed, "vendor", "library"), { recursive: true });
+  await git(["update-index", "--add", "--cacheinfo", `160000,${librarySha},vendor/library`], {
+    cwd: seed,
+  });
+  await commitFiles(
+    seed,
+    {
+      ".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+      "assets/model.bin": pointer,
+      "README.md": "x\n",
+    },
+    "with a submodule and an LFS pointer",
+  );
+  const remote = path.join(root, "with-extras.git");
+  await git(["clone", "--quiet", "--bare", seed, remote]);
+
+  const plan = await service.plan(parse(remote), { title: "Extras", taskId: TASK });
+  await service.prepareWorkspace(plan, workspace);
+  // The submodule's content is not fetched (its folder holds nothing) and the pointer file
+  // stays a pointer (no LFS filter runs).
+  const submodule = await readdir(path.join(workspace, "vendor", "library")).catch(() => []);
+  assert.deepEqual(submodule, []);
+  assert.equal(
+    await gitText(["ls-files", "--stage", "vendor/library"], { cwd: workspace }),
+    `160000 ${librarySha} 0\tvendor/library`,
+  );
+  assert.equal(await readFile(path.join(workspace, "assets", "model.bin"), "utf8"), pointer);
+
+  await agentTurn(workspace, 1);
+  const result = await service.collect(plan, workspace, TASK, "turn\n");
+  const changes = await service.changes(plan, TASK);
+  assert.deepEqual(
+    changes.files.map((file) => file.path),
+    ["README.md", "src/feature1.js"],
+  );
+  await service.push(plan, TASK);
+  const tree = await gitText(["ls-tree", "-r", result.tip], { cwd: remote });
+  assert.match(tree, new RegExp(`^160000 commit ${librarySha}\tvendor/library$`, "m"));
+  assert.equal(
+    await gitText(["show", `${result.tip}:assets/model.bin`], { cwd: remote }),
+    pointer.trim(),
+  );
 });
