@@ -159,7 +159,8 @@ describe("repositories sent as bundles, and branch lists", () => {
     });
     const bundle = await fetch(`${omoi.url}/api/v1/tasks/${task.body.id}/bundle`);
     assert.equal(bundle.status, 409);
-    assert.match((await bundle.json()).error.message, /no result yet/);
+    const answer = (await bundle.json()) as { error: { message: string } };
+    assert.match(answer.error.message, /no result yet/);
   });
 
   it("lists a registered repository's branches with its credential on the server side only", async () => {
