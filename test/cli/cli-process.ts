@@ -1,6 +1,9 @@
 import { execFile, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
 
 /** Helpers for tests that run `node bin/omoi.js …` as a person would. */
 
@@ -38,6 +41,29 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of ["OMOI_URL", "OMOI_API_TOKEN", "NO_COLOR", "OMOI_DEBUG"]) delete env[name];
   return env;
+}
+
+/**
+ * Runs the CLI against `serverUrl` in `cwd` (a person's checkout), stdin left open as a
+ * pipe, and resolves with its exit code and output whatever the code.
+ */
+export async function omoiIn(
+  cwd: string,
+  serverUrl: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [OMOI_BIN, ...args, "--server", serverUrl],
+      { cwd, env: { ...cleanEnv(), ...env }, timeout: 120_000 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failure.code ?? 1, stdout: failure.stdout ?? "", stderr: failure.stderr ?? "" };
+  }
 }
 
 /** A port nothing listens on: bound once, then released. */

@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { git, gitText } from "../../src/repo/git.ts";
 import { startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 import { commitFiles, tempDir } from "../repo/fixtures.ts";
-import { cleanEnv, OMOI_BIN } from "./cli-process.ts";
-
-const run = promisify(execFile);
+import { omoiIn } from "./cli-process.ts";
 
 /** `omoi run --repo .`, `omoi diff`, `omoi pr`, `omoi checkout` in a person's checkout. */
 describe("omoi on a repository", () => {
@@ -35,27 +31,7 @@ describe("omoi on a repository", () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(
-        process.execPath,
-        [OMOI_BIN, ...args, "--server", server.url],
-        {
-          cwd: checkout,
-          env: cleanEnv(),
-          timeout: 120_000,
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failure = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: failure.code ?? 1,
-        stdout: failure.stdout ?? "",
-        stderr: failure.stderr ?? "",
-      };
-    }
-  };
+  const cli = (args: string[]) => omoiIn(checkout, server.url, args);
 
   it("run --repo . works on the checkout; diff, pr and checkout follow the task's branch", async () => {
     const created = await cli(["run", "--repo", ".", "--detach", "[scenario:repo-edit] add hello"]);

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
-import { makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
+import { makeGuardedRemote, makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 import { startGitHubStandIn } from "../repo/github-stand-in.ts";
-import { cleanEnv, OMOI_BIN } from "./cli-process.ts";
+import { omoiIn } from "./cli-process.ts";
 
-const run = promisify(execFile);
 const TOKEN = "ghp_clifailures00000000000000000000007";
 
 /*
@@ -30,10 +27,7 @@ describe("omoi says plainly what went wrong with a repository", () => {
     root = await tempDir({ after: (fn) => cleanups.push(fn) });
     await mkdir(path.join(root, "acme"));
     const remote = await makeRemote(path.join(root, "acme"), "project");
-    const guarded = await makeRemote(path.join(root, "acme"), "guarded");
-    const hook = path.join(guarded, "hooks", "pre-receive");
-    await writeFile(hook, "#!/bin/sh\necho 'protected branch: pushes need review' >&2\nexit 1\n");
-    await chmod(hook, 0o755);
+    await makeGuardedRemote(path.join(root, "acme"));
     gitServer = await serveGitHttp(root, { username: "x-access-token", password: TOKEN });
     github = await startGitHubStandIn({
       owner: "acme",
@@ -64,23 +58,7 @@ describe("omoi says plainly what went wrong with a repository", () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(
-        process.execPath,
-        [OMOI_BIN, ...args, "--server", server.url],
-        { cwd: root, env: { ...cleanEnv(), NO_COLOR: "1" }, timeout: 120_000 },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failure = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: failure.code ?? 1,
-        stdout: failure.stdout ?? "",
-        stderr: failure.stderr ?? "",
-      };
-    }
-  };
+  const cli = (args: string[]) => omoiIn(root, server.url, args, { NO_COLOR: "1" });
   const finished = async (taskId: string) => {
     await viewer.waitFor(
       () =>

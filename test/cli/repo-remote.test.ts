@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { git, gitText } from "../../src/repo/git.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 import { commitFiles, refsOf, tempDir } from "../repo/fixtures.ts";
-import { cleanEnv, OMOI_BIN } from "./cli-process.ts";
-
-const run = promisify(execFile);
+import { omoiIn } from "./cli-process.ts";
 
 /*
  * `omoi run --repo .` against a server on another machine: the server's health names a
@@ -45,23 +41,7 @@ describe("omoi with a server on another machine", () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  const cli = async (args: string[], cwd = checkout) => {
-    try {
-      const { stdout, stderr } = await run(
-        process.execPath,
-        [OMOI_BIN, ...args, "--server", server.url],
-        { cwd, env: cleanEnv(), timeout: 120_000 },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failure = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: failure.code ?? 1,
-        stdout: failure.stdout ?? "",
-        stderr: failure.stderr ?? "",
-      };
-    }
-  };
+  const cli = (args: string[], cwd = checkout) => omoiIn(cwd, server.url, args);
   const completed = (taskId: string) =>
     viewer.waitFor(
       () =>

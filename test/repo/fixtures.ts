@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -56,6 +56,18 @@ export async function makeRemote(root: string, name = "project"): Promise<string
   await git(["tag", "v1"], { cwd: seed });
   await git(["push", "--quiet", bare, "main", "release", "v1"], { cwd: seed });
   await git(["symbolic-ref", "HEAD", "refs/heads/main"], { cwd: bare });
+  return bare;
+}
+
+/**
+ * Like `makeRemote`, but its server protects every branch: its own pre-receive hook refuses
+ * each push with a message (run by `git http-backend` when served over smart HTTP).
+ */
+export async function makeGuardedRemote(root: string, name = "guarded"): Promise<string> {
+  const bare = await makeRemote(root, name);
+  const hook = path.join(bare, "hooks", "pre-receive");
+  await writeFile(hook, "#!/bin/sh\necho 'protected branch: pushes need review' >&2\nexit 1\n");
+  await chmod(hook, 0o755);
   return bare;
 }
 

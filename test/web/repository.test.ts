@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
-import { makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
+import { makeGuardedRemote, makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 import { startGitHubStandIn } from "../repo/github-stand-in.ts";
 import { launchBrowser, newPage, screenshot, visible } from "./browser.ts";
 
@@ -27,11 +27,7 @@ before(async () => {
   root = await tempDir({ after: (fn) => cleanups.push(fn) });
   await mkdir(path.join(root, "acme"));
   const remote = await makeRemote(path.join(root, "acme"), "project");
-  // A remote whose server protects every branch (its own pre-receive hook refuses pushes).
-  const guarded = await makeRemote(path.join(root, "acme"), "guarded");
-  const hook = path.join(guarded, "hooks", "pre-receive");
-  await writeFile(hook, "#!/bin/sh\necho 'protected branch: pushes need review' >&2\nexit 1\n");
-  await chmod(hook, 0o755);
+  await makeGuardedRemote(path.join(root, "acme"));
   await mkdir(path.join(root, "local"));
   localRemote = await makeRemote(path.join(root, "local"), "tools");
   git = await serveGitHttp(root, { username: "x-access-token", password: TOKEN });
