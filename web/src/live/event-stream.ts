@@ -2,12 +2,14 @@ import { backoffDelay } from "../../../src/protocol/backoff.ts";
 import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../../../src/protocol/close-codes.ts";
 import { getToken } from "../api/client.ts";
 import type { Cursors, EventFrame, ServerFrame } from "../api/types.ts";
+import { StreamCursors } from "./stream-cursors.ts";
 
 /*
  * One viewer WebSocket that survives disconnects. It keeps the last seq seen per stream
- * (`stream_id` → `seq`), drops anything at or below it (so a replay overlap is never shown
- * twice), and on close reconnects with backoff, resuming from those cursors: no gap, no
- * duplicate. A `lagged` frame is handled the same way.
+ * (`stream_id` → `seq`, see stream-cursors.ts), drops anything at or below it (so a replay
+ * overlap is never shown twice), and on close reconnects with backoff, resuming from those
+ * cursors: no gap, no duplicate. A `lagged` frame is handled the same way. Deltas that compact
+ * replay passed over are reported (`onSkipped`), so they count as taken in.
  */
 
 export type ConnectionPhase = "connecting" | "replaying" | "live" | "reconnecting" | "closed";
@@ -50,6 +52,11 @@ export interface StreamHandlers {
   onReplayed?: () => void;
   /** Where each stream starts on this connection (a stream's history ends at its cursor). */
   onSubscribed?: (cursors: Cursors) => void;
+  /**
+   * Compact replay passed over `count` superseded deltas of a stream (their finished message
+   * follows): they are taken in without being shown, exactly as if they had come live.
+   */
+  onSkipped?: (stream: string, count: number) => void;
 }
 
 const PING_EVERY_MS = 15_000;
@@ -75,8 +82,9 @@ function parseFrame(data: unknown): ServerFrame | null {
     const type = (value as { type?: unknown }).type;
     if (typeof type !== "string") return null;
     if (type === "skipped") {
-      const frame = value as { stream_id?: unknown; to_seq?: unknown };
+      const frame = value as { stream_id?: unknown; from_seq?: unknown; to_seq?: unknown };
       if (typeof frame.stream_id !== "string" || typeof frame.to_seq !== "number") return null;
+      if (typeof frame.from_seq !== "number") return null;
     }
     if (type === "event") {
       const frame = value as Partial<EventFrame>;
@@ -91,7 +99,7 @@ function parseFrame(data: unknown): ServerFrame | null {
 }
 
 export class EventStream {
-  private readonly cursors: Cursors = {};
+  private readonly cursors = new StreamCursors();
   private socket: WebSocket | null = null;
   private state: ConnectionState = { phase: "connecting", attempt: 0, retryAt: null, reason: null };
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -131,7 +139,7 @@ export class EventStream {
   }
 
   getCursors(): Cursors {
-    return { ...this.cursors };
+    return this.cursors.snapshot();
   }
 
   private buildQuery(): URLSearchParams {
@@ -140,7 +148,7 @@ export class EventStream {
     if (entityTypes?.length) query.set("entity_types", entityTypes.join(","));
     if (entityIds?.length) query.set("entity_ids", entityIds.join(","));
     if (eventTypes?.length) query.set("event_types", eventTypes.join(","));
-    const cursors = this.subscription.resume === false ? "" : formatCursors(this.cursors);
+    const cursors = this.subscription.resume === false ? "" : formatCursors(this.cursors.snapshot());
     if (cursors) query.set("cursors", cursors);
     // since=0 asks for the whole history of every stream the filters match (tail=N for the
     // last N events of each); streams we already hold are resumed from their cursor instead.
@@ -201,9 +209,8 @@ export class EventStream {
     if (!frame) return;
     switch (frame.type) {
       case "event": {
-        const last = this.cursors[frame.stream_id] ?? 0;
-        if (frame.seq <= last) return; // already shown: replay overlap or a duplicate
-        this.cursors[frame.stream_id] = frame.seq;
+        // Already taken in: a replay overlap or a duplicate.
+        if (!this.cursors.accept(frame.stream_id, frame.seq)) return;
         this.handlers.onEvent(frame, this.live);
         return;
       }
@@ -214,8 +221,8 @@ export class EventStream {
         return;
       case "skipped": {
         // Compact replay passed over superseded deltas: the cursor moves past them.
-        const last = this.cursors[frame.stream_id] ?? 0;
-        if (frame.to_seq > last) this.cursors[frame.stream_id] = frame.to_seq;
+        const count = this.cursors.pass(frame.stream_id, frame.from_seq, frame.to_seq);
+        if (count > 0) this.handlers.onSkipped?.(frame.stream_id, count);
         return;
       }
       case "subscribed":
@@ -234,7 +241,7 @@ export class EventStream {
   }
 
   private resuming(): boolean {
-    return this.subscription.resume !== false && Object.keys(this.cursors).length > 0;
+    return this.subscription.resume !== false && this.cursors.size > 0;
   }
 
   private scheduleReconnect(reason: string, immediate: boolean): void {

@@ -23,8 +23,10 @@ export function TaskFeedProvider({ children }: { children: ReactNode }) {
   const { state } = useEventStream(
     "task-feed",
     { entityTypes: ["task"], eventTypes: FEED_EVENT_TYPES, replay: false, resume: false },
-    (frame, live) => {
-      for (const listener of listeners.current) listener(frame, live);
+    {
+      onEvent: (frame, live) => {
+        for (const listener of listeners.current) listener(frame, live);
+      },
     },
   );
   const [subscribe] = useState(() => (listener: Listener) => {

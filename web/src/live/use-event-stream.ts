@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import type { Cursors, EventFrame } from "../api/types.ts";
-import { type ConnectionState, EventStream, type StreamSubscription } from "./event-stream.ts";
+import { type ConnectionState, EventStream, type StreamHandlers, type StreamSubscription } from "./event-stream.ts";
 
 /**
  * Opens an `EventStream` for as long as the component lives and `key` stays the same.
@@ -9,9 +8,7 @@ import { type ConnectionState, EventStream, type StreamSubscription } from "./ev
 export function useEventStream(
   key: string,
   subscription: StreamSubscription,
-  onEvent: (frame: EventFrame, live: boolean) => void,
-  onReplayed?: () => void,
-  onSubscribed?: (cursors: Cursors) => void,
+  handlers: Omit<StreamHandlers, "onState">,
 ): { state: ConnectionState; reconnect: () => void } {
   const [state, setState] = useState<ConnectionState>({
     phase: "connecting",
@@ -19,8 +16,8 @@ export function useEventStream(
     retryAt: null,
     reason: null,
   });
-  const handlers = useRef({ onEvent, onReplayed, onSubscribed });
-  handlers.current = { onEvent, onReplayed, onSubscribed };
+  const current = useRef(handlers);
+  current.current = handlers;
   const subscriptionRef = useRef(subscription);
   subscriptionRef.current = subscription;
   const streamRef = useRef<EventStream | null>(null);
@@ -28,9 +25,10 @@ export function useEventStream(
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new key means a new subscription, so a new stream.
   useEffect(() => {
     const stream = new EventStream(subscriptionRef.current, {
-      onEvent: (frame, live) => handlers.current.onEvent(frame, live),
-      onReplayed: () => handlers.current.onReplayed?.(),
-      onSubscribed: (cursors) => handlers.current.onSubscribed?.(cursors),
+      onEvent: (frame, live) => current.current.onEvent(frame, live),
+      onReplayed: () => current.current.onReplayed?.(),
+      onSubscribed: (cursors) => current.current.onSubscribed?.(cursors),
+      onSkipped: (stream, count) => current.current.onSkipped?.(stream, count),
       onState: setState,
     });
     streamRef.current = stream;

@@ -245,6 +245,17 @@ export class SessionModel {
     this.changed();
   }
 
+  /**
+   * Events taken in without being folded: superseded deltas that compact replay (or a compact
+   * page of history) passed over. Their finished message carries their text, so only the
+   * count changes: the same figure as when they came live.
+   */
+  passOver(count: number): void {
+    if (count <= 0) return;
+    this.stats.eventsReceived += count;
+    this.changed();
+  }
+
   private onLifecycle(key: string, frame: StoredEvent, payload: Payload): void {
     const type = frame.event_type;
     switch (type) {

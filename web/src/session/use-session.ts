@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, type SessionTarget } from "../api/client.ts";
-import type { EventFrame, MessageDelivery, Sandbox, TaskWithSandbox } from "../api/types.ts";
+import type { Cursors, EventFrame, MessageDelivery, Sandbox, TaskWithSandbox } from "../api/types.ts";
 import { ApprovalsModel } from "../approvals/approvals-model.ts";
 import { useEventStream } from "../live/use-event-stream.ts";
 import { SessionModel } from "./session-model.ts";
@@ -100,28 +100,34 @@ export function useSession(target: SessionTarget) {
       tail: TAIL_EVENTS,
       compact: true,
     },
-    (event: EventFrame, live: boolean) => {
-      // A stream first seen here (not announced by `subscribed`) is sent from its start.
-      const known = history.current.get(event.stream_id);
-      if (!known) history.current.set(event.stream_id, { before: 1, oldestAt: event.stored_at });
-      else if (known.oldestAt === Number.POSITIVE_INFINITY) known.oldestAt = event.stored_at;
-      model.apply(event, live);
-      approvals.apply(event);
-      render();
-      if (live && REFRESH_ON.test(event.event_type)) refreshSoon();
-    },
-    () => {
-      setReplayed(true);
-      setHistoryState(hasOlder() ? "partial" : "complete");
-      refreshSoon();
-    },
-    (cursors) => {
-      // Where each stream's replay starts is where its unloaded history ends (first connect
-      // only: after a reconnect these are our own cursors).
-      for (const [stream, cursor] of Object.entries(cursors)) {
-        if (history.current.has(stream)) continue;
-        history.current.set(stream, { before: cursor + 1, oldestAt: Number.POSITIVE_INFINITY });
-      }
+    {
+      onEvent: (event: EventFrame, live: boolean) => {
+        // A stream first seen here (not announced by `subscribed`) is sent from its start.
+        const known = history.current.get(event.stream_id);
+        if (!known) history.current.set(event.stream_id, { before: 1, oldestAt: event.stored_at });
+        else if (known.oldestAt === Number.POSITIVE_INFINITY) known.oldestAt = event.stored_at;
+        model.apply(event, live);
+        approvals.apply(event);
+        render();
+        if (live && REFRESH_ON.test(event.event_type)) refreshSoon();
+      },
+      onSkipped: (_stream: string, count: number) => {
+        model.passOver(count);
+        render();
+      },
+      onReplayed: () => {
+        setReplayed(true);
+        setHistoryState(hasOlder() ? "partial" : "complete");
+        refreshSoon();
+      },
+      onSubscribed: (cursors: Cursors) => {
+        // Where each stream's replay starts is where its unloaded history ends (first connect
+        // only: after a reconnect these are our own cursors).
+        for (const [stream, cursor] of Object.entries(cursors)) {
+          if (history.current.has(stream)) continue;
+          history.current.set(stream, { before: cursor + 1, oldestAt: Number.POSITIVE_INFINITY });
+        }
+      },
     },
   );
 
@@ -147,6 +153,8 @@ export function useSession(target: SessionTarget) {
       try {
         const page = await api.eventsBefore(stream, state.before, HISTORY_PAGE);
         const added = model.prepend(page.events);
+        // The page covers first_seq..last_seq; compaction left its superseded deltas out.
+        model.passOver(page.last_seq - page.first_seq + 1 - page.events.length);
         state.before = page.has_more ? page.first_seq : 1;
         if (page.events[0]) state.oldestAt = page.events[0].stored_at;
         setFirstIndex((index) => index - added);
