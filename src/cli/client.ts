@@ -11,6 +11,7 @@ import {
 } from "../protocol/environment.ts";
 import { parseWith, safeJsonParse } from "../protocol/json.ts";
 import type { MessageDelivery, MessageType } from "../protocol/message.ts";
+import { Repository } from "../protocol/repo.ts";
 import { type Sandbox, SandboxStatus } from "../protocol/sandbox.ts";
 import { type Priority, type Task, TaskStatus } from "../protocol/task.ts";
 import { isTaskId } from "./args.ts";
@@ -237,6 +238,17 @@ export class OmoiClient {
   async deleteEnvironment(key: string): Promise<Environment> {
     const path = `/api/v1/environments/${encodeURIComponent(key)}`;
     return this.request("DELETE", path, Environment);
+  }
+
+  async listRepositories(): Promise<Repository[]> {
+    const shape = z.object({ repositories: z.array(Repository) });
+    return (await this.request("GET", "/api/v1/repositories", shape)).repositories;
+  }
+
+  /** Sets (null: clears) a registered repository's default environment. */
+  async setRepositoryEnvironment(key: string, environment: string | null): Promise<Repository> {
+    const path = `/api/v1/repositories/${encodeURIComponent(key)}`;
+    return this.request("PATCH", path, Repository, { environment });
   }
 
   /** The next task in the environment runs its setup script again and keeps a new snapshot. */

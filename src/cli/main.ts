@@ -5,6 +5,7 @@ import { OmoiClient } from "./client.ts";
 import { type Command, GLOBAL_HELP } from "./command.ts";
 import { envCommand } from "./commands/env.ts";
 import { checkoutCommand, diffCommand, prCommand } from "./commands/repo.ts";
+import { reposCommand } from "./commands/repos.ts";
 import { runCommand } from "./commands/run.ts";
 import { sandboxesCommand } from "./commands/sandboxes.ts";
 import { sendCommand } from "./commands/send.ts";
@@ -29,6 +30,7 @@ const COMMANDS: readonly Command[] = [
   prCommand,
   checkoutCommand,
   envCommand,
+  reposCommand,
 ];
 
 function version(): string {

@@ -101,6 +101,8 @@ export const Repository = z.object({
   credential_hint: z.string().nullable(),
   /** The forge's REST API (GitHub Enterprise: https://host/api/v3). */
   api_base_url: z.string().nullable(),
+  /** The environment a task on this repository runs in when it names none. */
+  environment_id: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });
@@ -116,12 +118,18 @@ const RepositoryName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "must be 1-100 letters, digits, '.', '_' or '-'");
 
+const EnvironmentKey = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be an environment's name or id");
+
 /** `POST /api/v1/repositories`. */
 export const CreateRepositoryBody = z
   .object({
     name: RepositoryName.optional(),
     url: z.string().trim().min(1).max(2048),
     api_base_url: z.url().max(2048).optional(),
+    /** The default environment of tasks on this repository, by name or id. */
+    environment: EnvironmentKey.optional(),
     credential: z
       .discriminatedUnion("kind", [
         z.object({
@@ -172,3 +180,7 @@ export const BranchList = z.object({
   branches: z.array(z.object({ name: z.string(), sha: z.string() })),
 });
 export type BranchList = z.infer<typeof BranchList>;
+
+/** `PATCH /api/v1/repositories/{id}`: the default environment, by name or id; null clears it. */
+export const PatchRepositoryBody = z.object({ environment: EnvironmentKey.nullable() }).strict();
+export type PatchRepositoryBody = z.infer<typeof PatchRepositoryBody>;

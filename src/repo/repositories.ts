@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { conflict, notFound } from "../protocol/error.ts";
+import { badRequest, conflict, notFound } from "../protocol/error.ts";
 import type {
   CreateRepositoryBody,
   Repository,
@@ -44,6 +44,7 @@ export class RepositoryRegistry {
     if (await this.store.getRepository(name)) {
       throw conflict(`a repository named '${name}' is already registered`, { name });
     }
+    const environmentId = body.environment ? await this.environmentId(body.environment) : null;
     const id = `repo_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
     const now = Date.now();
     const record: RepositoryRecord = {
@@ -54,6 +55,7 @@ export class RepositoryRegistry {
       credential_hint: body.credential ? hint(body.credential) : null,
       credential_ciphertext: body.credential ? this.vault.sealJson(body.credential) : null,
       api_base_url: body.api_base_url?.replace(/\/+$/, "") ?? null,
+      environment_id: environmentId,
       created_at: now,
       updated_at: now,
     };
@@ -71,6 +73,31 @@ export class RepositoryRegistry {
     const record = await this.store.getRepository(idOrName);
     if (!record) throw notFound("repository", idOrName);
     return publicView(record);
+  }
+
+  /** Sets or (null) clears the environment tasks on this repository run in when they name none. */
+  async setEnvironment(idOrName: string, environment: string | null): Promise<Repository> {
+    const record = await this.store.getRepository(idOrName);
+    if (!record) throw notFound("repository", idOrName);
+    const environmentId = environment === null ? null : await this.environmentId(environment);
+    const updated = await this.store.setRepositoryEnvironment(record.id, environmentId);
+    if (!updated) {
+      throw conflict(
+        `repository '${idOrName}' or environment '${environment}' went away meanwhile`,
+      );
+    }
+    return publicView(updated);
+  }
+
+  /** The environment a new task on this registered repository runs in when it names none. */
+  async defaultEnvironment(repositoryId: string): Promise<string | null> {
+    return (await this.store.getRepository(repositoryId))?.environment_id ?? null;
+  }
+
+  private async environmentId(key: string): Promise<string> {
+    const environment = await this.store.environments.get(key);
+    if (!environment) throw badRequest(`environment: '${key}' does not exist`);
+    return environment.id;
   }
 
   async remove(idOrName: string): Promise<void> {

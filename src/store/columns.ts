@@ -176,6 +176,7 @@ export function repositoryColumns(repository: RepositoryRecord): Columns {
     ["credential_hint", repository.credential_hint],
     ["credential_ciphertext", repository.credential_ciphertext],
     ["api_base_url", repository.api_base_url],
+    ["environment_id", repository.environment_id],
     ["created_at", repository.created_at],
     ["updated_at", repository.updated_at],
   ];

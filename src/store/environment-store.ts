@@ -1,4 +1,5 @@
 import type { Environment } from "../protocol/environment.ts";
+import { conflict } from "../protocol/error.ts";
 
 /** The non-secret part of an environment, stored as JSON and returned by the API as is. */
 export type EnvironmentSpec = Omit<
@@ -55,4 +56,12 @@ export function rowToEnvironment(row: Record<string, unknown>): EnvironmentRecor
     created_at: Number(row.created_at),
     updated_at: Number(row.updated_at),
   };
+}
+
+/** An environment that a registered repository names as its default cannot be deleted. */
+export function defaultConflict(id: string, repository: string) {
+  return conflict(
+    `environment '${id}' is the default environment of repository '${repository}'; give the repository another one or none first (PATCH /api/v1/repositories/${repository} {"environment": null})`,
+    { id, repository },
+  );
 }

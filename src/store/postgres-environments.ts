@@ -2,6 +2,7 @@ import type pg from "pg";
 import { conflict } from "../protocol/error.ts";
 import {
   ACTIVE_TASK_STATUSES,
+  defaultConflict,
   type EnvironmentChange,
   type EnvironmentRecord,
   type EnvironmentStore,
@@ -59,13 +60,21 @@ export class PostgresEnvironments implements EnvironmentStore {
 
   async delete(id: string): Promise<boolean> {
     // One statement: the environment goes only if no unended task names it at that moment.
-    const result = await this.pool.query<{ deleted: boolean; busy: string | null }>(
+    const result = await this.pool.query<{
+      deleted: boolean;
+      busy: string | null;
+      default_of: string | null;
+    }>(
       `WITH busy AS (
          SELECT id FROM tasks WHERE environment_id = $1 AND status = ANY($2::text[]) LIMIT 1
+       ), default_of AS (
+         SELECT name FROM repositories WHERE environment_id = $1 LIMIT 1
        ), gone AS (
-         DELETE FROM environments WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM busy) RETURNING id
+         DELETE FROM environments WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM busy)
+           AND NOT EXISTS (SELECT 1 FROM default_of) RETURNING id
        )
-       SELECT EXISTS (SELECT 1 FROM gone) AS deleted, (SELECT id FROM busy) AS busy`,
+       SELECT EXISTS (SELECT 1 FROM gone) AS deleted, (SELECT id FROM busy) AS busy,
+         (SELECT name FROM default_of) AS default_of`,
       [id, ACTIVE_TASK_STATUSES],
     );
     const row = result.rows[0];
@@ -75,6 +84,7 @@ export class PostgresEnvironments implements EnvironmentStore {
         task_id: row.busy,
       });
     }
+    if (row?.default_of) throw defaultConflict(id, row.default_of);
     return row?.deleted === true;
   }
 

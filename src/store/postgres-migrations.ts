@@ -252,4 +252,12 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       ALTER TABLE sandboxes ADD COLUMN limits jsonb;
     `,
   },
+  {
+    version: 7,
+    name: "repository default environment",
+    sql: `
+      ALTER TABLE repositories ADD COLUMN environment_id text;
+      CREATE INDEX repositories_environment ON repositories (environment_id);
+    `,
+  },
 ];

@@ -376,6 +376,19 @@ export class PostgresStore implements Store {
     return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
   }
 
+  async setRepositoryEnvironment(
+    id: string,
+    environmentId: string | null,
+  ): Promise<RepositoryRecord | undefined> {
+    const result = await this.pool.query<Row>(
+      `UPDATE repositories SET environment_id = $2, updated_at = $3
+       WHERE id = $1 AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM environments WHERE id = $2))
+       RETURNING *`,
+      [id, environmentId, Date.now()],
+    );
+    return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
+  }
+
   async listRepositories(): Promise<RepositoryRecord[]> {
     const result = await this.pool.query<Row>("SELECT * FROM repositories ORDER BY name");
     return result.rows.map(rowToRepository);

@@ -154,6 +154,7 @@ export function rowToRepository(row: Row): RepositoryRecord {
     credential_hint: textOrNull(row.credential_hint),
     credential_ciphertext: textOrNull(row.credential_ciphertext),
     api_base_url: textOrNull(row.api_base_url),
+    environment_id: textOrNull(row.environment_id),
     created_at: number(row.created_at),
     updated_at: number(row.updated_at),
   };

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { conflict } from "../protocol/error.ts";
 import {
   ACTIVE_TASK_STATUSES,
+  defaultConflict,
   type EnvironmentChange,
   type EnvironmentRecord,
   type EnvironmentStore,
@@ -79,6 +80,10 @@ export class SqliteEnvironments implements EnvironmentStore {
             task_id: busy.id,
           });
         }
+        const defaultOf = database
+          .prepare<[string], Row>("SELECT name FROM repositories WHERE environment_id = ? LIMIT 1")
+          .get(id);
+        if (defaultOf) throw defaultConflict(id, String(defaultOf.name));
         return database.prepare("DELETE FROM environments WHERE id = ?").run(id).changes > 0;
       })
       .immediate();

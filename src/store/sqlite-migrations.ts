@@ -172,4 +172,12 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       ALTER TABLE sandboxes ADD COLUMN limits TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "repository default environment",
+    sql: `
+      ALTER TABLE repositories ADD COLUMN environment_id TEXT;
+      CREATE INDEX repositories_environment ON repositories (environment_id);
+    `,
+  },
 ];

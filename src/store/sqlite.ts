@@ -365,6 +365,17 @@ export class SqliteStore implements Store {
     return this.statement("SELECT * FROM repositories ORDER BY name").all().map(rowToRepository);
   }
 
+  async setRepositoryEnvironment(
+    id: string,
+    environmentId: string | null,
+  ): Promise<RepositoryRecord | undefined> {
+    const changed = this.statement(
+      `UPDATE repositories SET environment_id = ?, updated_at = ?
+       WHERE id = ? AND (? IS NULL OR EXISTS (SELECT 1 FROM environments WHERE id = ?))`,
+    ).run(environmentId, Date.now(), id, environmentId, environmentId).changes;
+    return changed > 0 ? this.getRepository(id) : undefined;
+  }
+
   async deleteRepository(id: string): Promise<boolean> {
     return this.statement("DELETE FROM repositories WHERE id = ?").run(id).changes > 0;
   }

@@ -152,6 +152,14 @@ export interface Store {
   /** By id, or by name when no id matches. */
   getRepository(idOrName: string): Promise<RepositoryRecord | undefined>;
   listRepositories(): Promise<RepositoryRecord[]>;
+  /**
+   * Sets (or, with null, clears) a repository's default environment; undefined when the
+   * repository, or the environment named, is not there (one statement: never a dangling id).
+   */
+  setRepositoryEnvironment(
+    id: string,
+    environmentId: string | null,
+  ): Promise<RepositoryRecord | undefined>;
   /** True when it existed. */
   deleteRepository(id: string): Promise<boolean>;
 

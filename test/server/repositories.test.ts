@@ -112,6 +112,78 @@ describe("repositories and tasks on them over the API", () => {
     assert.equal(after.total, before.total);
   });
 
+  it("a repository's default environment: set at registration or by PATCH, used by tasks that name none, and kept from deletion", async () => {
+    assert.equal((await api("POST", "/api/v1/environments", { name: "node" })).status, 201);
+    assert.equal((await api("POST", "/api/v1/environments", { name: "python" })).status, 201);
+    const node = (await api("GET", "/api/v1/environments/node")).body;
+    const python = (await api("GET", "/api/v1/environments/python")).body;
+
+    // Unknown environments are a 400 and change nothing.
+    const unknownAtRegistration = await api("POST", "/api/v1/repositories", {
+      name: "with-env",
+      url: remote,
+      environment: "nowhere",
+    });
+    assert.equal(unknownAtRegistration.status, 400);
+    assert.match(unknownAtRegistration.body.error.message, /environment: 'nowhere' does not exist/);
+    assert.equal((await api("GET", "/api/v1/repositories/with-env")).status, 404);
+
+    const registered = await api("POST", "/api/v1/repositories", {
+      name: "with-env",
+      url: remote,
+      environment: "node",
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    assert.equal(registered.body.environment_id, node.id);
+
+    const inDefault = await api("POST", "/api/v1/tasks", { prompt: "p", repo: "with-env" });
+    assert.equal(inDefault.status, 201, JSON.stringify(inDefault.body));
+    assert.equal(inDefault.body.environment_id, node.id, "no environment named: the repository's");
+    const named = await api("POST", "/api/v1/tasks", {
+      prompt: "p",
+      repo: "with-env",
+      environment: "python",
+    });
+    assert.equal(named.body.environment_id, python.id, "a named environment wins");
+    const byUrl = await api("POST", "/api/v1/tasks", { prompt: "p", repo: remote });
+    assert.equal(byUrl.body.environment_id, node.id, "the registered repository, named by its URL");
+
+    // The default cannot be deleted while a repository names it.
+    for (const task of [inDefault, named, byUrl]) {
+      assert.equal((await api("POST", `/api/v1/tasks/${task.body.id}/cancel`, {})).status, 200);
+    }
+    const refused = await api("DELETE", "/api/v1/environments/node");
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error.message, /default environment of repository 'with-env'/);
+    assert.equal((await api("GET", "/api/v1/environments/node")).status, 200);
+
+    // PATCH: another one, an unknown one (400, nothing changed), a bad body, then none.
+    const switched = await api("PATCH", "/api/v1/repositories/with-env", { environment: "python" });
+    assert.equal(switched.status, 200, JSON.stringify(switched.body));
+    assert.equal(switched.body.environment_id, python.id);
+    const unknown = await api("PATCH", "/api/v1/repositories/with-env", { environment: "nowhere" });
+    assert.equal(unknown.status, 400);
+    assert.equal(
+      (await api("GET", "/api/v1/repositories/with-env")).body.environment_id,
+      python.id,
+    );
+    assert.equal(
+      (await api("PATCH", "/api/v1/repositories/with-env", { colour: "x" })).status,
+      400,
+    );
+    assert.equal(
+      (await api("PATCH", "/api/v1/repositories/nope", { environment: null })).status,
+      404,
+    );
+    assert.equal((await api("DELETE", "/api/v1/environments/node")).status, 200);
+    const cleared = await api("PATCH", "/api/v1/repositories/with-env", { environment: null });
+    assert.equal(cleared.body.environment_id, null);
+    const none = await api("POST", "/api/v1/tasks", { prompt: "p", repo: "with-env" });
+    assert.equal(none.body.environment_id, null);
+    await api("POST", `/api/v1/tasks/${none.body.id}/cancel`, {});
+    assert.equal((await api("DELETE", "/api/v1/repositories/with-env")).status, 204);
+  });
+
   it("deletes a registered repository", async () => {
     assert.equal((await api("DELETE", "/api/v1/repositories/project")).status, 204);
     assert.equal((await api("DELETE", "/api/v1/repositories/project")).status, 404);

@@ -4,7 +4,8 @@ import { DEFAULT_NETWORK } from "../../src/protocol/environment.ts";
 import type { EnvironmentRecord, EnvironmentSpec } from "../../src/store/environment-store.ts";
 import { type MakeStore, task as newTask, storeOpener } from "./fixtures.ts";
 
-const spec = (overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
+/** An environment spec for store tests. */
+export const spec = (overrides: Partial<EnvironmentSpec> = {}): EnvironmentSpec => ({
   description: null,
   setup_script: "npm ci",
   network: DEFAULT_NETWORK,

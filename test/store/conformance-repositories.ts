@@ -5,6 +5,7 @@ import {
   TASK_REPO_UNTOUCHED,
   type TaskRepo,
 } from "../../src/protocol/repo.ts";
+import { spec } from "./conformance-environments.ts";
 import { type MakeStore, storeOpener, task } from "./fixtures.ts";
 
 function repository(name: string, id = `repo_${name}`): RepositoryRecord {
@@ -16,6 +17,7 @@ function repository(name: string, id = `repo_${name}`): RepositoryRecord {
     credential_hint: "ghp_…1234",
     credential_ciphertext: "v1:abc:def:ghi",
     api_base_url: null,
+    environment_id: null,
     created_at: 1000,
     updated_at: 1000,
   };
@@ -43,6 +45,32 @@ export function repositoryConformance(makeStore: MakeStore) {
       assert.equal(await store.deleteRepository("repo_web"), true);
       assert.equal(await store.deleteRepository("repo_web"), false);
       assert.equal(await store.getRepository("web"), undefined);
+    });
+
+    it("a default environment: set only when it exists, cleared with null, and it cannot be deleted meanwhile", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      await store.createRepository(repository("web"));
+      await store.environments.create({
+        id: "env_node",
+        name: "node",
+        spec: spec(),
+        sealed: null,
+        created_at: 1000,
+        updated_at: 1000,
+      });
+      assert.equal(await store.setRepositoryEnvironment("repo_web", "env_missing"), undefined);
+      assert.equal((await store.getRepository("web"))?.environment_id, null);
+      assert.equal(await store.setRepositoryEnvironment("repo_missing", "env_node"), undefined);
+      const set = await store.setRepositoryEnvironment("repo_web", "env_node");
+      assert.equal(set?.environment_id, "env_node");
+      await assert.rejects(store.environments.delete("env_node"), (error: unknown) => {
+        assert.equal((error as { status?: number }).status, 409);
+        assert.match(String((error as Error).message), /default environment of repository 'web'/);
+        return true;
+      });
+      assert.ok(await store.environments.get("env_node"));
+      assert.equal((await store.setRepositoryEnvironment("repo_web", null))?.environment_id, null);
+      assert.equal(await store.environments.delete("env_node"), true);
     });
 
     it("refuses a second repository with a taken name (409) and keeps the first", async () => {

@@ -5,6 +5,7 @@ import { EntityId } from "../../protocol/ids.ts";
 import {
   CreatePullRequestBody,
   CreateRepositoryBody,
+  PatchRepositoryBody,
   PullRequestResult,
   Repository,
   TaskChanges,
@@ -49,6 +50,18 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
   app.get("/api/v1/repositories/:id", { schema: getSchema }, async (request) => {
     const { id } = parseRequest(RepositoryParams, request.params, "repository id");
     return repositories.get(id);
+  });
+
+  const patchSchema = routeSchema({
+    summary: "Change a registered repository's default environment (null: none)",
+    params: RepositoryParams,
+    body: PatchRepositoryBody,
+    response: { 200: Repository },
+  });
+  app.patch("/api/v1/repositories/:id", { schema: patchSchema }, async (request) => {
+    const { id } = parseRequest(RepositoryParams, request.params, "repository id");
+    const body = parseRequest(PatchRepositoryBody, request.body, "repository patch");
+    return repositories.setEnvironment(id, body.environment);
   });
 
   const deleteSchema = routeSchema({

@@ -26,7 +26,16 @@ export function taskRoutes(app: FastifyInstance, context: ServerContext) {
     const id = newTaskId();
     // What can be checked of a repository is checked before anything is stored.
     const repo = await context.repos.plan(body, id, taskTitle(body));
-    const task = await context.control.createTask(body, { id, repo });
+    // A task on a registered repository that names no environment runs in the repository's.
+    const environment =
+      body.environment ??
+      (repo?.repository_id
+        ? await context.repositories.defaultEnvironment(repo.repository_id)
+        : null);
+    const task = await context.control.createTask(environment ? { ...body, environment } : body, {
+      id,
+      repo,
+    });
     reply.status(201);
     return task;
   });
