@@ -3,7 +3,7 @@ import type { EventFrame } from "../client/viewer-frame.ts";
 import { sandboxStatusAfter, taskStatusAfter } from "../protocol/status.ts";
 import { ApprovalPrompts } from "./approval-prompt.ts";
 import { CatchUpBuffer } from "./catch-up.ts";
-import type { OmoiClient } from "./client.ts";
+import { type OmoiClient, sessionTarget } from "./client.ts";
 import { CliError } from "./errors.ts";
 import { type FollowTarget, followEvents } from "./event-stream.ts";
 import { EventRenderer } from "./render.ts";
@@ -181,7 +181,7 @@ export function runLive(options: LiveOptions): Promise<number> {
 
     const send = async (content: string) => {
       try {
-        const accepted = await client.sendMessage(target.id, {
+        const accepted = await client.sendMessage(sessionTarget(target.id), {
           content,
           message_type: "user_message",
           delivery: "steer",
@@ -209,7 +209,7 @@ export function runLive(options: LiveOptions): Promise<number> {
     const interrupt = async () => {
       note("interrupting the current turn… press Ctrl-C again to stop", "warn");
       try {
-        await client.sendMessage(target.id, {
+        await client.sendMessage(sessionTarget(target.id), {
           content: "interrupt",
           message_type: "interrupt",
           delivery: "steer",

@@ -70,7 +70,8 @@ function looksLikePath(value: string): boolean {
 /** The server says which machine it is on; a path means nothing to a server elsewhere. */
 async function serverElsewhere(client: OmoiClient): Promise<boolean> {
   const health = await client.health();
-  return health.machine !== undefined && health.machine !== machineIdentity();
+  const machine = "machine" in health ? health.machine : undefined;
+  return machine !== undefined && machine !== machineIdentity();
 }
 
 /**

@@ -106,8 +106,24 @@ export const Approval = z.object({
 export type Approval = z.infer<typeof Approval>;
 
 /** What a worker receives for one resolved request. */
+/** `GET /api/v1/sandboxes/{id}/permissions`. */
+export const ApprovalList = z.object({ approvals: z.array(Approval) });
+export type ApprovalList = z.infer<typeof ApprovalList>;
+
 export const AnswerFrame = z.object({ request_id: z.string().min(1), answer: Answer });
 export type AnswerFrame = z.infer<typeof AnswerFrame>;
 
 /** `POST /api/v1/sandboxes/{id}/mode` */
 export const SetModeBody = z.strictObject({ mode: PermissionMode });
+export type SetModeBody = z.infer<typeof SetModeBody>;
+
+/** What changing a sandbox's mode answers. */
+export const SandboxModeAnswer = z.object({ sandbox_id: z.string(), mode: PermissionMode });
+export type SandboxModeAnswer = z.infer<typeof SandboxModeAnswer>;
+/** What changing a task's mode answers: its open sandbox's, or null when it has none. */
+export const TaskModeAnswer = z.object({
+  task_id: z.string(),
+  sandbox_id: z.string().nullable(),
+  mode: PermissionMode,
+});
+export type TaskModeAnswer = z.infer<typeof TaskModeAnswer>;

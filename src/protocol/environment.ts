@@ -245,6 +245,9 @@ export const Environment = z.object({
 });
 export type Environment = z.infer<typeof Environment>;
 
+export const EnvironmentList = z.object({ environments: z.array(Environment) });
+export type EnvironmentList = z.infer<typeof EnvironmentList>;
+
 /** A masked hint of a secret value: never more than its last four characters, and only of long ones. */
 export function secretHint(value: string): string {
   return value.length >= 16 ? `••••${value.slice(-4)}` : "••••";

@@ -87,6 +87,7 @@ export const PullRequestResult = z.object({
   pull_request: TaskPullRequest.nullable(),
   compare_url: z.string().nullable(),
 });
+export type PullRequestResult = z.infer<typeof PullRequestResult>;
 
 export const CredentialKind = z.enum(["none", "token", "basic", "github_app"]);
 export type CredentialKind = z.infer<typeof CredentialKind>;
@@ -107,6 +108,9 @@ export const Repository = z.object({
   updated_at: z.number(),
 });
 export type Repository = z.infer<typeof Repository>;
+
+export const RepositoryList = z.object({ repositories: z.array(Repository) });
+export type RepositoryList = z.infer<typeof RepositoryList>;
 
 /** A registered repository as the store keeps it; `credential_ciphertext` never leaves the server. */
 export type RepositoryRecord = Repository & {

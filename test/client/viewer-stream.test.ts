@@ -143,7 +143,7 @@ describe("the viewer-stream client", () => {
     assert.equal(sockets.length, 1);
   });
 
-  it("is fit for the browser: its modules import nothing from Node and no zod", () => {
+  it("is fit for the browser, as is the API client: their modules import nothing from Node and no zod", () => {
     const seen = new Set<string>();
     const visit = (file: string) => {
       if (seen.has(file)) return;
@@ -160,6 +160,7 @@ describe("the viewer-stream client", () => {
       }
     };
     visit(path.join(PROJECT_ROOT, "src/client/viewer-stream.ts"));
-    assert.ok(seen.size >= 3);
+    visit(path.join(PROJECT_ROOT, "src/client/api.ts"));
+    assert.ok(seen.size >= 4);
   });
 });

@@ -106,7 +106,7 @@ Hosts: example.com, *.example.com, host:port.`,
 };
 
 async function listEnvironments({ global, terminal, client }: CommandContext): Promise<number> {
-  const environments = await client().listEnvironments();
+  const { environments } = await client().listEnvironments();
   if (global.json) {
     terminal.stdout(`${JSON.stringify({ environments })}\n`);
     return 0;

@@ -48,7 +48,7 @@ that is some repository's default cannot be deleted until it is changed.`,
 
 async function listRepositories({ global, terminal, client }: CommandContext): Promise<number> {
   const omoi = client();
-  const [repositories, environments] = await Promise.all([
+  const [{ repositories }, { environments }] = await Promise.all([
     omoi.listRepositories(),
     omoi.listEnvironments(),
   ]);

@@ -1,5 +1,6 @@
 import { MessageType } from "../../protocol/message.ts";
 import { booleanFlag, choiceFlag, entityIdArgument } from "../args.ts";
+import { sessionTarget } from "../client.ts";
 import type { Command } from "../command.ts";
 import { UsageError } from "../errors.ts";
 
@@ -25,7 +26,7 @@ Flags:
     if (!content.trim() && messageType !== "interrupt") {
       throw new UsageError('missing message: omoi send <id> "message"');
     }
-    const accepted = await client().sendMessage(id, {
+    const accepted = await client().sendMessage(sessionTarget(id), {
       content: content || "interrupt",
       message_type: messageType,
       delivery: booleanFlag(values, "queue") ? "queue" : "steer",

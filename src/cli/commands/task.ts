@@ -1,6 +1,5 @@
-import type { Sandbox } from "../../protocol/sandbox.ts";
+import type { Sandbox, TaskWithSandbox as TaskDetail } from "../../protocol/sandbox.ts";
 import { entityIdArgument, isTaskId } from "../args.ts";
-import type { TaskDetail } from "../client.ts";
 import type { Command } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { formatAge, formatCost, formatCount } from "../format.ts";

@@ -1,6 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AnswerBody, Approval, PermissionMode, SetModeBody } from "../../protocol/approval.ts";
+import {
+  AnswerBody,
+  Approval,
+  ApprovalList,
+  SandboxModeAnswer,
+  SetModeBody,
+  TaskModeAnswer,
+} from "../../protocol/approval.ts";
 import { notFound, OmoiError } from "../../protocol/error.ts";
 import { EntityId } from "../../protocol/ids.ts";
 import { TERMINAL_SANDBOX_STATUSES } from "../../protocol/sandbox.ts";
@@ -41,7 +48,7 @@ export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
     summary: "A sandbox's permission requests, plans and questions",
     params: Params,
     querystring: ListQuery,
-    response: { 200: z.object({ approvals: z.array(Approval) }) },
+    response: { 200: ApprovalList },
   });
   app.get("/api/v1/sandboxes/:id/permissions", { schema: listSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
@@ -72,7 +79,7 @@ export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
     summary: "Change a running sandbox's permission mode",
     params: Params,
     body: SetModeBody,
-    response: { 200: z.object({ sandbox_id: z.string(), mode: PermissionMode }) },
+    response: { 200: SandboxModeAnswer },
   });
   app.post("/api/v1/sandboxes/:id/mode", { schema: sandboxModeSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "sandbox id");
@@ -87,13 +94,7 @@ export function approvalRoutes(app: FastifyInstance, context: ServerContext) {
     summary: "Change a task's permission mode (its open sandbox now, or its next one)",
     params: Params,
     body: SetModeBody,
-    response: {
-      200: z.object({
-        task_id: z.string(),
-        sandbox_id: z.string().nullable(),
-        mode: PermissionMode,
-      }),
-    },
+    response: { 200: TaskModeAnswer },
   });
   app.post("/api/v1/tasks/:id/mode", { schema: taskModeSchema }, async (request) => {
     const { id } = parseRequest(Params, request.params, "task id");

@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   CreateEnvironmentBody,
   Environment,
+  EnvironmentList,
   PatchEnvironmentBody,
 } from "../../protocol/environment.ts";
 import type { ServerContext } from "../context.ts";
@@ -30,7 +31,7 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
 
   const listSchema = routeSchema({
     summary: "List environments",
-    response: { 200: z.object({ environments: z.array(Environment) }) },
+    response: { 200: EnvironmentList },
   });
   app.get("/api/v1/environments", { schema: listSchema }, async () => ({
     environments: await environments.list(),

@@ -8,6 +8,7 @@ import {
   PatchRepositoryBody,
   PullRequestResult,
   Repository,
+  RepositoryList,
   TaskChanges,
 } from "../../protocol/repo.ts";
 import type { ServerContext } from "../context.ts";
@@ -36,7 +37,7 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
 
   const listSchema = routeSchema({
     summary: "List registered repositories",
-    response: { 200: z.object({ repositories: z.array(Repository) }) },
+    response: { 200: RepositoryList },
   });
   app.get("/api/v1/repositories", { schema: listSchema }, async () => ({
     repositories: await repositories.list(),

@@ -1,4 +1,5 @@
 import { useId, useState } from "react";
+import type { PermissionMode } from "../../../src/protocol/approval.ts";
 import { type AnswerBody, api } from "../api/client.ts";
 import { Markdown } from "../components/markdown.tsx";
 import { MODE_LABELS, type RequestView } from "./approvals-model.ts";
@@ -164,7 +165,7 @@ export function PermissionCard({ request, answer }: CardProps) {
 export function PlanCard({ request, answer }: CardProps) {
   const id = useId();
   const { busy, error, send } = useAnswer(answer);
-  const [mode, setMode] = useState<string>("acceptEdits");
+  const [mode, setMode] = useState<PermissionMode>("acceptEdits");
   const [feedback, setFeedback] = useState("");
   return (
     <article className="approval-card" data-testid="plan-card" data-request-id={request.id}>
@@ -182,7 +183,7 @@ export function PlanCard({ request, answer }: CardProps) {
           className="input"
           data-testid="plan-mode"
           value={mode}
-          onChange={(event) => setMode(event.target.value)}
+          onChange={(event) => setMode(event.target.value as PermissionMode)}
         >
           {WORK_MODES.map((value) => (
             <option key={value} value={value}>
