@@ -200,3 +200,47 @@ describe("repositories sent as bundles, and branch lists", () => {
     assert.equal(missing.status, 400);
   });
 });
+
+describe("bundle uploads are rate-limited per caller", () => {
+  let omoi: TestOmoi;
+  let bundle: Buffer;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  before(async () => {
+    const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+    const checkout = path.join(root, "checkout");
+    await git(["init", "--quiet", "-b", "main", checkout]);
+    await commitFiles(checkout, { "README.md": "# mine\n" }, "start");
+    await git(["bundle", "create", "--quiet", path.join(root, "main.bundle"), "main"], {
+      cwd: checkout,
+    });
+    bundle = await readFile(path.join(root, "main.bundle"));
+    omoi = await startTestOmoi({ OMOI_RUN_AGENTS: "0", OMOI_TASK_RATE_LIMIT: "2" });
+  });
+  after(async () => {
+    await omoi?.stop();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it("beyond OMOI_TASK_RATE_LIMIT a minute, a 429 with Retry-After, and nothing kept", async () => {
+    const send = () =>
+      fetch(`${omoi.url}/api/v1/bundles`, {
+        method: "POST",
+        headers: { "content-type": "application/x-git-bundle" },
+        body: bundle,
+      });
+    assert.equal((await send()).status, 201);
+    assert.equal((await send()).status, 201);
+    const refused = await send();
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /bundle uploads a minute/,
+    );
+    const stored = (await readdir(path.join(omoi.dataDir, "uploads"))).filter((name) =>
+      name.endsWith(".git"),
+    );
+    assert.equal(stored.length, 2);
+  });
+});

@@ -16,6 +16,7 @@ import {
 import type { ServerContext } from "../context.ts";
 import { parseRequest } from "../http-errors.ts";
 import { routeSchema } from "../openapi.ts";
+import { RateLimiter } from "../rate-limit.ts";
 
 export const BUNDLE_TYPE = "application/x-git-bundle";
 const TaskParams = z.object({ id: EntityId });
@@ -27,6 +28,8 @@ const TaskParams = z.object({ id: EntityId });
 export function repoTransferRoutes(app: FastifyInstance, context: ServerContext) {
   // The body stays a stream: RepoUploads writes it to disk under its own size limit.
   app.addContentTypeParser(BUNDLE_TYPE, (_request, payload, done) => done(null, payload));
+  // A bundle is what a task is created from: the same per-caller rate as new tasks.
+  const uploads = new RateLimiter(context.config.taskRateLimitPerMinute, "bundle uploads");
 
   const uploadSchema = routeSchema({
     summary: "Send a repository as a git bundle (its committed history); answers the repo to name",
@@ -42,6 +45,7 @@ export function repoTransferRoutes(app: FastifyInstance, context: ServerContext)
     }
     const declared = Number.parseInt(String(request.headers["content-length"] ?? ""), 10);
     try {
+      uploads.take(request.ip);
       const uploaded = await context.uploads.receive(body, {
         declaredBytes: Number.isFinite(declared) ? declared : undefined,
         headBranch: query.branch,
@@ -50,7 +54,9 @@ export function repoTransferRoutes(app: FastifyInstance, context: ServerContext)
       return uploaded;
     } catch (error) {
       // Do not read the rest of a body already refused.
-      if (error instanceof OmoiError && error.status === 413) reply.header("connection", "close");
+      if (error instanceof OmoiError && (error.status === 413 || error.status === 429)) {
+        reply.header("connection", "close");
+      }
       throw error;
     }
   });
