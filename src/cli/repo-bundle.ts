@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { machineIdentity } from "../repo/machine.ts";
@@ -44,9 +44,21 @@ export async function repoForTask(
   const top = await localGit(["rev-parse", "--show-toplevel"], path.resolve(value)).catch(() => {
     throw new CliError(`${path.resolve(value)} is not a git repository (or inside one)`, 1);
   });
-  if (!wantsBundle && !(await serverElsewhere(client))) return top;
+  // The server says which machine it is on; a path means nothing to a server elsewhere.
+  const health = await client.health();
+  const details = "machine" in health ? health : undefined;
+  const elsewhere = details?.machine !== undefined && details.machine !== machineIdentity();
+  if (!wantsBundle && !elsewhere) return top;
   const bundle = await bundleCheckout(top, request.includeUncommitted);
   try {
+    const { size } = await stat(bundle.file);
+    const limit = details?.upload_max_bytes;
+    if (limit !== undefined && size > limit) {
+      throw new CliError(
+        `the bundle of ${bundle.branch} is ${size} bytes, more than the server takes (${limit}, OMOI_UPLOAD_MAX_BYTES); push the branch somewhere the server can fetch it and pass --repo <url> instead`,
+        1,
+      );
+    }
     const uploaded = await client.uploadBundle(bundle.file, bundle.branch);
     note(
       `sent ${bundle.branch}${bundle.uncommitted ? " with your uncommitted changes" : ""} as a git bundle (${uploaded.size_bytes} bytes)`,
@@ -65,13 +77,6 @@ function looksLikePath(value: string): boolean {
     value.startsWith("../") ||
     path.isAbsolute(value)
   );
-}
-
-/** The server says which machine it is on; a path means nothing to a server elsewhere. */
-async function serverElsewhere(client: OmoiClient): Promise<boolean> {
-  const health = await client.health();
-  const machine = "machine" in health ? health.machine : undefined;
-  return machine !== undefined && machine !== machineIdentity();
 }
 
 /**

@@ -17,6 +17,8 @@ export const HealthDetails = z.object({
   }),
   /** Which machine the server runs on; the CLI sends a repository as a bundle when it is not its own. */
   machine: z.string().optional(),
+  /** The largest git bundle `POST /api/v1/bundles` takes (OMOI_UPLOAD_MAX_BYTES). */
+  upload_max_bytes: z.number().int().optional(),
   /** Viewer sockets open on this replica. */
   viewers: z.number().int(),
 });

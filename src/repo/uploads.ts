@@ -3,7 +3,6 @@ import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { OmoiError } from "../protocol/error.ts";
 import { RepoError } from "./errors.ts";
 import { git, gitRaw, gitText } from "./git.ts";
@@ -46,8 +45,8 @@ export class RepoUploads {
     body: Readable,
     options: { declaredBytes?: number; headBranch?: string } = {},
   ): Promise<UploadedRepository> {
+    // Refused unread; the route closes the connection.
     if (options.declaredBytes !== undefined && options.declaredBytes > this.maxBytes) {
-      body.resume();
       throw tooLarge(this.maxBytes);
     }
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
@@ -128,24 +127,45 @@ export class RepoUploads {
     return { kind: "local", location, display: input, credential: null };
   }
 
+  /**
+   * Writes the body to `file`, counting. Past the limit it stops reading without destroying
+   * the request, so the route can still answer 413 (and drain or close the connection).
+   */
   async #save(body: Readable, file: string): Promise<number> {
-    let size = 0;
+    const out = createWriteStream(file, { flags: "wx", mode: 0o600 });
     const limit = this.maxBytes;
-    const counter = async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        size += chunk.length;
-        if (size > limit) throw tooLarge(limit);
-        yield chunk;
-      }
-    };
+    let size = 0;
     try {
-      await pipeline(body, counter, createWriteStream(file, { flags: "wx", mode: 0o600 }));
-    } catch (error) {
-      if (error instanceof OmoiError) {
-        body.resume();
-        throw error;
-      }
-      throw new RepoError("invalid_bundle", "the upload was cut off before its end");
+      await new Promise<void>((resolve, reject) => {
+        const stop = (error: Error) => {
+          body
+            .off("data", onData)
+            .off("end", onEnd)
+            .off("error", onBroken)
+            .off("aborted", onBroken);
+          body.pause();
+          reject(error);
+        };
+        const onData = (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limit) return stop(tooLarge(limit));
+          if (!out.write(chunk)) {
+            body.pause();
+            out.once("drain", () => body.resume());
+          }
+        };
+        const onEnd = () => out.end(() => resolve());
+        const onBroken = () =>
+          stop(new RepoError("invalid_bundle", "the upload was cut off before its end"));
+        out.once("error", stop);
+        body
+          .on("data", onData)
+          .once("end", onEnd)
+          .once("error", onBroken)
+          .once("aborted", onBroken);
+      });
+    } finally {
+      out.destroy();
     }
     return size;
   }

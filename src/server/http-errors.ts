@@ -23,7 +23,7 @@ export function parseRequest<S extends z.ZodType>(
 const DISCARD_FACTOR = 10;
 
 /** Reads the rest of a body into nothing; false when it is larger than `bound` or breaks off. */
-function discardBody(raw: IncomingMessage, bound: number): Promise<boolean> {
+export function discardBody(raw: IncomingMessage, bound: number): Promise<boolean> {
   if (raw.complete) return Promise.resolve(true);
   if (Number(raw.headers["content-length"]) > bound) return Promise.resolve(false);
   return new Promise((resolve) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { git, gitText } from "../../src/repo/git.ts";
@@ -132,6 +133,28 @@ describe("omoi with a server on another machine", () => {
     assert.match(await readFile(path.join(other, "hello.py"), "utf8"), /def hello/);
     const log = await gitText(["log", "--format=%s", "-4"], { cwd: other });
     assert.match(log, /Add hello\nUncommitted changes \(sent by omoi run\)\nstart$/);
+  });
+
+  it("a bundle larger than the server takes is refused before it is sent, naming the limit", async () => {
+    const small = await startTestOmoi({
+      OMOI_RUN_AGENTS: "0",
+      OMOI_MACHINE_ID: "another-machine",
+      OMOI_UPLOAD_MAX_BYTES: "2048",
+    });
+    try {
+      const big = path.join(root, "big");
+      await git(["init", "--quiet", "-b", "main", big]);
+      await commitFiles(big, { "data.bin": randomBytes(8192).toString("base64") }, "data");
+      const result = await omoiIn(big, small.url, ["run", "--repo", ".", "--detach", "x"]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /the bundle of main is \d+ bytes, more than the server takes \(2048, OMOI_UPLOAD_MAX_BYTES\)/,
+      );
+      assert.deepEqual(await readdir(path.join(small.dataDir, "uploads")).catch(() => []), []);
+    } finally {
+      await small.stop();
+    }
   });
 
   it("a path that is not a git repository is a clear error before anything is sent", async () => {

@@ -96,6 +96,22 @@ describe("repositories sent as bundles, and branch lists", () => {
     assert.equal(refused.body.error.name, "PayloadTooLarge");
     assert.match(refused.body.error.message, /larger than this server's limit of 65536 bytes/);
     assert.deepEqual(await uploadsLeft(), []);
+    // Sent in chunks with no Content-Length: counted while it streams in.
+    const chunks = [big.subarray(0, 40_000), big.subarray(40_000)];
+    const streamed = await fetch(`${omoi.url}/api/v1/bundles`, {
+      method: "POST",
+      headers: { "content-type": "application/x-git-bundle" },
+      body: new ReadableStream({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    assert.deepEqual(await uploadsLeft(), []);
   });
 
   it("refuses what is not a complete bundle of branches (hostile input), keeping nothing", async () => {

@@ -31,6 +31,7 @@ export function healthRoutes(app: FastifyInstance, context: ServerContext) {
     replica: context.config.replicaId,
     model: context.model,
     machine: context.config.machineId,
+    upload_max_bytes: context.config.uploadMaxBytes,
     viewers: context.viewers.size,
   });
   // The prototype's health path.

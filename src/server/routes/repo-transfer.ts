@@ -14,12 +14,14 @@ import {
   UploadedRepository,
 } from "../../protocol/repo.ts";
 import type { ServerContext } from "../context.ts";
-import { parseRequest } from "../http-errors.ts";
+import { discardBody, parseRequest } from "../http-errors.ts";
 import { routeSchema } from "../openapi.ts";
 import { RateLimiter } from "../rate-limit.ts";
 
 export const BUNDLE_TYPE = "application/x-git-bundle";
 const TaskParams = z.object({ id: EntityId });
+/** How much of a refused upload is read into nothing so that the client sees the answer. */
+const DISCARD_BYTES = 16 * 1024 * 1024;
 
 /**
  * Repositories that travel as git bundles (a server on another machine than the person's
@@ -53,9 +55,11 @@ export function repoTransferRoutes(app: FastifyInstance, context: ServerContext)
       reply.status(201);
       return uploaded;
     } catch (error) {
-      // Do not read the rest of a body already refused.
+      // A client that writes its whole body before reading the answer would see a broken
+      // pipe instead of this 413/429: read a bounded rest into nothing, else close.
       if (error instanceof OmoiError && (error.status === 413 || error.status === 429)) {
-        reply.header("connection", "close");
+        const whole = await discardBody(request.raw, DISCARD_BYTES);
+        if (!whole) reply.header("connection", "close");
       }
       throw error;
     }

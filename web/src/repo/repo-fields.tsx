@@ -66,7 +66,7 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
           ))}
         </datalist>
         {branches.error ? (
-          <p className="small field-error" role="alert" data-testid="new-task-repo-status">
+          <p className="small field-error" aria-live="polite" data-testid="new-task-repo-status">
             {branches.error}
           </p>
         ) : branches.list ? (
