@@ -6,6 +6,7 @@ import type { Environment } from "../../src/protocol/environment.ts";
 import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { makeRemote, tempDir } from "../repo/fixtures.ts";
 import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
 
 /*
@@ -16,12 +17,16 @@ import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.
 
 let omoi: TestOmoi;
 let browser: Browser;
+let remote: string;
+const cleanups: (() => Promise<void> | void)[] = [];
 before(async () => {
   [omoi, browser] = await Promise.all([startTestOmoi({ OMOI_RUN_AGENTS: "0" }), launchBrowser()]);
+  remote = await makeRemote(await tempDir({ after: (fn) => cleanups.push(fn) }), "shop");
 });
 after(async () => {
   await browser?.close();
   await omoi?.stop();
+  for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 async function postEvent(
@@ -121,6 +126,141 @@ describe("environments in the web app", () => {
       );
     } catch (error) {
       await screenshot(page, "environments-panel-failure");
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("edit an environment: script, network, variables, secrets kept/replaced/removed, model, credentials and MCP servers; rebuild its snapshot; see which repository it is the default of", async () => {
+    const KEEP = "keep-me-secret-value-0001";
+    const REPLACED = "replace-me-old-value-0002";
+    const NEW_VALUE = "replace-me-new-value-0003";
+    const ADDED = "brand-new-secret-value-0004";
+    const TOKEN = "sk-ant-oat01-web-edit-token-0005";
+    const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
+      name: "editable",
+      setup_script: "echo one",
+      network: { agent: { level: "custom", hosts: ["api.example.com"] } },
+      variables: { A: "1", B: "2" },
+      secrets: {
+        KEEP_ME: { value: KEEP },
+        DROP_ME: { value: "drop-me-value-000" },
+        REPLACE_ME: { value: REPLACED, setup_only: true },
+      },
+      model_credentials: { kind: "api_key", api_key: "sk-ant-api-old-key-0006" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const keepHint = created.body.secrets.find((secret) => secret.name === "KEEP_ME")?.hint;
+    const repository = await api(omoi.url, "POST", "/api/v1/repositories", {
+      url: remote,
+      environment: "editable",
+    });
+    assert.equal(repository.status, 201, JSON.stringify(repository.body));
+
+    const { page, context, errors } = await newPage(browser);
+    try {
+      await page.goto(`${omoi.url}/#/environments`);
+      const row = page.locator('[data-testid="environment-row"][data-name="editable"]');
+      await visible(
+        row.getByTestId("environment-default-of").filter({ hasText: "default of shop" }),
+      );
+      await row.getByTestId("environment-edit").click();
+      const form = row.getByTestId("environment-edit-form");
+      await visible(form);
+      assert.equal(await form.getByTestId("environment-script-input").inputValue(), "echo one");
+      assert.equal(
+        await form.getByTestId("environment-agent-hosts").inputValue(),
+        "api.example.com",
+      );
+      assert.ok(
+        !(await form.textContent())?.includes(KEEP),
+        "a secret's value is never in the page",
+      );
+
+      await form.getByTestId("environment-script-input").fill("echo two");
+      await form.getByTestId("environment-agent-network").selectOption("none");
+      await form.getByTestId("environment-variables-input").fill("A=10\nC=3");
+      const secret = (name: string) =>
+        form.locator(`[data-testid="environment-secret-edit"][data-name="${name}"]`);
+      await secret("DROP_ME").getByTestId("environment-secret-action").selectOption("remove");
+      await secret("REPLACE_ME").getByTestId("environment-secret-action").selectOption("replace");
+      await secret("REPLACE_ME").getByTestId("environment-secret-value").fill(NEW_VALUE);
+      await secret("REPLACE_ME").getByRole("checkbox").uncheck();
+      await form.getByTestId("environment-secrets-input").fill(`ADDED=${ADDED}`);
+      await form.getByTestId("environment-model-input").fill("claude-sonnet-4-5");
+      await form.getByTestId("environment-credentials").selectOption("oauth_token");
+      await form.getByTestId("environment-credential-value").fill(TOKEN);
+      // A remote MCP server the agent's network (now none) cannot reach: the server says so, nothing is saved.
+      await form
+        .getByTestId("environment-mcp-input")
+        .fill('{"docs": {"type": "http", "url": "https://mcp.example.com/mcp"}}');
+      await form.getByTestId("environment-save").click();
+      await visible(form.getByTestId("environment-error").filter({ hasText: "not reachable" }));
+      assert.equal(
+        (await api<Environment>(omoi.url, "GET", "/api/v1/environments/editable")).body
+          .setup_script,
+        "echo one",
+        "nothing of a refused edit is stored",
+      );
+      await form
+        .getByTestId("environment-mcp-input")
+        .fill('{"probe": {"type": "stdio", "command": "probe-mcp", "args": ["--serve"]}}');
+      await form.getByTestId("environment-save").click();
+      await visible(page.getByTestId("environments-notice").filter({ hasText: "editable: saved" }));
+      await visible(row.getByTestId("environment-meta").filter({ hasText: "MCP: probe" }));
+
+      const stored = (await api<Environment>(omoi.url, "GET", "/api/v1/environments/editable"))
+        .body;
+      assert.equal(stored.setup_script, "echo two");
+      assert.deepEqual(stored.network.agent, { level: "none" });
+      assert.deepEqual(stored.variables, { A: "10", C: "3" });
+      assert.deepEqual(
+        stored.secrets.map((entry) => [entry.name, entry.setup_only]),
+        [
+          ["ADDED", false],
+          ["KEEP_ME", false],
+          ["REPLACE_ME", false],
+        ],
+      );
+      assert.equal(stored.secrets.find((entry) => entry.name === "KEEP_ME")?.hint, keepHint);
+      assert.equal(
+        stored.secrets.find((entry) => entry.name === "REPLACE_ME")?.hint,
+        `••••${NEW_VALUE.slice(-4)}`,
+      );
+      assert.equal(stored.model, "claude-sonnet-4-5");
+      assert.equal(stored.model_credentials?.kind, "oauth_token");
+      assert.deepEqual(stored.mcp_servers, {
+        probe: { type: "stdio", command: "probe-mcp", args: ["--serve"] },
+      });
+      const shown = (await page.content()) + JSON.stringify(stored);
+      for (const value of [KEEP, NEW_VALUE, ADDED, TOKEN])
+        assert.ok(!shown.includes(value), `${value} shown`);
+
+      // Rebuild the snapshot: the next task runs setup again.
+      assert.equal(stored.snapshots_reset_at, null);
+      await row.getByTestId("environment-rebuild").click();
+      await visible(
+        page.getByTestId("environments-notice").filter({ hasText: "runs the setup script again" }),
+      );
+      const rebuilt = (await api<Environment>(omoi.url, "GET", "/api/v1/environments/editable"))
+        .body;
+      assert.equal(typeof rebuilt.snapshots_reset_at, "number");
+
+      // The repository's default cannot be deleted: the panel says which repository names it.
+      page.on("dialog", (dialog) => void dialog.accept());
+      await row.getByTestId("environment-delete").click();
+      await visible(
+        page
+          .getByTestId("environments-error")
+          .filter({ hasText: "default environment of repository 'shop'" }),
+      );
+      assert.deepEqual(
+        errors.filter((error) => !/status of (400|409)/.test(error)),
+        [],
+      );
+    } catch (error) {
+      await screenshot(page, "environments-edit-failure");
       throw error;
     } finally {
       await context.close();

@@ -1,51 +1,57 @@
-import { type FormEvent, useCallback, useEffect, useId, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api } from "../api/client.ts";
-import type { CreateEnvironmentBody, Environment, NetworkLevel, NetworkPolicy } from "../api/types.ts";
-
-const LEVELS: NetworkLevel[] = ["none", "trusted", "custom", "full"];
-
-/** `NAME=value` lines into a record; blank lines skipped, a line without `=` is an error. */
-function parsePairs(text: string, what: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const raw of text.split("\n")) {
-    if (!raw.trim()) continue;
-    const at = raw.indexOf("=");
-    if (at <= 0) throw new Error(`${what}: each line is NAME=value ("${raw.trim().slice(0, 40)}")`);
-    pairs[raw.slice(0, at).trim()] = raw.slice(at + 1);
-  }
-  return pairs;
-}
-
-function policy(level: NetworkLevel, hosts: string): NetworkPolicy {
-  if (level !== "custom") return { level };
-  return { level, hosts: hosts.split(/[\s,]+/).filter(Boolean) };
-}
+import type { Environment, NetworkPolicy, Repository } from "../api/types.ts";
+import { EnvironmentForm } from "./environment-form.tsx";
 
 function describe(network: NetworkPolicy): string {
   return network.level === "custom" ? `custom (${network.hosts?.join(", ") ?? ""})` : network.level;
 }
 
-/** Lists environments; creates and deletes them. The server validates and its message is shown. */
+/**
+ * Lists environments; creates, edits and deletes them, and asks for a fresh setup snapshot.
+ * The server validates and its message is shown.
+ */
 export function EnvironmentsPage() {
   const [environments, setEnvironments] = useState<Environment[] | null>(null);
+  const [repositories, setRepositories] = useState<Repository[]>([]);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
     api
       .listEnvironments()
       .then((body) => setEnvironments(body.environments))
       .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : "could not list environments"));
+    api
+      .listRepositories()
+      .then((body) => setRepositories(body.repositories))
+      .catch(() => setRepositories([]));
   }, []);
   useEffect(load, [load]);
 
-  async function remove(environment: Environment) {
-    if (!window.confirm(`Delete the environment “${environment.name}”?`)) return;
+  async function act(what: string, action: () => Promise<unknown>, done?: string) {
     try {
-      await api.deleteEnvironment(environment.id);
+      await action();
       setError(null);
+      setNotice(done ?? null);
       load();
     } catch (caught) {
-      setError(caught instanceof Error ? caught.message : "could not delete the environment");
+      setNotice(null);
+      setError(caught instanceof Error ? caught.message : `could not ${what}`);
     }
+  }
+
+  function remove(environment: Environment) {
+    if (!window.confirm(`Delete the environment “${environment.name}”?`)) return;
+    void act("delete the environment", () => api.deleteEnvironment(environment.id));
+  }
+
+  function rebuild(environment: Environment) {
+    void act(
+      "ask for a new snapshot",
+      () => api.rebuildSnapshots(environment.id),
+      `${environment.name}: the next task runs the setup script again and keeps a new snapshot.`,
+    );
   }
 
   return (
@@ -55,8 +61,13 @@ export function EnvironmentsPage() {
           Environments
         </h1>
         {error ? (
-          <div className="alert alert-danger" role="alert">
+          <div className="alert alert-danger" role="alert" data-testid="environments-error">
             {error}
+          </div>
+        ) : null}
+        {notice ? (
+          <div className="alert alert-info" role="status" data-testid="environments-notice">
+            {notice}
           </div>
         ) : null}
         {environments === null ? (
@@ -68,35 +79,20 @@ export function EnvironmentsPage() {
         ) : (
           <ul className="environment-list" data-testid="environment-list">
             {environments.map((environment) => (
-              <li key={environment.id} className="environment-row" data-testid="environment-row">
-                <div className="environment-head">
-                  <strong data-testid="environment-name">{environment.name}</strong>
-                  <button
-                    type="button"
-                    className="button small"
-                    data-testid="environment-delete"
-                    onClick={() => void remove(environment)}
-                  >
-                    Delete
-                  </button>
-                </div>
-                {environment.description ? <div className="muted">{environment.description}</div> : null}
-                <div className="environment-meta muted">
-                  setup network: {describe(environment.network.setup)} · agent network:{" "}
-                  {describe(environment.network.agent)} · {Object.keys(environment.variables).length} variables
-                  {environment.setup_script ? " · setup script" : ""}
-                </div>
-                {environment.secrets.length > 0 ? (
-                  <ul className="environment-secrets">
-                    {environment.secrets.map((secret) => (
-                      <li key={secret.name} data-testid="environment-secret">
-                        <code>{secret.name}</code> <span className="muted">{secret.hint}</span>
-                        {secret.setup_only ? <span className="muted"> (setup only)</span> : null}
-                      </li>
-                    ))}
-                  </ul>
-                ) : null}
-              </li>
+              <EnvironmentRow
+                key={environment.id}
+                environment={environment}
+                defaultOf={repositories.filter((repository) => repository.environment_id === environment.id)}
+                editing={editing === environment.id}
+                onEdit={() => setEditing(editing === environment.id ? null : environment.id)}
+                onSaved={() => {
+                  setEditing(null);
+                  setNotice(`${environment.name}: saved.`);
+                  load();
+                }}
+                onRebuild={() => rebuild(environment)}
+                onDelete={() => remove(environment)}
+              />
             ))}
           </ul>
         )}
@@ -105,185 +101,79 @@ export function EnvironmentsPage() {
         <h2 id="new-environment-title" className="card-title">
           New environment
         </h2>
-        <EnvironmentForm onCreated={load} />
+        <EnvironmentForm onDone={load} />
       </section>
     </div>
   );
 }
 
-function EnvironmentForm({ onCreated }: { onCreated: () => void }) {
-  const id = useId();
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
-  const [script, setScript] = useState("");
-  const [setupLevel, setSetupLevel] = useState<NetworkLevel>("trusted");
-  const [setupHosts, setSetupHosts] = useState("");
-  const [agentLevel, setAgentLevel] = useState<NetworkLevel>("none");
-  const [agentHosts, setAgentHosts] = useState("");
-  const [variables, setVariables] = useState("");
-  const [secrets, setSecrets] = useState("");
-  const [secretsSetupOnly, setSecretsSetupOnly] = useState(false);
-  const [submitting, setSubmitting] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    if (submitting) return;
-    setError(null);
-    let body: CreateEnvironmentBody;
-    try {
-      body = {
-        name: name.trim(),
-        network: { setup: policy(setupLevel, setupHosts), agent: policy(agentLevel, agentHosts) },
-      };
-      if (description.trim()) body.description = description.trim();
-      if (script.trim()) body.setup_script = script;
-      const vars = parsePairs(variables, "Variables");
-      if (Object.keys(vars).length) body.variables = vars;
-      const secretValues = parsePairs(secrets, "Secrets");
-      if (Object.keys(secretValues).length) {
-        body.secrets = Object.fromEntries(
-          Object.entries(secretValues).map(([key, value]) => [key, { value, setup_only: secretsSetupOnly }]),
-        );
-      }
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : "invalid input");
-      return;
-    }
-    setSubmitting(true);
-    try {
-      await api.createEnvironment(body);
-      setName("");
-      setDescription("");
-      setScript("");
-      setVariables("");
-      setSecrets("");
-      onCreated();
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : "could not create the environment");
-    } finally {
-      setSubmitting(false);
-    }
-  }
-
-  const level = (
-    label: string,
-    value: NetworkLevel,
-    set: (level: NetworkLevel) => void,
-    hosts: string,
-    setHosts: (hosts: string) => void,
-    key: string,
-  ) => (
-    <div className="field">
-      <label htmlFor={`${id}-${key}-level`}>{label}</label>
-      <select
-        id={`${id}-${key}-level`}
-        className="input"
-        data-testid={`environment-${key}-network`}
-        value={value}
-        onChange={(event) => set(event.target.value as NetworkLevel)}
-      >
-        {LEVELS.map((option) => (
-          <option key={option} value={option}>
-            {option}
-          </option>
-        ))}
-      </select>
-      {value === "custom" ? (
-        <input
-          className="input"
-          aria-label={`${label}: hosts`}
-          data-testid={`environment-${key}-hosts`}
-          placeholder="registry.npmjs.org, *.example.com"
-          value={hosts}
-          onChange={(event) => setHosts(event.target.value)}
-        />
-      ) : null}
-    </div>
-  );
-
+function EnvironmentRow({
+  environment,
+  defaultOf,
+  editing,
+  onEdit,
+  onSaved,
+  onRebuild,
+  onDelete,
+}: {
+  environment: Environment;
+  defaultOf: Repository[];
+  editing: boolean;
+  onEdit: () => void;
+  onSaved: () => void;
+  onRebuild: () => void;
+  onDelete: () => void;
+}) {
+  const servers = Object.keys(environment.mcp_servers);
   return (
-    <form className="environment-form" onSubmit={submit} noValidate data-testid="environment-form">
-      <div className="form-grid">
-        <div className="field">
-          <label htmlFor={`${id}-name`}>Name</label>
-          <input
-            id={`${id}-name`}
-            className="input"
-            data-testid="environment-name-input"
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-description`}>Description</label>
-          <input
-            id={`${id}-description`}
-            className="input"
-            data-testid="environment-description-input"
-            value={description}
-            placeholder="optional"
-            onChange={(event) => setDescription(event.target.value)}
-          />
-        </div>
-        {level("Setup network", setupLevel, setSetupLevel, setupHosts, setSetupHosts, "setup")}
-        {level("Agent network", agentLevel, setAgentLevel, agentHosts, setAgentHosts, "agent")}
+    <li className="environment-row" data-testid="environment-row" data-name={environment.name}>
+      <div className="environment-head">
+        <strong data-testid="environment-name">{environment.name}</strong>
+        <span className="environment-actions">
+          <button type="button" className="button small" data-testid="environment-edit" onClick={onEdit}>
+            {editing ? "Close" : "Edit"}
+          </button>
+          <button
+            type="button"
+            className="button small"
+            data-testid="environment-rebuild"
+            title="The next task runs the setup script again instead of restoring the snapshot"
+            onClick={onRebuild}
+          >
+            Rebuild snapshot
+          </button>
+          <button type="button" className="button small" data-testid="environment-delete" onClick={onDelete}>
+            Delete
+          </button>
+        </span>
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-script`}>Setup script</label>
-        <textarea
-          id={`${id}-script`}
-          className="input mono"
-          data-testid="environment-script-input"
-          rows={5}
-          value={script}
-          placeholder="npm ci"
-          onChange={(event) => setScript(event.target.value)}
-        />
+      {environment.description ? <div className="muted">{environment.description}</div> : null}
+      <div className="environment-meta muted" data-testid="environment-meta">
+        setup network: {describe(environment.network.setup)} · agent network: {describe(environment.network.agent)} ·{" "}
+        {Object.keys(environment.variables).length} variables
+        {environment.setup_script ? " · setup script" : ""}
+        {environment.model ? ` · model ${environment.model}` : ""}
+        {environment.model_credentials
+          ? ` · own credentials (${environment.model_credentials.kind} ${environment.model_credentials.hint})`
+          : ""}
+        {servers.length > 0 ? ` · MCP: ${servers.join(", ")}` : ""}
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-variables`}>Variables (NAME=value, one a line)</label>
-        <textarea
-          id={`${id}-variables`}
-          className="input mono"
-          data-testid="environment-variables-input"
-          rows={3}
-          value={variables}
-          onChange={(event) => setVariables(event.target.value)}
-        />
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-secrets`}>Secrets (NAME=value, one a line; never shown again)</label>
-        <textarea
-          id={`${id}-secrets`}
-          className="input mono"
-          data-testid="environment-secrets-input"
-          rows={2}
-          autoComplete="off"
-          value={secrets}
-          onChange={(event) => setSecrets(event.target.value)}
-        />
-        <label className="checkbox">
-          <input
-            type="checkbox"
-            data-testid="environment-secrets-setup-only"
-            checked={secretsSetupOnly}
-            onChange={(event) => setSecretsSetupOnly(event.target.checked)}
-          />{" "}
-          setup script only (the agent never sees them)
-        </label>
-      </div>
-      {error ? (
-        <div className="alert alert-danger" role="alert" data-testid="environment-error">
-          {error}
+      {defaultOf.length > 0 ? (
+        <div className="muted" data-testid="environment-default-of">
+          default of {defaultOf.map((repository) => repository.name).join(", ")}
         </div>
       ) : null}
-      <div className="form-actions">
-        <span />
-        <button type="submit" className="button primary" data-testid="environment-submit" disabled={submitting}>
-          {submitting ? "Creating…" : "Create environment"}
-        </button>
-      </div>
-    </form>
+      {environment.secrets.length > 0 ? (
+        <ul className="environment-secrets">
+          {environment.secrets.map((secret) => (
+            <li key={secret.name} data-testid="environment-secret">
+              <code>{secret.name}</code> <span className="muted">{secret.hint}</span>
+              {secret.setup_only ? <span className="muted"> (setup only)</span> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {editing ? <EnvironmentForm existing={environment} onDone={onSaved} onCancel={onEdit} /> : null}
+    </li>
   );
 }

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Environment } from "../../../src/protocol/environment.ts";
+import {
+  createBody,
+  initialFormState,
+  patchBody,
+} from "../../../web/src/environments/environment-form-state.ts";
+
+const existing: Environment = {
+  id: "env_1",
+  name: "web",
+  description: null,
+  setup_script: "npm ci",
+  network: { setup: { level: "trusted" }, agent: { level: "custom", hosts: ["a.example.com"] } },
+  variables: { A: "1" },
+  secrets: [{ name: "TOKEN", setup_only: true, hint: "••••" }],
+  model: null,
+  model_credentials: { kind: "api_key", hint: "••••abcd" },
+  mcp_servers: { probe: { type: "stdio", command: "probe", args: [] } },
+  snapshots_reset_at: null,
+  created_at: 1,
+  updated_at: 1,
+};
+
+describe("the environment form's state", () => {
+  it("an untouched edit changes nothing: secrets and credentials are kept, never re-sent", () => {
+    assert.deepEqual(patchBody(existing, initialFormState(existing)), {});
+  });
+
+  it("an edit sends only what changed, with null for what was removed", () => {
+    const state = initialFormState(existing);
+    state.variables = "B=2";
+    state.agentLevel = "none";
+    state.secrets[0].action = "remove";
+    state.newSecrets = "NEW=value-1234";
+    state.credentials = "remove";
+    state.mcpServers = "";
+    state.script = "  ";
+    assert.deepEqual(patchBody(existing, state), {
+      setup_script: null,
+      network: { setup: { level: "trusted" }, agent: { level: "none" } },
+      variables: { A: null, B: "2" },
+      secrets: { TOKEN: null, NEW: { value: "value-1234", setup_only: false } },
+      model_credentials: null,
+      mcp_servers: null,
+    });
+  });
+
+  it("says what to fix: a replaced secret without a value, a line without '=', MCP servers that are not an object", () => {
+    const state = initialFormState(existing);
+    state.secrets[0].action = "replace";
+    assert.throws(() => patchBody(existing, state), /Secret TOKEN: enter the new value/);
+    assert.throws(
+      () => createBody({ ...initialFormState(), name: "x", variables: "NOVALUE" }),
+      /NAME=value/,
+    );
+    assert.throws(
+      () => createBody({ ...initialFormState(), name: "x", mcpServers: "[1]" }),
+      /give an object/,
+    );
+    assert.throws(
+      () =>
+        createBody({
+          ...initialFormState(),
+          name: "x",
+          credentials: "auth_token",
+          credentialValue: "t",
+        }),
+      /base URL/,
+    );
+  });
+
+  it("a new environment's body carries model, credentials and MCP servers when given", () => {
+    const body = createBody({
+      ...initialFormState(),
+      name: " fresh ",
+      model: "claude-sonnet-4-5",
+      credentials: "oauth_token",
+      credentialValue: "sk-ant-oat01-x",
+      mcpServers: '{"docs": {"type": "http", "url": "https://docs.example.com/mcp"}}',
+    });
+    assert.equal(body.name, "fresh");
+    assert.equal(body.model, "claude-sonnet-4-5");
+    assert.deepEqual(body.model_credentials, {
+      kind: "oauth_token",
+      oauth_token: "sk-ant-oat01-x",
+    });
+    assert.deepEqual(body.mcp_servers, {
+      docs: { type: "http", url: "https://docs.example.com/mcp" },
+    });
+  });
+});
