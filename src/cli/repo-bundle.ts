@@ -35,7 +35,9 @@ export async function repoForTask(
     if (wantsBundle) throw new UsageError("--upload and --include-uncommitted need --repo <path>");
     return undefined;
   }
-  if (!looksLikePath(value)) {
+  // An absolute path that does not exist here names a folder on the server's machine.
+  const serverPath = path.isAbsolute(value) && !existsSync(value);
+  if (!looksLikePath(value) || serverPath) {
     if (wantsBundle) {
       throw new UsageError("--upload and --include-uncommitted work with a checkout's path");
     }

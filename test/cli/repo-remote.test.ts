@@ -157,6 +157,12 @@ describe("omoi with a server on another machine", () => {
     }
   });
 
+  it("an absolute path that does not exist here is the server's to judge", async () => {
+    const result = await cli(["run", "--repo", "/srv/nowhere/project.git", "--detach", "x"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no repository at \/srv\/nowhere\/project\.git/);
+  });
+
   it("a path that is not a git repository is a clear error before anything is sent", async () => {
     const result = await cli(["run", "--repo", root, "--detach", "x"]);
     assert.equal(result.code, 1);
