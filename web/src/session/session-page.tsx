@@ -76,9 +76,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
     requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
   };
   // The task's repository state (changes, push, pull request) is read again after each repo event.
-  const repoEvents = model.items.filter(
-    (item) => item.kind === "note" && (item.eventType.startsWith("repo.") || item.eventType === "task.pull_request"),
-  ).length;
+  const repoEvents = model.repoNotes;
   const reload = session.reload;
   useEffect(() => {
     if (repoEvents > 0) void reload();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { EventFrame } from "../../web/src/api/types.ts";
-import type { Item } from "../../web/src/session/items.ts";
-import { SessionModel } from "../../web/src/session/session-model.ts";
-import { type GeneratedEvent, longSessionEvents } from "../helpers/long-session.ts";
+import type { EventFrame } from "../../../web/src/api/types.ts";
+import type { Item } from "../../../web/src/session/items.ts";
+import { SessionModel } from "../../../web/src/session/session-model.ts";
+import { type GeneratedEvent, longSessionEvents } from "../../helpers/long-session.ts";
 
 /*
  * The web app's fold, without a browser: history joined on in front page by page ends with

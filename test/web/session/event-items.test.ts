@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { StoredEvent } from "../../../web/src/api/types.ts";
+import { loadedItem, standaloneItem } from "../../../web/src/session/event-items.ts";
+
+function event(event_type: string, payload: Record<string, unknown> = {}): StoredEvent {
+  return {
+    id: "e1",
+    seq: 1,
+    stream_id: "sbx_1",
+    sandbox_id: "sbx_1",
+    task_id: null,
+    entity_type: "sandbox",
+    entity_id: "sbx_1",
+    event_type,
+    source: "agent",
+    payload,
+    emitted_at: 5,
+    stored_at: 6,
+  } as StoredEvent;
+}
+
+const shown = (type: string, payload: Record<string, unknown> = {}) =>
+  standaloneItem("k", event(type, payload), payload);
+
+describe("standaloneItem", () => {
+  it("says what a lifecycle step means, at the time it happened, and how the agent's activity moves", () => {
+    assert.deepEqual(shown("task.completed"), {
+      item: {
+        kind: "note",
+        key: "k",
+        text: "Task completed",
+        tone: "success",
+        eventType: "task.completed",
+        at: 5,
+      },
+      activity: "ended",
+    });
+    assert.deepEqual(shown("task.failed", { error: "out of memory", will_retry: true }).item, {
+      kind: "error",
+      key: "k",
+      title: "Task failed (will retry)",
+      message: "out of memory",
+    });
+    assert.equal(
+      shown("sandbox.failed").item?.kind === "error" && shown("sandbox.failed").activity,
+      "ended",
+    );
+    assert.deepEqual(shown("agent.waiting"), { item: null, activity: "waiting" });
+    assert.deepEqual(shown("sandbox.ready"), { item: null });
+  });
+
+  it("shows an event it has no words for by its type, and thinking only when it says something", () => {
+    const unknown = shown("agent.something_new");
+    assert.equal(unknown.item?.kind === "note" && unknown.item.text, "agent.something_new");
+    assert.equal(shown("agent.thinking", { content: "  " }).item, null);
+    assert.equal(shown("agent.thinking", { content: "hmm" }).item?.kind, "thinking");
+  });
+
+  it("reads todo lists and file edits from hostile payloads without throwing", () => {
+    const todos = shown("agent.todo_updated", {
+      todos: [
+        { content: "Fix it", status: "in_progress" },
+        { status: "done" },
+        null,
+        "x",
+        { content: "Next" },
+      ],
+    }).item;
+    assert.deepEqual(todos?.kind === "todos" && todos.todos, [
+      { content: "Fix it", status: "in_progress", activeForm: undefined },
+      { content: "Next", status: "pending", activeForm: undefined },
+    ]);
+    const edit = shown("agent.file_edited", { path: 3 }).item;
+    assert.deepEqual(edit?.kind === "file_edit" && [edit.path, edit.diff], ["(unknown file)", ""]);
+  });
+});
+
+describe("loadedItem", () => {
+  it("lists settings and MCP servers, and makes no item when the session loaded none", () => {
+    assert.equal(loadedItem("k", {}), null);
+    const item = loadedItem("k", {
+      project_settings: { files: ["CLAUDE.md", 4], skills: ["review"] },
+      mcp_servers: [{ name: "docs", status: "connected" }, { status: "failed" }, { name: "db" }],
+    });
+    assert.deepEqual(item?.files, ["CLAUDE.md"]);
+    assert.deepEqual(item?.skills, ["review"]);
+    assert.deepEqual(item?.mcpServers, [
+      { name: "docs", status: "connected" },
+      { name: "db", status: "unknown" },
+    ]);
+  });
+});
