@@ -1,5 +1,5 @@
 import type { StoredEvent } from "../api/types.ts";
-import type { ErrorItem, Item, LoadedItem, NoteItem, NoteTone, Todo } from "./items.ts";
+import type { Item, LoadedItem, NoteItem, NoteTone, Todo } from "./items.ts";
 import { bool, type Payload, record, str, strings } from "./payload.ts";
 import type { AgentActivity } from "./session-stats.ts";
 
@@ -19,9 +19,36 @@ export function noteItem(key: string, eventType: string, text: string, tone: Not
   return { kind: "note", key, text, tone, eventType, at };
 }
 
-function errorItem(key: string, title: string, message: string): ErrorItem {
-  return { kind: "error", key, title, message };
-}
+/** Steps shown as a note: its words, tone, and the agent's activity after it (if it moves). */
+const NOTES: Record<string, [string, NoteTone, AgentActivity?]> = {
+  "agent.interrupted": ["Turn interrupted", "warn", "waiting"],
+  "agent.completed": ["Agent session ended", "success", "ended"],
+  "task.created": ["Task queued", "info"],
+  "task.assigned": ["Sandbox assigned", "info"],
+  "task.started": ["Task started", "info"],
+  "task.completed": ["Task completed", "success", "ended"],
+  "task.cancelled": ["Task cancelled", "warn", "ended"],
+  "sandbox.starting": ["Starting sandbox…", "info"],
+  "sandbox.completed": ["Sandbox closed", "info"],
+  "sandbox.terminated": ["Sandbox stopped", "warn", "ended"],
+};
+
+/** Failures: the title, the words when the event gives none, and the activity after it. */
+const FAILURES: Record<string, [string, string, AgentActivity?]> = {
+  "agent.error": ["Agent error", "unknown error"],
+  "agent.failed": ["Agent failed", "unknown error", "ended"],
+  "task.failed": ["Task failed", "no reason given"],
+  "sandbox.failed": ["Sandbox failed", "no reason given", "ended"],
+};
+
+/** Events that show nothing (the agent's activity may still move). */
+const SILENT: Record<string, AgentActivity | null> = {
+  "agent.waiting": "waiting",
+  "agent.heartbeat": null,
+  "agent.system": null,
+  "sandbox.created": null,
+  "sandbox.ready": null,
+};
 
 /**
  * Task, sandbox and agent lifecycle events, agent errors and the items that stand alone; any
@@ -30,15 +57,15 @@ function errorItem(key: string, title: string, message: string): ErrorItem {
  */
 export function standaloneItem(key: string, frame: StoredEvent, payload: Payload): Shown {
   const type = frame.event_type;
-  const at = frame.emitted_at;
-  const note = (text: string, tone: NoteTone, activity?: AgentActivity): Shown => ({
-    item: noteItem(key, type, text, tone, at),
-    activity,
-  });
-  const error = (title: string, fallback: string, activity?: AgentActivity): Shown => ({
-    item: errorItem(key, title, str(payload, "error") ?? fallback),
-    activity,
-  });
+  const note = NOTES[type];
+  if (note) return { item: noteItem(key, type, note[0], note[1], frame.emitted_at), activity: note[2] };
+  const failure = FAILURES[type];
+  if (failure) {
+    const retry = type === "task.failed" && bool(payload, "will_retry") ? " (will retry)" : "";
+    const message = str(payload, "error") ?? failure[1];
+    return { item: { kind: "error", key, title: `${failure[0]}${retry}`, message }, activity: failure[2] };
+  }
+  if (type in SILENT) return { item: null, activity: SILENT[type] ?? undefined };
   switch (type) {
     case "agent.thinking": {
       const text = str(payload, "content") ?? "";
@@ -55,45 +82,9 @@ export function standaloneItem(key: string, frame: StoredEvent, payload: Payload
       };
     case "agent.todo_updated":
       return { item: { kind: "todos", key, todos: readTodos(payload.todos) } };
-    case "agent.waiting":
-      return { item: null, activity: "waiting" };
-    case "agent.interrupted":
-      return note("Turn interrupted", "warn", "waiting");
-    case "agent.error":
-      return error("Agent error", "unknown error");
-    case "agent.completed":
-      return note("Agent session ended", "success", "ended");
-    case "agent.failed":
-      return error("Agent failed", "unknown error", "ended");
-    case "agent.heartbeat":
-    case "agent.system":
-      return { item: null };
-    case "task.created":
-      return note("Task queued", "info");
-    case "task.assigned":
-      return note("Sandbox assigned", "info");
-    case "task.started":
-      return note("Task started", "info");
-    case "task.completed":
-      return note("Task completed", "success", "ended");
-    case "task.failed":
-      return error(`Task failed${bool(payload, "will_retry") ? " (will retry)" : ""}`, "no reason given");
-    case "task.cancelled":
-      return note("Task cancelled", "warn", "ended");
-    case "sandbox.created":
-    case "sandbox.ready":
-      return { item: null };
-    case "sandbox.starting":
-      return note("Starting sandbox…", "info");
-    case "sandbox.completed":
-      return note("Sandbox closed", "info");
-    case "sandbox.terminated":
-      return note("Sandbox stopped", "warn", "ended");
-    case "sandbox.failed":
-      return error("Sandbox failed", "no reason given", "ended");
     default:
       // An event this view has no words for still shows, by its type.
-      return note(type, "info");
+      return { item: noteItem(key, type, type, "info", frame.emitted_at) };
   }
 }
 
