@@ -1,15 +1,18 @@
 import { backoffDelay } from "../protocol/backoff.ts";
 import { FATAL_VIEWER_CLOSE_CODES, ViewerCloseCode } from "../protocol/close-codes.ts";
 import type { Cursors } from "../protocol/viewer.ts";
+import { StreamCursors } from "./stream-cursors.ts";
 import { type EventFrame, parseViewerFrame, type ViewerQuery, viewerUrl } from "./viewer-frame.ts";
 
 /*
  * The one viewer-stream client: a viewer WebSocket that survives disconnects, used by the
- * web app and the CLI. It keeps the last seq seen per stream (`stream_id` → `seq`), drops
- * anything at or below it (so a replay overlap is never shown twice), and on close
- * reconnects with backoff, resuming from those cursors: no gap, no duplicate. `lagged` (the
- * frame or the close code) reconnects at once; the fatal close codes and a refused upgrade
- * stop it. Browser-safe: no Node imports, the socket is opened by the function passed in.
+ * web app and the CLI. It keeps the last seq seen per stream (`stream_id` → `seq`, see
+ * stream-cursors.ts), drops anything at or below it (so a replay overlap is never shown
+ * twice), and on close reconnects with backoff, resuming from those cursors: no gap, no
+ * duplicate. Deltas that compact replay passed over are reported (`onSkipped`), so they
+ * count as taken in. `lagged` (the frame or the close code) reconnects at once; the fatal
+ * close codes and a refused upgrade stop it. Browser-safe: no Node imports, the socket is
+ * opened by the function passed in.
  */
 
 /** The part of a WebSocket this client uses: the browser's, or a Node adapter's. */
@@ -76,6 +79,11 @@ export interface StreamHandlers {
   onReplayed?: () => void;
   /** Where each stream starts on this connection (a stream's history ends at its cursor). */
   onSubscribed?: (cursors: Cursors) => void;
+  /**
+   * Compact replay passed over `count` superseded deltas of a stream (their finished message
+   * follows): they are taken in without being shown, exactly as if they had come live.
+   */
+  onSkipped?: (stream: string, count: number) => void;
   /** The stream stopped for good (bad filters, a refused token). */
   onFailed?: (failure: ViewerStreamFailure) => void;
 }
@@ -94,7 +102,7 @@ export interface ViewerStreamOptions {
 }
 
 export class ViewerStream {
-  private readonly cursors: Cursors = {};
+  private readonly cursors = new StreamCursors();
   private socket: ViewerSocket | null = null;
   private state: ConnectionState = { phase: "connecting", attempt: 0, retryAt: null, reason: null };
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -132,7 +140,7 @@ export class ViewerStream {
   }
 
   getCursors(): Cursors {
-    return { ...this.cursors };
+    return this.cursors.snapshot();
   }
 
   getState(): ConnectionState {
@@ -148,7 +156,7 @@ export class ViewerStream {
       entityTypes,
       entityIds,
       eventTypes,
-      cursors: this.subscription.resume === false ? undefined : this.cursors,
+      cursors: this.subscription.resume === false ? undefined : this.cursors.snapshot(),
       ...(single ? (tail === undefined ? { since: 0 } : { tail }) : {}),
       compact,
       token: this.options.token?.(),
@@ -212,10 +220,9 @@ export class ViewerStream {
     if (!frame) return;
     switch (frame.type) {
       case "event": {
-        const last = this.cursors[frame.stream_id] ?? 0;
-        if (frame.seq <= last) return; // already shown: replay overlap or a duplicate
-        if (frame.seq > last + 1 && this.resume(frame.stream_id, last)) return;
-        this.cursors[frame.stream_id] = frame.seq;
+        if (this.gapBefore(frame.stream_id, frame.seq)) return;
+        // Already taken in: a replay overlap or a duplicate.
+        if (!this.cursors.accept(frame.stream_id, frame.seq)) return;
         this.handlers.onEvent(frame, this.live);
         return;
       }
@@ -226,13 +233,18 @@ export class ViewerStream {
         return;
       case "skipped": {
         // Compact replay passed over superseded deltas: the cursor moves past them.
-        const last = this.cursors[frame.stream_id] ?? 0;
-        if (frame.to_seq > last && frame.from_seq <= last + 1) {
-          this.cursors[frame.stream_id] = frame.to_seq;
-        }
+        if (this.gapBefore(frame.stream_id, frame.from_seq)) return;
+        const count = this.cursors.pass(frame.stream_id, frame.from_seq, frame.to_seq);
+        if (count > 0) this.handlers.onSkipped?.(frame.stream_id, count);
         return;
       }
       case "subscribed":
+        // Where each named stream starts (`since`, or `tail` events before its end): what
+        // comes next follows on from there, so a gap after it can be told.
+        if (this.subscription.replay) {
+          for (const [stream, seq] of Object.entries(frame.cursors))
+            this.cursors.start(stream, seq);
+        }
         this.handlers.onSubscribed?.(frame.cursors);
         if (!this.subscription.replay && !this.resuming()) {
           this.live = true;
@@ -248,10 +260,13 @@ export class ViewerStream {
   }
 
   /**
-   * The server promises no gaps; if one shows, ask again from the cursor, once per gap, so a
-   * gap that persists is let through rather than looped on. True when it reconnected.
+   * The server promises no gaps in a stream whose place the viewer knows; if one shows before
+   * `seq`, ask again from the cursor, once per gap, so a gap that persists is let through
+   * rather than looped on. True when it reconnected.
    */
-  private resume(stream: string, last: number): boolean {
+  private gapBefore(stream: string, seq: number): boolean {
+    const last = this.cursors.at(stream);
+    if (!this.cursors.has(stream) || seq <= last + 1) return false;
     const gap = `${stream}:${last}`;
     if (this.subscription.resume === false || this.resynced.has(gap)) return false;
     this.resynced.add(gap);
@@ -260,7 +275,7 @@ export class ViewerStream {
   }
 
   private resuming(): boolean {
-    return this.subscription.resume !== false && Object.keys(this.cursors).length > 0;
+    return this.subscription.resume !== false && this.cursors.size > 0;
   }
 
   private scheduleReconnect(reason: string, immediate: boolean): void {

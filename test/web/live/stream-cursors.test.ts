@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { StreamCursors } from "../../../src/client/stream-cursors.ts";
 import type { EventFrame } from "../../../web/src/api/types.ts";
-import { StreamCursors } from "../../../web/src/live/stream-cursors.ts";
 import type { Item } from "../../../web/src/session/items.ts";
 import { SessionModel } from "../../../web/src/session/session-model.ts";
 

@@ -1,4 +1,4 @@
-import type { Cursors } from "../api/types.ts";
+import type { Cursors } from "../protocol/viewer.ts";
 
 /*
  * Where a viewer stands in each stream: the last seq taken in (`stream_id` → `seq`). An event
@@ -26,6 +26,21 @@ export class StreamCursors {
     if (to <= last) return 0;
     this.last[stream] = to;
     return to - Math.max(last, from - 1);
+  }
+
+  /** The last seq taken in of a stream (0 before any). */
+  at(stream: string): number {
+    return this.last[stream] ?? 0;
+  }
+
+  /** Whether the viewer knows where this stream stands (it took in an event, or was told its start). */
+  has(stream: string): boolean {
+    return this.last[stream] !== undefined;
+  }
+
+  /** Where the server says a stream starts on this connection, for a stream not yet held. */
+  start(stream: string, seq: number): void {
+    this.last[stream] ??= seq;
   }
 
   get size(): number {
