@@ -43,9 +43,13 @@ export async function repoForTask(
     }
     return value;
   }
-  const top = await localGit(["rev-parse", "--show-toplevel"], path.resolve(value)).catch(() => {
-    throw new CliError(`${path.resolve(value)} is not a git repository (or inside one)`, 1);
-  });
+  const top = await repositoryFolder(path.resolve(value));
+  if (
+    request.includeUncommitted &&
+    (await localGit(["rev-parse", "--is-bare-repository"], top)) === "true"
+  ) {
+    throw new UsageError("--include-uncommitted needs a checkout with a working tree");
+  }
   // The server says which machine it is on; a path means nothing to a server elsewhere.
   const health = await client.health();
   const details = "machine" in health ? health : undefined;
@@ -69,6 +73,15 @@ export async function repoForTask(
   } finally {
     await rm(bundle.folder, { recursive: true, force: true });
   }
+}
+
+/** The top folder of the checkout `folder` is in, or the folder of a bare repository. */
+async function repositoryFolder(folder: string): Promise<string> {
+  const top = await localGit(["rev-parse", "--show-toplevel"], folder).catch(() => null);
+  if (top) return top;
+  const bare = await localGit(["rev-parse", "--is-bare-repository"], folder).catch(() => "false");
+  if (bare === "true") return localGit(["rev-parse", "--absolute-git-dir"], folder);
+  throw new CliError(`${folder} is not a git repository (or inside one)`, 1);
 }
 
 function looksLikePath(value: string): boolean {
@@ -95,7 +108,11 @@ async function bundleCheckout(top: string, includeUncommitted: boolean) {
     const scratch = path.join(folder, "scratch.git");
     await localGit(["init", "--quiet", "--bare", scratch], folder);
     await writeFile(path.join(scratch, "objects", "info", "alternates"), `${objects}\n`);
-    let tip = await localGit(["rev-parse", "--verify", "HEAD^{commit}"], top);
+    let tip = await localGit(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], top).catch(
+      () => {
+        throw new CliError(`${branch} has no commits yet: there is nothing to send`, 1);
+      },
+    );
     let uncommitted = false;
     if (includeUncommitted) {
       const env = {

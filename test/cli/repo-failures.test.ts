@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { git } from "../../src/repo/git.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 import { makeGuardedRemote, makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
@@ -76,6 +77,14 @@ describe("omoi says plainly what went wrong with a repository", () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /the remote refused the credentials for http:\/\/localhost/);
     assert.ok(!`${result.stdout}${result.stderr}`.includes(TOKEN));
+  });
+
+  it("an empty repository", async () => {
+    const empty = path.join(root, "empty.git");
+    await git(["init", "--quiet", "--bare", empty]);
+    const result = await cli(["run", "--repo", empty, "--detach", "x"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /repository .*empty\.git has no branches yet/);
   });
 
   it("a folder that is not a git repository", async () => {

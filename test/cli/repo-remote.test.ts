@@ -163,6 +163,20 @@ describe("omoi with a server on another machine", () => {
     assert.match(result.stderr, /no repository at \/srv\/nowhere\/project\.git/);
   });
 
+  it("a bare repository is sent like a checkout; one without commits is a clear error", async () => {
+    const bare = path.join(root, "bare.git");
+    await git(["clone", "--quiet", "--bare", checkout, bare]);
+    const sent = await cli(["run", "--repo", bare, "--detach", "[scenario:quick] look"], root);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stderr, /sent main as a git bundle/);
+    await api(server.url, "POST", `/api/v1/tasks/${sent.stdout.trim()}/cancel`);
+    const empty = path.join(root, "empty.git");
+    await git(["init", "--quiet", "--bare", empty]);
+    const refused = await cli(["run", "--repo", empty, "--detach", "x"], root);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /main has no commits yet: there is nothing to send/);
+  });
+
   it("a path that is not a git repository is a clear error before anything is sent", async () => {
     const result = await cli(["run", "--repo", root, "--detach", "x"]);
     assert.equal(result.code, 1);
