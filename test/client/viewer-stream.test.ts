@@ -113,6 +113,37 @@ describe("the viewer-stream client", () => {
     }
   });
 
+  it("opens at the tail of a stream: the last N events, then live, on one connection", async () => {
+    const sandbox = await externalSandbox();
+    await post(sandbox, ["one", "two", "three", "four"]);
+    const seen: EventFrame[] = [];
+    const starts: Record<string, number>[] = [];
+    const { open, sockets } = recordingSockets(TOKEN);
+    const stream = new ViewerStream(
+      { entityTypes: ["sandbox"], entityIds: [sandbox], replay: true, tail: 2 },
+      {
+        onEvent: (event) => seen.push(event),
+        onSubscribed: (cursors) => starts.push(cursors),
+      },
+      { baseUrl: omoi.url, openSocket: open, backoff: { baseMs: 10, maxMs: 50 } },
+    );
+    stream.start();
+    try {
+      await until(() => seen.length === 2, "the tail");
+      await post(sandbox, ["five"]);
+      await until(() => seen.length === 3, "a live event");
+      assert.deepEqual(starts, [{ [sandbox]: 3 }], "history ends where the tail starts");
+      assert.deepEqual(
+        seen.map((event) => event.seq),
+        [4, 5, 6],
+      );
+      // The tail's first event follows the start the server named: not a gap to resync.
+      assert.equal(sockets.length, 1);
+    } finally {
+      stream.stop();
+    }
+  });
+
   it("stops for good when the server refuses the token, without retrying", async () => {
     const sandbox = await externalSandbox();
     const { open, sockets } = recordingSockets("not-the-token");
