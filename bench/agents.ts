@@ -8,7 +8,7 @@ import { BenchViewer, type ViewerEvent } from "./lib/viewer.ts";
 
 const TERMINAL = new Set(["task.completed", "task.failed", "task.cancelled"]);
 
-interface TaskWatch {
+export interface TaskWatch {
   taskId: string;
   createdAt: number;
   startedAt?: number;
@@ -25,16 +25,18 @@ interface TaskWatch {
   viewer: BenchViewer;
 }
 
-/** Creates a task and follows its events (replayed from the start, then live). */
-async function watchTask(
+/** Creates a task (`extra` joins its body) and follows its events (replayed from the start, then live). */
+export async function watchTask(
   server: BenchServer,
   prompt: string,
   timeoutMs: number,
+  extra: Record<string, unknown> = {},
 ): Promise<TaskWatch> {
   const createdAt = performance.now();
   const task = await expectStatus(201, server.url, "POST", "/api/v1/tasks", {
     prompt,
     title: "benchmark",
+    ...extra,
   });
   const taskId = field(task, "id");
   let finish: () => void = () => undefined;

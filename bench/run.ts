@@ -15,6 +15,7 @@ import { approvalsPart } from "./parts/approvals-part.ts";
 import { concurrencyPart, fanOutPart } from "./parts/fleet-part.ts";
 import { injectionPart } from "./parts/injection-part.ts";
 import { pipelinePart } from "./parts/pipeline-part.ts";
+import { repoPart } from "./parts/repo-part.ts";
 import type { PartRun, RunOptions, Target } from "./parts/run-context.ts";
 import { startupPart } from "./parts/startup-part.ts";
 
@@ -27,6 +28,7 @@ const PARTS = {
   injection: injectionPart,
   startup: startupPart,
   approvals: approvalsPart,
+  repo: repoPart,
   fanout: fanOutPart,
   concurrency: concurrencyPart,
   "long-session": longSessionPart,

@@ -7,7 +7,7 @@ import { sandboxLimitsOf, type Task } from "../protocol/task.ts";
 import type { SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
 import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
-import type { RunHooks } from "./run-hooks.ts";
+import type { PreparedWorkspace, RunHooks } from "./run-hooks.ts";
 import type { Stopping } from "./stopping.ts";
 
 /** What a worker needs beyond the sandbox row: where to connect, which model to use. */
@@ -298,16 +298,23 @@ export class Scheduling {
       environment: environment ? launchEnvironment(environment) : null,
     };
     try {
+      let prepared: PreparedWorkspace | null = null;
       if (spec.workspace === null && sandbox.task_id && this.hooks.prepareWorkspace) {
         const task = await this.store.getTask(sandbox.task_id);
-        if (task) spec.workspace = await this.hooks.prepareWorkspace(task, sandbox.id);
+        if (task) prepared = await this.hooks.prepareWorkspace(task, sandbox.id);
+        // Awaited below, once the worker is starting; a failure before that is not unhandled.
+        prepared?.ready.catch(() => undefined);
+        if (prepared) spec.workspace = prepared.workspace;
       }
       // A resumed session keeps what a person chose to "Always allow" earlier in the task.
       if (sandbox.task_id && run.resumeSessionId) {
         const rules = await this.store.approvals.remembered(sandbox.task_id);
         if (rules.length > 0) spec.allowRules = rules;
       }
-      const handle = await this.provider.start(spec);
+      const handle = await this.provider.start(
+        spec,
+        prepared ? { workspaceReady: prepared.ready } : {},
+      );
       active.handle = handle;
       active.watchedSince = Date.now();
       if (active.stopping || this.lifecycle.get(sandbox.id) !== active) {
@@ -319,11 +326,17 @@ export class Scheduling {
         workspace: handle.workspace,
         worker_pid: handle.pid,
       });
+      // The task names its workspace only once the content is complete, so a run that fails
+      // here leaves the next one to prepare it afresh.
+      await prepared?.ready;
       if (sandbox.task_id)
         await this.store.updateTask(sandbox.task_id, { workspace: handle.workspace });
     } catch (error) {
       const message = `could not start the sandbox: ${(error as Error).message}`;
       this.logger.error({ err: error, sandbox_id: sandbox.id }, "sandbox start failed");
+      // A worker that started (waiting for its workspace) goes first: stop means stop.
+      if (active.handle.pid !== null)
+        await this.provider.stop(active.handle).catch(() => undefined);
       await this.stopping.finish(sandbox.id, "failed", message);
       await this.lifecycle.failTask(sandbox.task_id, sandbox.id, message);
     }

@@ -15,13 +15,16 @@ export function repoRunHooks(repos: TaskRepos, ingest: Ingest, dataDir: string):
   return {
     async prepareWorkspace(task, sandboxId) {
       if (!task.repo) return null;
-      if (task.workspace) return task.workspace;
+      if (task.workspace) return { workspace: task.workspace, ready: Promise.resolve() };
       const workspace = repos.workspaceFor(dataDir, task.id);
       // No agent has had this folder yet (the task names its workspace once one started):
       // whatever an interrupted clone left is Omoi's own and starts over.
       await rm(workspace, { recursive: true, force: true });
-      await repos.prepareWorkspace(task, workspace, sink(sandboxId, task.id));
-      return workspace;
+      // The clone runs while the worker starts; its agent waits until the clone is done.
+      return {
+        workspace,
+        ready: repos.prepareWorkspace(task, workspace, sink(sandboxId, task.id)),
+      };
     },
     async afterTurn(task, sandboxId, summary) {
       if (!task.repo) return;

@@ -17,11 +17,12 @@ import type {
   SandboxHandle,
   SandboxProcessStatus,
   SandboxProvider,
+  StartOptions,
   WorkerLaunchSpec,
 } from "./provider.ts";
 import { removeResourceGroup } from "./resource-group.ts";
 import { buildWorker } from "./worker-build.ts";
-import { WORKER_CONFIG_ENV, type WorkerConfig } from "./worker-config.ts";
+import { WORKER_CONFIG_ENV, WORKSPACE_READY, type WorkerConfig } from "./worker-config.ts";
 
 /** The pino-like logging the provider uses. */
 export interface SandboxLogger {
@@ -110,7 +111,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     });
   }
 
-  async start(spec: WorkerLaunchSpec): Promise<SandboxHandle> {
+  async start(spec: WorkerLaunchSpec, options: StartOptions = {}): Promise<SandboxHandle> {
     if (!SAFE_ID.test(spec.sandboxId)) {
       throw new Error(`sandbox id '${spec.sandboxId}' is not usable as a folder name`);
     }
@@ -130,6 +131,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       allowRead: (this.#options.allowRead ?? []).map((entry) => path.resolve(entry)),
       limits: resolveLimits(spec.limits, this.defaultLimits),
       snapshots: this.#snapshots,
+      ...(options.workspaceReady ? { awaitWorkspace: true } : {}),
     };
     const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
     for (const name of WORKER_ENV_PASSTHROUGH) {
@@ -145,13 +147,23 @@ export class LocalSandboxProvider implements SandboxProvider {
         cwd: stateDir,
         env,
         detached: true,
-        stdio: ["ignore", log, log],
+        // A worker whose workspace is still being prepared reads `ready` on its stdin.
+        stdio: [options.workspaceReady ? "pipe" : "ignore", log, log],
       });
       pid = await new Promise<number>((resolve, reject) => {
         child.once("error", reject);
         child.once("spawn", () => resolve(child.pid!));
       });
       child.unref();
+      const ready = child.stdin;
+      if (ready && options.workspaceReady) {
+        ready.on("error", () => undefined);
+        // On a failure the caller stops the worker; the pipe stays open until then.
+        options.workspaceReady.then(
+          () => ready.end(WORKSPACE_READY),
+          () => undefined,
+        );
+      }
     } finally {
       closeSync(log);
     }

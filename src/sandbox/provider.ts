@@ -47,6 +47,10 @@ export interface WorkerLaunchSpec {
   environment?: LaunchEnvironment | null;
 }
 
+export interface StartOptions {
+  workspaceReady?: Promise<void>;
+}
+
 export interface SandboxHandle {
   sandboxId: string;
   workspace: string;
@@ -60,8 +64,13 @@ export interface SandboxProvider {
   readonly capabilities: SandboxCapabilities;
   /** Checks what the provider needs (system packages…); throws a clear error when missing. */
   preflight(): Promise<void>;
-  /** Creates the sandbox and starts its worker; resolves once the process is spawned. */
-  start(spec: WorkerLaunchSpec): Promise<SandboxHandle>;
+  /**
+   * Creates the sandbox and starts its worker; resolves once the process is spawned. With
+   * `workspaceReady`, the workspace's content is still being prepared: the worker starts up
+   * but runs no setup and no agent until it resolves (when it rejects, the caller stops the
+   * worker).
+   */
+  start(spec: WorkerLaunchSpec, options?: StartOptions): Promise<SandboxHandle>;
   /** Kills the whole process tree; resolves when nothing of it runs any more. */
   stop(handle: SandboxHandle): Promise<void>;
   status(handle: SandboxHandle): Promise<SandboxProcessStatus>;

@@ -8,6 +8,8 @@ import type { WorkerLaunchSpec } from "./provider.ts";
 
 /** The environment variable the local provider hands a worker its configuration in. */
 export const WORKER_CONFIG_ENV = "OMOI_WORKER_CONFIG";
+/** What the local provider writes on a worker's stdin once its workspace is prepared. */
+export const WORKSPACE_READY = "ready\n";
 
 /**
  * What a worker is started with: the launch spec, with the provider's decisions filled in
@@ -24,6 +26,8 @@ export const WorkerConfig = z.object({
   maxBudgetUsd: z.number().nonnegative().nullable(),
   permissionMode: PermissionMode.optional(),
   allowRules: z.array(PermissionRule).max(1000).optional(),
+  /** The workspace is still being prepared: wait for `ready` on stdin before setup and agent. */
+  awaitWorkspace: z.boolean().optional(),
   /** Every bound filled in (the task's over the provider's defaults). */
   limits: SandboxLimits.required(),
   resumeSessionId: z.string().min(1).nullable(),

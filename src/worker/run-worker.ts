@@ -5,6 +5,7 @@ import { AgentCompleted, AgentError, AgentFailed, AgentLimitExceeded } from "../
 import { type Confinement, confine } from "../sandbox/confine.ts";
 import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
 import { agentStatePaths } from "../sandbox/sandbox-env.ts";
+import { WORKSPACE_READY } from "../sandbox/worker-config.ts";
 import { unconfinedAgentEnv } from "./agent-env.ts";
 import { type AgentEvent, agentEvent, envelope } from "./agent-event.ts";
 import { ChannelTransport } from "./channel.ts";
@@ -74,6 +75,9 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
     },
   });
 
+  // Read from the start, so the signal is never missed; awaited before setup and the agent.
+  const workspace = options.awaitWorkspace ? workspaceReady(log) : Promise.resolve();
+  workspace.catch(() => undefined);
   const probe = probeModel(options.modelBaseUrl);
   void probe.then((result) => reportUnreachable(result, options.modelBaseUrl, send));
 
@@ -107,6 +111,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   try {
     let env: Record<string, string>;
     if (options.unconfined) {
+      await workspace;
       env = await unconfinedAgentEnv(options);
       log.warn("running the agent unconfined (config says unconfined: true)");
     } else {
@@ -128,6 +133,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         agentEnv: options.environment ? phaseVariables(options.environment, "agent") : undefined,
       });
       log.info({ bound: confinement.bound, limits: options.limits }, "sandbox limits");
+      await workspace;
       if (options.environment) {
         const setup = await runSetup({
           environment: options.environment,
@@ -202,6 +208,33 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
     },
     done,
   };
+}
+
+/**
+ * Resolves when the server says the workspace is prepared (`ready` on stdin, written by the
+ * local provider); rejects when stdin ends first (the server went away mid-preparation).
+ */
+function workspaceReady(log: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = "";
+    const done = (error?: Error) => {
+      process.stdin.removeListener("data", onData);
+      process.stdin.removeListener("end", onEnd);
+      process.stdin.pause();
+      if (error) reject(error);
+      else {
+        log.info({ mark: "workspace_ready" }, "workspace prepared");
+        resolve();
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString("utf8");
+      if (received.includes(WORKSPACE_READY)) done();
+    };
+    const onEnd = () => done(new Error("the workspace was not prepared (the server went away)"));
+    process.stdin.on("data", onData);
+    process.stdin.once("end", onEnd);
+  });
 }
 
 /** The confinement's CLI spawner, logging the moment the SDK starts the CLI. */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gitText } from "../../src/repo/git.ts";
-import { api, type OmoiProcess, spawnOmoi } from "../helpers/omoi.ts";
+import { api, type OmoiProcess, pidAlive, spawnOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 import { makeRemote, refsOf, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 
@@ -159,5 +159,32 @@ describe("a task on a repository, end to end", () => {
       assert.ok(!logs.includes(needle), "not in the server's logs");
     }
     assert.ok(logs.length > 0, "the logs were read");
+  });
+  test("a clone that fails once the task started ends its run with the reason; no worker is left", async () => {
+    // The remote's refs list fine (the task is accepted) but an object is missing, so the
+    // mirror's fetch fails while the worker is already starting beside it.
+    const broken = await makeRemote(path.join(root, "acme"), "broken");
+    const objects = path.join(broken, "objects");
+    const loose = (await readdir(objects)).filter((name) => /^[0-9a-f]{2}$/.test(name));
+    assert.ok(loose.length > 0, "the remote keeps loose objects");
+    for (const folder of loose) await rm(path.join(objects, folder), { recursive: true });
+    const created = await api<{ id: string }>(omoi.url, "POST", "/api/v1/tasks", {
+      prompt: "[scenario:quick] hi",
+      repo: broken,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const taskId = created.body.id;
+    await waitCount(taskId, "task.failed", 1);
+    const task = await api<{
+      error: string;
+      workspace: string | null;
+      sandbox: { status: string; worker_pid: number | null };
+    }>(omoi.url, "GET", `/api/v1/tasks/${taskId}`);
+    assert.match(task.body.error, /could not start the sandbox/);
+    assert.equal(task.body.sandbox.status, "failed");
+    assert.equal(task.body.workspace, null, "a half-made workspace is not the task's");
+    assert.ok(task.body.sandbox.worker_pid, "the worker had started beside the clone");
+    assert.equal(pidAlive(task.body.sandbox.worker_pid), false, "and was stopped");
+    assert.equal(of(taskId, "repo.cloned").length, 0);
   });
 });
