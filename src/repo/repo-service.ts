@@ -103,7 +103,7 @@ export class RepoService {
   }
 
   /** Fetches the mirror, then clones the task's workspace from it. */
-  async prepareWorkspace(plan: RepoPlan, workspace: string): Promise<CloneResult> {
+  async prepareWorkspace(plan: RepoPlan, workspace: string, taskId?: string): Promise<CloneResult> {
     const mirror = this.mirror(plan.source);
     await mirror.fetch();
     return cloneWorkspace({
@@ -112,6 +112,7 @@ export class RepoService {
       baseBranch: plan.baseBranch,
       branch: plan.branch,
       identity: this.author,
+      taskId,
     });
   }
 

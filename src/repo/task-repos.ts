@@ -96,7 +96,7 @@ export class TaskRepos {
     const repo = requireRepo(task);
     const started = Date.now();
     const { plan } = await this.#open(task);
-    const clone = await this.options.service.prepareWorkspace(plan, workspace);
+    const clone = await this.options.service.prepareWorkspace(plan, workspace, task.id);
     await this.#patch(task.id, { base_sha: clone.baseSha, head_sha: clone.headSha });
     await emit(RepoCloned, {
       url: repo.url,

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { RepoError } from "./errors.ts";
@@ -37,6 +37,8 @@ export async function cloneWorkspace(options: {
   baseBranch: string;
   branch: string;
   identity: GitIdentity;
+  /** Keeps the fresh index for this task's turns (see `collectTurn`). */
+  taskId?: string;
 }): Promise<CloneResult> {
   const { mirror, workspace, baseBranch, branch } = options;
   await mkdir(workspace, { recursive: true });
@@ -82,6 +84,9 @@ export async function cloneWorkspace(options: {
   await git(["reset", "--quiet", "--hard", headSha], inWorkspace);
   await git(["config", "user.name", options.identity.name], inWorkspace);
   await git(["config", "user.email", options.identity.email], inWorkspace);
+  // No agent has touched the workspace yet: its index (with every file's stat data) is
+  // Omoi's own. A copy on the trusted side spares the turns from hashing every file again.
+  if (options.taskId) await keepIndex(options.mirror, options.taskId, gitIndex(workspace));
   return { baseSha, headSha, continued: branchSha !== null };
 }
 
@@ -144,7 +149,7 @@ export async function collectTurn(options: {
       GIT_INDEX_FILE: scratch,
     };
     try {
-      await git(["read-tree", work], { env: indexEnv });
+      await startIndex(mirror, taskId, work, scratch, indexEnv);
       await git(["add", "--all", "--", "."], {
         env: indexEnv,
         cwd: workspace,
@@ -154,6 +159,7 @@ export async function collectTurn(options: {
       const workTree = await gitText(["rev-parse", `${work}^{tree}`], inMirror);
       if (tree === workTree) {
         await git(["update-ref", tipRef(taskId), work], inMirror);
+        await keepIndex(mirror, taskId, scratch);
         return { tip: work, committed: null };
       }
       const sha = await gitText(["commit-tree", tree, "-p", work, "-F", "-"], {
@@ -170,11 +176,54 @@ export async function collectTurn(options: {
       const objects = await readNewObjects(mirror.path, sha, work);
       await writeLooseObjects(workspace, objects);
       await advanceWorkspace(workspace, headBranch, sha, await readBounded(scratch, 1 << 30));
+      await keepIndex(mirror, taskId, scratch);
       return { tip: sha, committed: { sha, message: options.message } };
     } finally {
       await rm(scratch, { force: true });
     }
   });
+}
+
+const gitIndex = (workspace: string) => path.join(workspace, ".git", "index");
+/** Where a task's index lives on the trusted side: inside the mirror, outside every sandbox. */
+const keptIndexPath = (mirror: Mirror, taskId: string) =>
+  path.join(mirror.path, "omoi", "index", taskId);
+
+async function keepIndex(mirror: Mirror, taskId: string, index: string): Promise<void> {
+  const kept = keptIndexPath(mirror, taskId);
+  await mkdir(path.dirname(kept), { recursive: true });
+  const temporary = `${kept}.${process.pid}.tmp`;
+  await copyFile(index, temporary);
+  await rename(temporary, kept);
+}
+
+/**
+ * Fills the private index with `work`'s tree. From the task's kept index (the tree of its
+ * last result, with the stat data of the files as Omoi last hashed them) by a two-tree
+ * merge, which keeps the stat data of every path `work` did not change, so `git add` hashes
+ * only the files that changed since; without one, from `work` alone (every file hashed).
+ */
+async function startIndex(
+  mirror: Mirror,
+  taskId: string,
+  work: string,
+  scratch: string,
+  env: Record<string, string>,
+): Promise<void> {
+  const copied = await copyFile(keptIndexPath(mirror, taskId), scratch).then(
+    () => true,
+    () => false,
+  );
+  if (copied) {
+    const kept = await gitRaw(["write-tree"], { env });
+    const merged =
+      kept.code === 0
+        ? await gitRaw(["read-tree", "-m", kept.stdout.toString().trim(), work], { env })
+        : kept;
+    if (merged.code === 0) return;
+    await rm(scratch, { force: true });
+  }
+  await git(["read-tree", work], { env });
 }
 
 /** Rejects a branch name git would not accept (and so any name that walks out of refs/). */

@@ -13,7 +13,12 @@ import { repoRunHooks } from "../repo/run-hooks.ts";
 import { TaskRepos } from "../repo/task-repos.ts";
 import { RepoUploads } from "../repo/uploads.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
-import type { SandboxHandle, SandboxProvider, WorkerLaunchSpec } from "../sandbox/provider.ts";
+import type {
+  SandboxHandle,
+  SandboxProvider,
+  StartOptions,
+  WorkerLaunchSpec,
+} from "../sandbox/provider.ts";
 import { startSweeper, WorkspaceRetention } from "../sandbox/retention.ts";
 import { createStore } from "../store/index.ts";
 import { Vault } from "../vault/vault.ts";
@@ -74,9 +79,9 @@ function guarded(provider: SandboxProvider, problem: () => Error | undefined): S
     name: provider.name,
     capabilities: provider.capabilities,
     preflight: () => provider.preflight(),
-    start: (spec: WorkerLaunchSpec) => {
+    start: (spec: WorkerLaunchSpec, options?: StartOptions) => {
       const error = problem();
-      return error ? Promise.reject(error) : provider.start(spec);
+      return error ? Promise.reject(error) : provider.start(spec, options);
     },
     stop: (handle: SandboxHandle) => provider.stop(handle),
     status: (handle: SandboxHandle) => provider.status(handle),
