@@ -188,7 +188,7 @@ export function markdown(report: Report, run: RunInfo, records: RunRecord[]): st
     "```sh",
     "npm run bench                                  # every part, writes this file (about 8 minutes)",
     "npm run bench -- --quick                       # pipeline, injection, startup; fewer, shorter rounds; prints only",
-    "npm run bench -- --parts pipeline,startup      # chosen parts: pipeline injection startup fanout concurrency",
+    "npm run bench -- --parts pipeline,startup      # chosen parts: pipeline injection startup approvals repo fanout concurrency long-session",
     "npm run bench -- --quick --against main        # A/B: this checkout against another git ref",
     "npm run bench -- --quick --cpu-load 2 --record load-busy   # the same under added CPU load, kept",
     "npm run bench -- --backend embedded --rounds 10 --seconds 3",

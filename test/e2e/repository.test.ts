@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gitText } from "../../src/repo/git.ts";
@@ -77,6 +77,15 @@ describe("a task on a repository, end to end", () => {
     const branch = created.body.repo.branch;
 
     await waitCount(taskId, "task.completed", 1);
+    // The worker started beside the clone, and its agent only once the clone was complete.
+    const sandboxId = of(taskId, "repo.cloned")[0].sandbox_id!;
+    const workerLog = await readFile(
+      path.join(root, "data", "sandbox-state", sandboxId, "worker.log"),
+      "utf8",
+    );
+    const prepared = workerLog.indexOf('"workspace_ready"');
+    assert.ok(prepared > 0, "the worker waited for its workspace");
+    assert.ok(prepared < workerLog.indexOf('"cli_spawned"'), "before it started the agent");
     const order = viewer.events
       .filter((event) => event.task_id === taskId)
       .map((event) => event.event_type)
