@@ -28,7 +28,7 @@ export interface ConfineOptions {
   stateDir: string;
   /** The real model endpoint; only the worker's gateway talks to it. */
   modelBaseUrl: string;
-  /** ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN (kept outside) and model names (passed in). */
+  /** ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN / CLAUDE_CODE_OAUTH_TOKEN (kept outside) and model names (passed in). */
   modelEnv: Record<string, string>;
   /** Paths the agent must not read: server data dir, other workspaces, … */
   denyRead: string[];
@@ -108,6 +108,8 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       upstreamBaseUrl: options.modelBaseUrl,
       apiKey: options.modelEnv.ANTHROPIC_API_KEY,
       authToken: options.modelEnv.ANTHROPIC_AUTH_TOKEN,
+      // A Claude subscription token (an environment's credentials): swapped in here too.
+      oauthToken: options.modelEnv.CLAUDE_CODE_OAUTH_TOKEN,
     });
     cleanups.push(() => gateway.close());
 

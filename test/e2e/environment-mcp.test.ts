@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
-import { runTaskWithEvents } from "../helpers/tasks.ts";
+import { runTaskWithEvents, workerLogs } from "../helpers/tasks.ts";
 
 /*
  * An environment's MCP servers and the repository's own Claude Code settings, proved with the
@@ -117,6 +117,7 @@ describe("an environment's MCP servers and the repository's settings", () => {
     const environment = await api(omoi.url, "GET", "/api/v1/environments/with-mcp");
     const everything = JSON.stringify([stored.body, events, task, environment.body]);
     assert.ok(!everything.includes(MCP_SECRET), "the secret was stored or served");
+    assert.ok(!(await workerLogs(omoi.dataDir)).includes(MCP_SECRET), "the secret was logged");
   });
 
   test("the session's first event lists the repository's CLAUDE.md, settings, commands, agents and skills Claude Code loaded", async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { Task } from "../../src/protocol/task.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
-import { runTaskWithEvents } from "../helpers/tasks.ts";
+import { runTaskWithEvents, workerLogs } from "../helpers/tasks.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
@@ -131,6 +131,8 @@ describe("environments in the sandbox", () => {
     const everything = JSON.stringify([stored.body, events, task]);
     assert.ok(!everything.includes(AGENT_SECRET), "the agent secret was stored");
     assert.ok(!everything.includes(SETUP_SECRET), "the setup-only secret was stored");
+    const logs = await workerLogs(omoi.dataDir);
+    assert.ok(!logs.includes(AGENT_SECRET) && !logs.includes(SETUP_SECRET), "a secret was logged");
   });
 
   test("a failing setup fails the task's start with the tail of its output", async () => {

@@ -1,3 +1,6 @@
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { ApiClient } from "../../src/client/api.ts";
 import { viewerUrl } from "../../src/client/viewer-frame.ts";
 import type { CreateTaskInput, Task } from "../../src/protocol/task.ts";
@@ -37,4 +40,14 @@ export async function runTaskWithEvents(base: string, body: CreateTaskInput) {
   } finally {
     viewer.close();
   }
+}
+
+/** Every worker log under a data dir, concatenated (to check what was never logged). */
+export async function workerLogs(dataDir: string): Promise<string> {
+  const files = (await readdir(dataDir, { recursive: true })).filter(
+    (file) => path.basename(file) === "worker.log",
+  );
+  assert.ok(files.length > 0, `no worker.log under ${dataDir}`);
+  const texts = await Promise.all(files.map((file) => readFile(path.join(dataDir, file), "utf8")));
+  return texts.join("\n");
 }
