@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -118,6 +120,79 @@ describe("an environment's MCP servers and the repository's settings", () => {
     const everything = JSON.stringify([stored.body, events, task, environment.body]);
     assert.ok(!everything.includes(MCP_SECRET), "the secret was stored or served");
     assert.ok(!(await workerLogs(omoi.dataDir)).includes(MCP_SECRET), "the secret was logged");
+  });
+
+  test("a remote (http) MCP server is reached through the agent's network level, and its tool answers the agent", async () => {
+    let calls = 0;
+    const server = http.createServer((request, response) => {
+      if (request.method !== "POST") {
+        response.writeHead(405).end();
+        return;
+      }
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        const message = JSON.parse(body) as {
+          id?: number;
+          method: string;
+          params?: Record<string, unknown>;
+        };
+        if (message.id === undefined) {
+          response.writeHead(202).end();
+          return;
+        }
+        const reply = (result: unknown) => {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+        };
+        if (message.method === "initialize") {
+          reply({
+            protocolVersion: message.params?.protocolVersion,
+            capabilities: { tools: {} },
+            serverInfo: { name: "remote-probe", version: "1.0.0" },
+          });
+        } else if (message.method === "tools/list") {
+          reply({
+            tools: [
+              {
+                name: "echo",
+                description: "Echoes its text",
+                inputSchema: {
+                  type: "object",
+                  properties: { text: { type: "string" } },
+                  required: ["text"],
+                },
+              },
+            ],
+          });
+        } else if (message.method === "tools/call") {
+          calls++;
+          const text = (message.params?.arguments as { text?: string } | undefined)?.text;
+          reply({ content: [{ type: "text", text: `remote-echo: ${text}` }] });
+        } else reply({});
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const created = await api(omoi.url, "POST", "/api/v1/environments", {
+        name: "with-remote-mcp",
+        network: { agent: { level: "custom", hosts: [`127.0.0.1:${port}`] } },
+        mcp_servers: { probe: { type: "http", url: `http://127.0.0.1:${port}/mcp` } },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const { task, events } = await runTask("with-remote-mcp", "[scenario:mcp] over-http");
+      assert.equal(task.status, "completed", task.error ?? "");
+      const started = events.find((event) => event.event_type === "agent.started");
+      assert.deepEqual(started?.payload.mcp_servers, [{ name: "probe", status: "connected" }]);
+      const result = events.find((event) => event.event_type === "agent.tool_result");
+      assert.match(JSON.stringify(result?.payload.output), /remote-echo: over-http/);
+      assert.equal(calls, 1);
+    } finally {
+      server.close();
+    }
   });
 
   test("the session's first event lists the repository's CLAUDE.md, settings, commands, agents and skills Claude Code loaded", async () => {
