@@ -4,7 +4,7 @@ import path from "node:path";
 import { safeJsonParse } from "../src/protocol/json.ts";
 import { latencyFigures } from "./floors.ts";
 import { ChannelClient } from "./lib/channel-client.ts";
-import { createExternalSandbox, expectStatus, field } from "./lib/http.ts";
+import { apiClient, createExternalSandbox, expectStatus } from "./lib/http.ts";
 import type { Figures } from "./lib/rounds.ts";
 import type { BenchServer } from "./lib/server.ts";
 import { BenchViewer, type ViewerEvent } from "./lib/viewer.ts";
@@ -96,12 +96,11 @@ function resolvedMarks(server: BenchServer, sandboxId: string): Map<string, numb
  * at a time; the sandbox stays open between turns, so each answer meets a live session.
  */
 export async function openSdkApprovalProbe(server: BenchServer) {
-  const task = await expectStatus(201, server.url, "POST", "/api/v1/tasks", {
+  const { id: taskId } = await apiClient(server.url).createTask({
     prompt: "[scenario:permission] benchmark approvals",
     title: "benchmark: approval answers",
     permission_mode: "default",
   });
-  const taskId = field(task, "id");
   const events: ViewerEvent[] = [];
   const waiters: { check: () => boolean; resolve: () => void }[] = [];
   const viewer = await BenchViewer.open(server.ws, { entity_ids: taskId, since: "0" }, (event) => {

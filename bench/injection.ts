@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { latencyFigures } from "./floors.ts";
 import { ChannelClient } from "./lib/channel-client.ts";
-import { createExternalSandbox, expectStatus, field, request } from "./lib/http.ts";
+import { apiClient, createExternalSandbox, expectStatus, field, request } from "./lib/http.ts";
 import type { Figures } from "./lib/rounds.ts";
 import type { BenchServer } from "./lib/server.ts";
 import { type Summary, summarize } from "./lib/stats.ts";
@@ -174,11 +174,10 @@ export async function sdkInjectionRun(
   server: BenchServer,
   options: { messages: number },
 ): Promise<SdkInjectionResult> {
-  const task = await expectStatus(201, server.url, "POST", "/api/v1/tasks", {
+  const { id: taskId } = await apiClient(server.url).createTask({
     prompt: "[scenario:slow-tool] run the slow job",
     title: "benchmark: message injection",
   });
-  const taskId = field(task, "id");
   const arrivedAt = new Map<string, number>();
   const events = collector([]);
   const viewer = await BenchViewer.open(server.ws, { entity_ids: taskId, since: "0" }, (event) => {

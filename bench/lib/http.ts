@@ -1,5 +1,9 @@
 import http from "node:http";
+import { ApiClient } from "../../src/client/api.ts";
 import { safeJsonParse } from "../../src/protocol/json.ts";
+
+/** The typed client every Omoi client uses, for calls outside what a part measures. */
+export const apiClient = (base: string) => new ApiClient({ baseUrl: base, clientName: "bench" });
 
 /** Keep-alive connections, as a long-running seed worker would hold them. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -26,8 +26,8 @@ import type { Sandbox, SandboxList, TaskWithSandbox } from "../protocol/sandbox.
 import type { CreateTaskInput, Task, TaskList } from "../protocol/task.ts";
 
 /*
- * The one typed HTTP client of Omoi's API, used by the CLI and the web app (and open to the
- * tests and the benchmark). Request and answer types come from protocol/ as types only, so
+ * The one typed HTTP client of Omoi's API, used by the CLI, the web app, the tests' helpers
+ * and the benchmark's set-up (what a benchmark part measures keeps its own raw requests). Request and answer types come from protocol/ as types only, so
  * the browser bundle carries no zod; a client that wants answers checked at run time (the
  * CLI, which may meet a server of another version) passes `check`, built from the
  * protocol's schemas of the same names.
