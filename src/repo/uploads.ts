@@ -11,6 +11,8 @@ import type { RepoSource } from "./source.ts";
 /** How a task names an uploaded repository in `repo`. */
 export const UPLOAD_PREFIX = "upload:";
 const UPLOAD_ID = /^upl_[0-9a-f]{24}$/;
+/** Most refs a bundle may name: a checkout's branches, not a way to fill the data dir with refs. */
+export const MAX_BUNDLE_REFS = 1000;
 
 export interface UploadedRepository {
   id: string;
@@ -65,7 +67,17 @@ export class RepoUploads {
             : "the upload is not a valid git bundle",
         );
       }
-      const heads = await gitText(["bundle", "list-heads", bundle], { cwd: staging });
+      const listed = await gitRaw(["bundle", "list-heads", bundle], {
+        cwd: staging,
+        maxOutputBytes: MAX_BUNDLE_REFS * 1024,
+      }).catch(() => null);
+      const heads = listed?.code === 0 ? listed.stdout.toString("utf8") : null;
+      if (heads === null || heads.split("\n").filter(Boolean).length > MAX_BUNDLE_REFS) {
+        throw new RepoError(
+          "invalid_bundle",
+          `the bundle names more than ${MAX_BUNDLE_REFS} refs; send only the branches the task needs`,
+        );
+      }
       const branches = [...heads.matchAll(/^[0-9a-f]{40,64} refs\/heads\/(\S+)$/gm)].map(
         (match) => match[1],
       );
@@ -86,13 +98,26 @@ export class RepoUploads {
       if (fetched.code !== 0) {
         throw new RepoError("invalid_bundle", "the bundle's objects did not pass git's checks");
       }
-      const stored = (
+      // git skips refs whose names it refuses (`refs/heads/../x`); a name that reads as an
+      // option is valid to git but no task could use it: neither is kept.
+      const names = (
         await gitText(["for-each-ref", "--format=%(refname:strip=2)", "refs/heads"], {
           cwd: staging,
         })
       )
         .split("\n")
         .filter(Boolean);
+      const unusable = names.filter((name) => name.startsWith("-") || name.length > 200);
+      if (unusable.length > 0) {
+        await git(["update-ref", "--stdin"], {
+          cwd: staging,
+          input: unusable.map((name) => `delete refs/heads/${name}\n`).join(""),
+        });
+      }
+      const stored = names.filter((name) => !unusable.includes(name));
+      if (stored.length === 0) {
+        throw new RepoError("invalid_bundle", "the bundle holds no branch a task can use");
+      }
       const head =
         [options.headBranch, "main", "master"].find(
           (name) => name !== undefined && stored.includes(name),
