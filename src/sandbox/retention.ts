@@ -111,7 +111,7 @@ export class WorkspaceRetention {
 
 /** Runs `sweep` now and then; `stop` waits for a sweep in progress. */
 export function startSweeper(
-  retention: WorkspaceRetention,
+  retention: { sweep(): Promise<unknown> },
   intervalMs: number,
   onError: (error: unknown) => void,
 ): { stop(): Promise<void> } {

@@ -65,6 +65,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Largest git bundle `POST /api/v1/bundles` takes. */
   uploadMaxBytes: number;
+  /** How long an uploaded repository no task needs any more is kept before the sweeper deletes it. */
+  uploadRetentionMs: number;
   /** Which machine this server runs on (health shows it; the CLI compares it with its own). */
   machineId: string;
   /** A viewer whose unsent backlog grows past this is told it lagged and disconnected. */
@@ -200,6 +202,11 @@ const EnvSchema = z.object({
     .int()
     .min(1024)
     .default(512 * 1024 * 1024),
+  OMOI_UPLOAD_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(7 * 24 * 60 * 60_000),
   OMOI_MACHINE_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
@@ -299,6 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     bodyLimitBytes: values.OMOI_BODY_LIMIT_BYTES,
     uploadMaxBytes: values.OMOI_UPLOAD_MAX_BYTES,
+    uploadRetentionMs: values.OMOI_UPLOAD_RETENTION_MS,
     machineId: values.OMOI_MACHINE_ID ?? machineIdentity(),
     viewerMaxBufferBytes: values.OMOI_VIEWER_MAX_BUFFER_BYTES,
     logLevel: values.OMOI_LOG_LEVEL,

@@ -11,6 +11,7 @@ import { RepoService } from "../repo/repo-service.ts";
 import { RepositoryRegistry } from "../repo/repositories.ts";
 import { repoRunHooks } from "../repo/run-hooks.ts";
 import { TaskRepos } from "../repo/task-repos.ts";
+import { UploadRetention } from "../repo/upload-retention.ts";
 import { RepoUploads } from "../repo/uploads.ts";
 import { LocalSandboxProvider } from "../sandbox/local.ts";
 import type {
@@ -274,6 +275,17 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       );
       closers.push(() => sweeper.stop());
     }
+    // Uploads arrive whether or not this replica runs agents.
+    const uploadRetention = new UploadRetention(store, {
+      uploadsDir: path.join(config.dataDir, "uploads"),
+      mirrorsDir: path.join(config.dataDir, "mirrors"),
+      retentionMs: config.uploadRetentionMs,
+      logger: createLogger("retention", config.logLevel),
+    });
+    const uploadSweeper = startSweeper(uploadRetention, config.workspaceSweepIntervalMs, (error) =>
+      logger.warn({ err: error }, "sweeping old uploads failed"),
+    );
+    closers.push(() => uploadSweeper.stop());
 
     const warnings: string[] = [];
     if (!config.apiToken && !isLoopbackHost(config.host)) {

@@ -52,7 +52,13 @@ describe("hostile bundles and branch-list probes", () => {
       headers: { "content-type": "application/x-git-bundle" },
       body,
     });
-    return { status: response.status, body: await response.json() };
+    const answer = (await response.json()) as {
+      repo: string;
+      branches: string[];
+      default_branch: string;
+      error: { message: string; data: { code: string } };
+    };
+    return { status: response.status, body: answer };
   };
   const stored = async () =>
     (await readdir(path.join(omoi.dataDir, "uploads")).catch(() => [] as string[])).sort();
