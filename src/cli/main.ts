@@ -4,6 +4,7 @@ import { parseCommandArgs, resolveGlobalOptions, splitCommand } from "./args.ts"
 import { OmoiClient } from "./client.ts";
 import { type Command, GLOBAL_HELP } from "./command.ts";
 import { envCommand } from "./commands/env.ts";
+import { modeCommand } from "./commands/mode.ts";
 import { checkoutCommand, diffCommand, prCommand } from "./commands/repo.ts";
 import { reposCommand } from "./commands/repos.ts";
 import { runCommand } from "./commands/run.ts";
@@ -24,6 +25,7 @@ const COMMANDS: readonly Command[] = [
   taskCommand,
   watchCommand,
   sendCommand,
+  modeCommand,
   stopCommand,
   sandboxesCommand,
   diffCommand,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { omoi as runCli } from "./cli-process.ts";
 import { runInTerminal } from "./terminal-session.ts";
 
 /**
@@ -34,6 +35,36 @@ describe("approvals in the terminal", () => {
     await session.waitFor("? allow it", denied);
     session.type("a\r");
     await session.waitFor("Second command outcome", denied);
+    assert.equal(await session.exitCode, 0, "the task completed");
+  });
+
+  it("omoi mode switches the running agent; its next command is not asked for", async () => {
+    const session = runInTerminal([
+      "run",
+      "[scenario:permission] go",
+      "--mode",
+      "default",
+      "--server",
+      omoi.url,
+    ]);
+    const first = await session.waitFor("? allow it");
+    const taskId = /\((task_[A-Za-z0-9]+)\)/.exec(session.output())?.[1];
+    assert.ok(taskId, "the run names its task");
+    const bad = await runCli(["mode", taskId, "yolo", "--server", omoi.url]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /unknown mode 'yolo'/);
+    const switched = await runCli(["mode", taskId, "bypassPermissions", "--server", omoi.url]);
+    assert.equal(switched.code, 0, switched.stderr);
+    assert.match(switched.stdout, /now works in bypassPermissions/);
+    await session.waitFor("bypassPermissions", first);
+    session.type("y\r");
+    const done = await session.waitFor("Second command outcome", first);
+    assert.equal(
+      session.output().split("? allow it").length - 1,
+      1,
+      "the second command ran without a prompt",
+    );
+    assert.ok(done > first);
     assert.equal(await session.exitCode, 0, "the task completed");
   });
 

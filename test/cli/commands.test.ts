@@ -7,7 +7,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cleanEnv, closedPort, OMOI_BIN, omoi, PROJECT_ROOT } from "./cli-process.ts";
 
-const COMMANDS = ["serve", "run", "tasks", "task", "watch", "send", "stop", "sandboxes"];
+const COMMANDS = ["serve", "run", "tasks", "task", "watch", "send", "mode", "stop", "sandboxes"];
 const packageVersion = (
   JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }
 ).version;
@@ -69,6 +69,8 @@ describe("usage errors exit 2 with a hint, no stack", () => {
     [["watch"], /omoi watch: missing task or sandbox id/],
     [["send", "task_1"], /omoi send: missing message/],
     [["send", "task_1", "hi", "--type", "shout"], /--type must be one of user_message, interrupt/],
+    [["mode", "task_1"], /omoi mode: missing mode: use one of default, acceptEdits/],
+    [["mode", "task_1", "yolo"], /unknown mode 'yolo'/],
     [["stop", "a/b"], /not a valid id/],
     [["serve", "--port", "99999"], /--port must be a whole number from 0 to 65535/],
     [["tasks", "--server", "localhost:1"], /--server: .* must start with http/],
