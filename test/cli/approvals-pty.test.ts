@@ -17,16 +17,11 @@ describe("approvals in the terminal", () => {
   after(async () => {
     await omoi?.stop();
   });
+  const run = (prompt: string, mode: string) =>
+    runInTerminal(["run", prompt, "--mode", mode, "--server", omoi.url]);
 
   it("asks before a command: deny with a reason, then always allow", async () => {
-    const session = runInTerminal([
-      "run",
-      "[scenario:permission] go",
-      "--mode",
-      "default",
-      "--server",
-      omoi.url,
-    ]);
+    const session = run("[scenario:permission] go", "default");
     const first = await session.waitFor(
       "? allow it: y (yes) · a (always allow) · n [reason] (deny)",
     );
@@ -39,14 +34,7 @@ describe("approvals in the terminal", () => {
   });
 
   it("omoi mode switches the running agent; its next command is not asked for", async () => {
-    const session = runInTerminal([
-      "run",
-      "[scenario:permission] go",
-      "--mode",
-      "default",
-      "--server",
-      omoi.url,
-    ]);
+    const session = run("[scenario:permission] go", "default");
     const first = await session.waitFor("? allow it");
     const taskId = /\((task_[A-Za-z0-9]+)\)/.exec(session.output())?.[1];
     assert.ok(taskId, "the run names its task");
@@ -69,27 +57,13 @@ describe("approvals in the terminal", () => {
   });
 
   it("approves a plan into a mode, then answers a question by number", async () => {
-    const plan = runInTerminal([
-      "run",
-      "[scenario:plan] go",
-      "--mode",
-      "plan",
-      "--server",
-      omoi.url,
-    ]);
+    const plan = run("[scenario:plan] go", "plan");
     await plan.waitFor("? approve the plan");
     plan.type("y acceptEdits\r");
     await plan.waitFor("Work outcome");
     assert.equal(await plan.exitCode, 0, "the task completed");
 
-    const question = runInTerminal([
-      "run",
-      "[scenario:question] go",
-      "--mode",
-      "acceptEdits",
-      "--server",
-      omoi.url,
-    ]);
+    const question = run("[scenario:question] go", "acceptEdits");
     await question.waitFor("? Which greeting should I write?  1) Hello  2) Howdy");
     question.type("2\r");
     await question.waitFor("You answered: Howdy");
