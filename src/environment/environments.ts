@@ -29,6 +29,8 @@ export interface ResolvedEnvironment {
   spec: EnvironmentSpec;
   secrets: Record<string, string>;
   modelCredentials: ModelCredentialsInput | null;
+  /** The stored version: a warm sandbox prepared from another version is not used. */
+  updatedAt?: number;
 }
 
 export const newEnvironmentId = () => `env_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
@@ -67,6 +69,7 @@ export class Environments {
       model: body.model ?? null,
       model_credentials: credentialsView(values.model_credentials),
       mcp_servers: body.mcp_servers ?? {},
+      warm_pool: body.warm_pool ?? 0,
     };
     checkSpec(spec);
     const record = await this.store.create({
@@ -99,6 +102,7 @@ export class Environments {
       }
       if (patch.model !== undefined) spec.model = patch.model;
       if (patch.mcp_servers !== undefined) spec.mcp_servers = patch.mcp_servers ?? {};
+      if (patch.warm_pool !== undefined) spec.warm_pool = patch.warm_pool ?? 0;
       if (patch.variables) {
         const variables = { ...spec.variables };
         for (const [name, value] of Object.entries(patch.variables)) {
@@ -177,9 +181,10 @@ export class Environments {
     return {
       id: record.id,
       name: record.name,
-      spec: record.spec,
+      spec: withDefaults(record.spec),
       secrets: values.secrets,
       modelCredentials: values.model_credentials,
+      updatedAt: record.updated_at,
     };
   }
 
@@ -227,12 +232,22 @@ function credentialsView(
   }
 }
 
+/** Fields added after an environment was stored get their defaults. */
+function withDefaults(
+  spec: EnvironmentSpec,
+): EnvironmentSpec & { warm_pool: number; snapshots_reset_at: number | null } {
+  return {
+    ...spec,
+    warm_pool: spec.warm_pool ?? 0,
+    snapshots_reset_at: spec.snapshots_reset_at ?? null,
+  };
+}
+
 function toEnvironment(record: EnvironmentRecord): Environment {
   return {
     id: record.id,
     name: record.name,
-    ...record.spec,
-    snapshots_reset_at: record.spec.snapshots_reset_at ?? null,
+    ...withDefaults(record.spec),
     created_at: record.created_at,
     updated_at: record.updated_at,
   };

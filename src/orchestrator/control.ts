@@ -21,4 +21,9 @@ export interface Control {
   postMessage(sandboxId: string, body: PostMessageBody): Promise<MessageFrame>;
   /** A message to a task: to its open sandbox, or resuming its session in a new one. */
   postTaskMessage(taskId: string, body: PostMessageBody): Promise<MessageFrame>;
+  /**
+   * An environment was changed or deleted: warm-pool sandboxes prepared from the old version
+   * end at once, and the pool refills from the new one.
+   */
+  environmentChanged?(): Promise<void>;
 }

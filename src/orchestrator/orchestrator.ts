@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.ts";
 import type { MessageFrame, PostMessageBody } from "../protocol/message.ts";
 import type { CreateSandboxBody, Sandbox } from "../protocol/sandbox.ts";
 import type { CreateTaskBody, Task } from "../protocol/task.ts";
+import type { TaskAssignment } from "../protocol/worker-channel.ts";
 import type { SandboxProvider } from "../sandbox/provider.ts";
 import type { Store } from "../store/store.ts";
 import { Commands } from "./commands.ts";
@@ -16,6 +17,7 @@ import type { RunHooks } from "./run-hooks.ts";
 import { type LaunchEnvironment, Scheduling } from "./scheduling.ts";
 import { Stopping } from "./stopping.ts";
 import { RunClock } from "./time-limits.ts";
+import { WarmPools } from "./warm-pools.ts";
 
 export type { LaunchEnvironment } from "./scheduling.ts";
 
@@ -39,6 +41,8 @@ export interface OrchestratorOptions {
 /** The worker channel as the orchestrator sees it. */
 export interface WorkerChannel {
   sendStop(sandboxId: string, reason: string): boolean;
+  /** Hands a claimed warm-pool sandbox its task; false when its worker is not connected here. */
+  sendTask(sandboxId: string, task: TaskAssignment): boolean;
   hooks: { onConnected?(sandboxId: string, resume: boolean): void };
 }
 
@@ -55,6 +59,7 @@ export class Orchestrator implements Control {
   private readonly liveness: Liveness;
   private readonly recovery: Recovery;
   private readonly commands: Commands;
+  private readonly pools: WarmPools | undefined;
   private unsubscribe: Unsubscribe | undefined;
   private tick: NodeJS.Timeout | undefined;
 
@@ -89,6 +94,28 @@ export class Orchestrator implements Control {
       logger,
       hooks,
     );
+    const resolveEnvironment = launch.resolveEnvironment;
+    if (resolveEnvironment) {
+      this.pools = new WarmPools(
+        store,
+        this.lifecycle,
+        this.stopping,
+        {
+          providerName: provider.name,
+          resolveEnvironment,
+          start: (sandbox, environment) =>
+            this.scheduling.startSandbox(
+              sandbox,
+              { prompt: null, resumeSessionId: null, workspace: null, baseCost: 0 },
+              environment,
+            ),
+          sendTask: (sandboxId, task) => workers.sendTask(sandboxId, task),
+        },
+        options,
+        logger,
+      );
+      this.scheduling.pools = this.pools;
+    }
     const clock = new RunClock(
       store,
       ingest,
@@ -141,7 +168,10 @@ export class Orchestrator implements Control {
   }
 
   async start() {
-    this.unsubscribe = this.bus.subscribe((event) => this.following.onEvent(event));
+    this.unsubscribe = this.bus.subscribe((event) => {
+      this.following.onEvent(event);
+      this.pools?.onEvent(event);
+    });
     if (!this.options.runAgents) return;
     this.workers.hooks.onConnected = (sandboxId) =>
       void this.liveness
@@ -155,6 +185,7 @@ export class Orchestrator implements Control {
     await this.recovery.recover();
     // Only now may queued tasks start: recovery first counts the sandboxes still running.
     this.scheduling.begin();
+    this.pools?.begin();
     this.tick = setInterval(() => {
       void this.liveness.check();
       void this.scheduling
@@ -172,8 +203,10 @@ export class Orchestrator implements Control {
    * (A crash leaves workers running instead; the next start re-attaches to them.)
    */
   async stopAll(reason: string) {
-    // Shutting down: nothing new starts while the running sandboxes are stopped.
+    // Shutting down: nothing new starts while the running sandboxes are stopped (warm-pool
+    // sandboxes among them).
     this.scheduling.end();
+    this.pools?.end();
     await Promise.allSettled([
       ...this.lifecycle.all().map(async (active) => {
         await this.lifecycle.failTask(active.taskId, active.sandboxId, reason, false);
@@ -188,6 +221,7 @@ export class Orchestrator implements Control {
 
   async close() {
     this.scheduling.end();
+    this.pools?.end();
     this.unsubscribe?.();
     if (this.tick) clearInterval(this.tick);
     this.lifecycle.close();
@@ -227,5 +261,9 @@ export class Orchestrator implements Control {
 
   postTaskMessage(taskId: string, body: PostMessageBody): Promise<MessageFrame> {
     return this.commands.postTaskMessage(taskId, body);
+  }
+
+  environmentChanged(): Promise<void> {
+    return this.pools?.fill() ?? Promise.resolve();
   }
 }

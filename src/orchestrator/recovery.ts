@@ -8,6 +8,7 @@ import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
 import { LIVE_SANDBOX_STATUSES } from "./state-table.ts";
 import type { Stopping } from "./stopping.ts";
 import type { RunClock } from "./time-limits.ts";
+import { isPoolSandbox } from "./warm-pools.ts";
 
 /**
  * After a restart: re-attach to the workers still running, replay the last lifecycle event
@@ -39,6 +40,18 @@ export class Recovery {
       if (sandbox.kind !== "agent") continue;
       const active = Lifecycle.record(sandbox.id, sandbox.task_id, sandbox.workspace, 0);
       active.handle.pid = sandbox.worker_pid;
+      if (isPoolSandbox(sandbox)) {
+        // The pool that knew it is gone, and nothing waits for it: end it, processes and all.
+        active.stopping = true;
+        this.lifecycle.hold(active);
+        await this.provider.stop(active.handle).catch(() => undefined);
+        await this.stopping.finish(
+          sandbox.id,
+          "terminated",
+          "a warm-pool sandbox does not outlive its server",
+        );
+        continue;
+      }
       const alive =
         active.handle.pid !== null && (await this.provider.status(active.handle)) === "running";
       if (!alive) {

@@ -9,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import { type ActiveSandbox, Lifecycle } from "./lifecycle.ts";
 import type { PreparedWorkspace, RunHooks } from "./run-hooks.ts";
 import type { Stopping } from "./stopping.ts";
+import type { WarmPools } from "./warm-pools.ts";
 
 /** What a worker needs beyond the sandbox row: where to connect, which model to use. */
 export interface LaunchEnvironment {
@@ -47,6 +48,8 @@ export class Scheduling {
   private again = false;
   /** Nothing starts before recovery has counted what still runs, nor after shutdown began. */
   private open = false;
+  /** Environments' warm pools: claimed from first, filled when the queue is empty. */
+  pools: WarmPools | undefined;
 
   constructor(
     private readonly store: Store,
@@ -73,8 +76,12 @@ export class Scheduling {
     return this.lifecycle.size >= this.options.maxSandboxes;
   }
 
-  /** Closes the longest-idle sandbox to free its slot; false when none is idle. */
+  /**
+   * Frees a slot: a warm-pool sandbox first (a queued task is worth more than a future one),
+   * else the longest-idle sandbox. False when neither exists.
+   */
   async evictIdle(): Promise<boolean> {
+    if (await this.pools?.evict()) return true;
     const idle = this.lifecycle.idleCandidate();
     if (!idle) return false;
     await this.stopping.terminate(
@@ -128,6 +135,7 @@ export class Scheduling {
     this.running = true;
     void (async () => {
       try {
+        let queueEmpty = false;
         do {
           this.again = false;
           while (this.open) {
@@ -136,9 +144,13 @@ export class Scheduling {
               break;
             }
             const full = this.full;
-            if (full && !this.lifecycle.idleCandidate()) break;
+            if (full && !this.lifecycle.idleCandidate() && !this.pools?.size) break;
             const task = await this.store.claimNextTask();
-            if (!task) break;
+            if (!task) {
+              queueEmpty = true;
+              break;
+            }
+            if (await this.claimWarm(task)) continue;
             if (full) await this.evictIdle();
             if (this.full) {
               // The idle sandbox woke up meanwhile: hand the task back to the queue.
@@ -150,12 +162,33 @@ export class Scheduling {
             await this.launchClaimed(task);
           }
         } while (this.again && this.open);
+        // Only once no queued task wants a slot do warm pools take free ones.
+        if (queueEmpty) void this.pools?.fill();
       } catch (error) {
         this.logger.error({ err: error }, "scheduling failed");
       } finally {
         this.running = false;
       }
     })();
+  }
+
+  /** A claimed task takes a warm sandbox when one fits; a failed claim requeues it. */
+  private async claimWarm(task: Task): Promise<boolean> {
+    if (!this.pools) return false;
+    try {
+      return await this.pools.claim(task);
+    } catch (error) {
+      this.logger.error(
+        { err: error, task_id: task.id },
+        "claiming a warm sandbox failed; the task goes back to the queue",
+      );
+      await this.lifecycle
+        .task("requeue", task.id, {
+          fields: { sandbox_id: null, attempts: Math.max(0, task.attempts - 1) },
+        })
+        .catch(() => undefined);
+      return true;
+    }
   }
 
   /**
@@ -245,8 +278,11 @@ export class Scheduling {
     }
   }
 
-  /** Asks the provider for the sandbox's worker; a failure fails the sandbox and its run. */
-  async startSandbox(sandbox: Sandbox, run: RunStart) {
+  /**
+   * Asks the provider for the sandbox's worker; a failure fails the sandbox and its run.
+   * `pooled`: a warm-pool sandbox of that environment, started without a task.
+   */
+  async startSandbox(sandbox: Sandbox, run: RunStart, pooled?: ResolvedEnvironment) {
     const held = this.lifecycle.get(sandbox.id);
     const active: ActiveSandbox =
       held ?? Lifecycle.record(sandbox.id, sandbox.task_id, run.workspace, run.baseCost);
@@ -271,7 +307,8 @@ export class Scheduling {
       this.lifecycle.hooks.changed();
       return;
     }
-    const environment = await this.environmentOf(sandbox).catch((error: Error) => error);
+    const environment =
+      pooled ?? (await this.environmentOf(sandbox).catch((error: Error) => error));
     if (environment instanceof Error) {
       const message = `could not prepare the task's environment: ${environment.message}`;
       await this.stopping.finish(sandbox.id, "failed", message);
@@ -296,6 +333,7 @@ export class Scheduling {
       modelEnv: model.modelEnv,
       orphanTimeoutMs: this.launch.workerOrphanTimeoutMs,
       environment: environment ? launchEnvironment(environment) : null,
+      ...(pooled ? { pooled: true } : {}),
     };
     try {
       let prepared: PreparedWorkspace | null = null;

@@ -34,3 +34,8 @@ export const EnvironmentSetupFinished = defineEvent(
   }),
   "The setup script ended (or a snapshot was used); a non-zero exit fails the run.",
 );
+export const EnvironmentPoolReady = defineEvent(
+  "environment.pool_ready",
+  loose({ environment: z.string().nullable() }),
+  "A warm-pool sandbox is prepared (setup done, Claude Code started) and waits for a task.",
+);

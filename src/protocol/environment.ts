@@ -10,6 +10,8 @@ export const SETUP_SCRIPT_MAX_BYTES = 64 * 1024;
 export const VALUE_MAX_BYTES = 32 * 1024;
 export const MAX_VARIABLES = 100;
 export const MAX_HOSTS = 200;
+/** The most started sandboxes an environment may keep waiting for tasks (per server replica). */
+export const MAX_WARM_POOL = 4;
 
 /** A string's size in UTF-8, the same in Node and in a browser. */
 const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;
@@ -179,6 +181,12 @@ const fields = {
   network: EnvironmentNetwork,
   model: z.string().min(1).max(200),
   mcp_servers: keyedRecord(McpServerName, McpServer, 20, "servers"),
+  /** Started sandboxes kept waiting for this environment's tasks; 0: none. */
+  warm_pool: z
+    .number()
+    .int("must be a whole number")
+    .min(0, "must be 0 or more")
+    .max(MAX_WARM_POOL, `must be at most ${MAX_WARM_POOL}`),
 };
 
 /** A record keyed by variable names; a bad key is reported by name, with the reason. */
@@ -196,6 +204,7 @@ export const CreateEnvironmentBody = z
     model: fields.model.optional(),
     model_credentials: ModelCredentialsInput.optional(),
     mcp_servers: fields.mcp_servers.optional(),
+    warm_pool: fields.warm_pool.optional(),
   })
   .strict();
 export type CreateEnvironmentBody = z.infer<typeof CreateEnvironmentBody>;
@@ -215,6 +224,7 @@ export const PatchEnvironmentBody = z
     model: fields.model.nullable().optional(),
     model_credentials: ModelCredentialsInput.nullable().optional(),
     mcp_servers: fields.mcp_servers.nullable().optional(),
+    warm_pool: fields.warm_pool.nullable().optional(),
   })
   .strict()
   .refine((patch) => Object.keys(patch).length > 0, { message: "the patch changes nothing" });
@@ -240,6 +250,8 @@ export const Environment = z.object({
   mcp_servers: z.record(z.string(), McpServer),
   /** When a rebuild of the setup snapshots was last asked for; null: never. */
   snapshots_reset_at: z.number().nullable(),
+  /** Started sandboxes kept waiting for this environment's tasks (see docs/environments.md). */
+  warm_pool: z.number().int(),
   created_at: z.number(),
   updated_at: z.number(),
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AnsweredBy, ApprovalKind, PermissionMode, PermissionRule, Question } from "./approval.ts";
 import {
+  EnvironmentPoolReady,
   EnvironmentSetupFinished,
   EnvironmentSetupOutput,
   EnvironmentSetupStarted,
@@ -23,6 +24,7 @@ import {
 } from "./repo-events.ts";
 
 export {
+  EnvironmentPoolReady,
   EnvironmentSetupFinished,
   EnvironmentSetupOutput,
   EnvironmentSetupStarted,
@@ -92,7 +94,12 @@ export const TaskCreated = defineEvent(
 );
 export const TaskAssigned = defineEvent(
   "task.assigned",
-  loose({ sandbox_id: z.string().optional(), attempt: z.number().optional() }),
+  loose({
+    sandbox_id: z.string().optional(),
+    attempt: z.number().optional(),
+    /** True: the sandbox came from its environment's warm pool, already set up and started. */
+    warm: z.boolean().optional(),
+  }),
   "A task got a sandbox.",
 );
 export const TaskStarted = defineEvent(
@@ -386,6 +393,7 @@ export const EventRegistry = registry(
   EnvironmentSetupStarted,
   EnvironmentSetupOutput,
   EnvironmentSetupFinished,
+  EnvironmentPoolReady,
 );
 
 export type EventRegistry = typeof EventRegistry;

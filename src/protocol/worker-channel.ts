@@ -18,6 +18,9 @@ import { MessageFrame } from "./message.ts";
  *   server → worker  answer {answer}                   → worker: answers_received {request_ids}
  *                                                        (a person answered an approval request)
  *   server → worker  mode {mode}                       (switch the permission mode)
+ *   server → worker  task {task}                       (a warm-pool sandbox was claimed: its
+ *                                                        task's prompt and settings; the welcome
+ *                                                        carries it again after a reconnect)
  *   either           ping / pong
  *
  * Events are kept by the worker until acknowledged and resent after reconnect; their ids
@@ -60,6 +63,18 @@ export const WorkerClientFrame = z.discriminatedUnion("type", [
 ]);
 export type WorkerClientFrame = z.infer<typeof WorkerClientFrame>;
 
+/**
+ * What a warm-pool worker learns when a task claims its sandbox: the first prompt and the
+ * settings the already-started agent switches to before it begins.
+ */
+export const TaskAssignment = z.object({
+  task_id: EntityId,
+  prompt: z.string().min(1),
+  model: z.string().min(1).nullable(),
+  permission_mode: PermissionMode,
+});
+export type TaskAssignment = z.infer<typeof TaskAssignment>;
+
 export const WorkerServerFrame = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
@@ -69,6 +84,7 @@ export const WorkerServerFrame = z.discriminatedUnion("type", [
     messages: z.array(MessageFrame),
     answers: z.array(AnswerFrame).optional(),
     permission_mode: PermissionMode.optional(),
+    task: TaskAssignment.optional(),
   }),
   z.object({
     type: z.literal("ack"),
@@ -81,6 +97,7 @@ export const WorkerServerFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("stop"), reason: z.string() }),
   z.object({ type: z.literal("answer"), answer: AnswerFrame }),
   z.object({ type: z.literal("mode"), mode: PermissionMode }),
+  z.object({ type: z.literal("task"), task: TaskAssignment }),
   z.object({ type: z.literal("ping"), id: z.string().optional() }),
   z.object({ type: z.literal("pong"), id: z.string().optional() }),
   z.object({ type: z.literal("error"), error: FrameError }),

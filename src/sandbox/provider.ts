@@ -45,6 +45,11 @@ export interface WorkerLaunchSpec {
   orphanTimeoutMs?: number;
   /** The task's environment: setup, network per phase, variables and secrets. */
   environment?: LaunchEnvironment | null;
+  /**
+   * A warm-pool sandbox: set up, the agent started, waiting for the task that claims it (its
+   * prompt and settings come over the worker channel).
+   */
+  pooled?: boolean;
 }
 
 export interface StartOptions {

@@ -37,6 +37,8 @@ export const WorkerConfig = z.object({
   modelEnv: z.record(z.string(), z.string()),
   orphanTimeoutMs: z.number().int().positive().optional(),
   environment: LaunchEnvironment.nullable().optional(),
+  /** A warm-pool sandbox: start the agent and wait for a task's prompt over the channel. */
+  pooled: z.boolean().optional(),
   /** Absolute; exists. Per-sandbox folder for the worker (worker.log) and the agent's state. */
   stateDir: z.string().min(1),
   /** Absolute paths the agent must not read (the server data dir…); pass to `confine()`. */

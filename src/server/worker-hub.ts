@@ -11,6 +11,7 @@ import { type MessageFrame, toMessageFrame } from "../protocol/message.ts";
 import { isTerminalSandboxStatus } from "../protocol/status.ts";
 import { PROTOCOL_VERSION } from "../protocol/version.ts";
 import {
+  type TaskAssignment,
   WorkerClientFrame,
   WorkerCloseCode,
   WorkerHello,
@@ -106,6 +107,18 @@ export class WorkerHub {
     const worker = this.workers.get(sandboxId);
     if (!worker) return false;
     this.send(worker.socket, { type: "stop", reason });
+    return true;
+  }
+
+  /**
+   * Hands a claimed warm-pool sandbox its task: its events belong to the task from now on.
+   * False when its worker is not connected here (its welcome will carry the task).
+   */
+  sendTask(sandboxId: string, task: TaskAssignment): boolean {
+    const worker = this.workers.get(sandboxId);
+    if (!worker) return false;
+    worker.taskId = task.task_id;
+    this.send(worker.socket, { type: "task", task });
     return true;
   }
 
@@ -246,6 +259,17 @@ export class WorkerHub {
         approval.answer ? [{ request_id: approval.id, answer: approval.answer }] : [],
       ),
       ...(sandbox.kind === "agent" ? { permission_mode: sandbox.permission_mode } : {}),
+      // A warm-pool worker that reconnects after its claim learns its task here (others ignore it).
+      ...(sandbox.kind === "agent" && sandbox.task_id && sandbox.prompt
+        ? {
+            task: {
+              task_id: sandbox.task_id,
+              prompt: sandbox.prompt,
+              model: sandbox.model,
+              permission_mode: sandbox.permission_mode,
+            },
+          }
+        : {}),
     });
     this.logger.info({ sandbox_id: sandbox.id, resume: Boolean(hello.resume) }, "worker connected");
     this.hooks.onConnected?.(sandbox.id, Boolean(hello.resume));

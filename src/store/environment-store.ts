@@ -4,10 +4,12 @@ import { conflict } from "../protocol/error.ts";
 /** The non-secret part of an environment, stored as JSON and returned by the API as is. */
 export type EnvironmentSpec = Omit<
   Environment,
-  "id" | "name" | "created_at" | "updated_at" | "snapshots_reset_at"
+  "id" | "name" | "created_at" | "updated_at" | "snapshots_reset_at" | "warm_pool"
 > & {
   /** Absent in environments stored before snapshots could be rebuilt on request: never. */
   snapshots_reset_at?: number | null;
+  /** Absent in environments stored before warm pools: 0. */
+  warm_pool?: number;
 };
 
 /** An environment as stored: its spec in the clear, its secrets sealed (see src/vault). */

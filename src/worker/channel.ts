@@ -196,6 +196,7 @@ export class ChannelTransport implements Transport {
         this.sendDelivered();
         if (frame.permission_mode) this.handlers?.onMode?.(frame.permission_mode);
         for (const answer of frame.answers ?? []) this.receiveAnswer(answer);
+        if (frame.task) this.handlers?.onTask?.(frame.task);
         this.flushNow();
         return;
       case "ack":
@@ -212,6 +213,9 @@ export class ChannelTransport implements Transport {
         return;
       case "answer":
         this.receiveAnswer(frame.answer);
+        return;
+      case "task":
+        this.handlers?.onTask?.(frame.task);
         return;
       case "mode":
         this.handlers?.onMode?.(frame.mode);

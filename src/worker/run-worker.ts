@@ -1,7 +1,14 @@
 import { phaseVariables } from "../environment/launch.ts";
 import { SecretMask } from "../environment/mask.ts";
 import { sdkMcpServers } from "../environment/mcp.ts";
-import { AgentCompleted, AgentError, AgentFailed, AgentLimitExceeded } from "../protocol/events.ts";
+import {
+  AgentCompleted,
+  AgentError,
+  AgentFailed,
+  AgentLimitExceeded,
+  EnvironmentPoolReady,
+} from "../protocol/events.ts";
+import type { TaskAssignment } from "../protocol/worker-channel.ts";
 import { type Confinement, confine } from "../sandbox/confine.ts";
 import type { LimitBreach } from "../sandbox/limit-watchdog.ts";
 import { agentStatePaths } from "../sandbox/sandbox-env.ts";
@@ -44,12 +51,14 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   const transport = createTransport(options, log);
   // A secret's value never leaves the worker: whatever prints it, events carry a mask.
   const mask = new SecretMask((options.environment?.secrets ?? []).map((secret) => secret.value));
+  // A warm-pool sandbox learns its task when one claims it.
+  let taskId = options.taskId;
   const send = (event: AgentEvent, source: "agent" | "worker" = "agent") =>
     transport.send(
       envelope(
         mask.empty ? event : { ...event, payload: mask.value(event.payload) },
         source,
-        options.taskId,
+        taskId,
       ),
     );
 
@@ -59,7 +68,27 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   // transport has marked them seen, so they must be kept, not dropped.
   const early: IncomingMessage[] = [];
   let permissionMode = options.permissionMode;
+  // A warm-pool sandbox's task: it begins once the session has started (at most once).
+  let assignment: TaskAssignment | null = null;
+  let begun = false;
+  const beginTask = () => {
+    if (!session || !assignment || begun || stopRequested.length > 0) return;
+    begun = true;
+    const task = assignment;
+    log.info({ mark: "task_assigned", taskId: task.task_id }, "warm sandbox claimed");
+    session
+      .begin(task.prompt, { model: task.model, mode: task.permission_mode })
+      .catch(
+        (error: Error) => void session?.fail({ reason: "startup_failed", error: error.message }),
+      );
+  };
   transport.start({
+    onTask: (task) => {
+      if (!options.pooled || assignment) return;
+      assignment = task;
+      taskId = task.task_id;
+      beginTask();
+    },
     onAnswer: (answer) => {
       if (!session?.answer(answer))
         log.info({ requestId: answer.request_id }, "answer for no waiting call");
@@ -189,9 +218,10 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
       },
       { emit: (event) => send(event), delivered: (message) => transport.delivered([message.id]) },
     );
-    session.start(options.prompt);
+    session.start(options.pooled ? null : options.prompt);
     for (const message of early.splice(0)) session.receive(message);
     if (stopRequested.length > 0) void session.stop(stopRequested[0]);
+    if (options.pooled) void announceReady(session, options, send, log).then(beginTask);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log.error({ err: message }, "worker failed to start");
@@ -235,6 +265,28 @@ function workspaceReady(log: Logger): Promise<void> {
     process.stdin.on("data", onData);
     process.stdin.once("end", onEnd);
   });
+}
+
+/**
+ * A warm-pool sandbox is ready once Claude Code has answered the SDK's initialize request;
+ * the server is told so, and a task that claimed it meanwhile begins now.
+ */
+async function announceReady(
+  session: AgentSession,
+  options: WorkerOptions,
+  send: (event: AgentEvent, source: "worker") => void,
+  log: Logger,
+) {
+  try {
+    await session.started();
+    send(
+      agentEvent(EnvironmentPoolReady, { environment: options.environment?.name ?? null }),
+      "worker",
+    );
+    log.info({ mark: "pool_ready" }, "warm sandbox ready");
+  } catch (error) {
+    log.warn({ err: String(error) }, "the agent did not start; the session ends on its own");
+  }
 }
 
 /** The confinement's CLI spawner, logging the moment the SDK starts the CLI. */

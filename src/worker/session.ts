@@ -137,6 +137,28 @@ export class AgentSession {
     void this.consume(this.query);
   }
 
+  /** Resolves once the CLI has answered the SDK's initialize request: it waits for a prompt. */
+  async started(): Promise<void> {
+    if (!this.query) throw new Error("session not started");
+    await this.query.initializationResult();
+  }
+
+  /**
+   * A warm session's first prompt: switch the started CLI to the task's model and permission
+   * mode, then begin the turn. The mode is the task's from the start, not a change a person
+   * asked for, so no `agent.mode_changed` is reported.
+   */
+  async begin(prompt: string, settings: { model: string | null; mode: PermissionMode }) {
+    const running = this.query;
+    if (!running) throw new Error("session not started");
+    if (settings.mode !== this.mode) {
+      this.mode = settings.mode;
+      await running.setPermissionMode(settings.mode);
+    }
+    if (settings.model) await running.setModel(settings.model);
+    this.pushTurn(prompt);
+  }
+
   /** A person's message, already de-duplicated by the transport. */
   receive(message: IncomingMessage): void {
     if (this.stopReason !== null || this.failure) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AnswerFrame, PermissionMode } from "../protocol/approval.ts";
 import { MessageDelivery, MessageType } from "../protocol/message.ts";
+import type { TaskAssignment } from "../protocol/worker-channel.ts";
 import type { OutgoingEvent } from "./agent-event.ts";
 
 /** A person's message as the worker acts on it. */
@@ -42,6 +43,8 @@ export interface TransportHandlers {
   onAnswer?(answer: AnswerFrame): void;
   /** A person asked for another permission mode; the welcome also names the mode to be in. */
   onMode?(mode: PermissionMode): void;
+  /** A task claimed this warm-pool sandbox (channel only; the welcome repeats it). */
+  onTask?(task: TaskAssignment): void;
 }
 
 /**

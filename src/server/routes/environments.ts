@@ -16,7 +16,9 @@ const Params = z.object({
 });
 
 export function environmentRoutes(app: FastifyInstance, context: ServerContext) {
-  const { environments } = context;
+  const { environments, control } = context;
+  // Warm-pool sandboxes of the old version end, and the pool refills, in the background.
+  const changed = () => void control.environmentChanged?.().catch(() => undefined);
 
   const createSchema = routeSchema({
     summary: "Create an environment",
@@ -26,7 +28,9 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
   app.post("/api/v1/environments", { schema: createSchema }, async (request, reply) => {
     const body = parseRequest(CreateEnvironmentBody, request.body, "environment");
     reply.status(201);
-    return environments.create(body);
+    const created = await environments.create(body);
+    if (created.warm_pool > 0) changed();
+    return created;
   });
 
   const listSchema = routeSchema({
@@ -56,7 +60,9 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
   app.patch("/api/v1/environments/:key", { schema: patchSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
     const patch = parseRequest(PatchEnvironmentBody, request.body, "environment patch");
-    return environments.update(key, patch);
+    const updated = await environments.update(key, patch);
+    changed();
+    return updated;
   });
 
   const deleteSchema = routeSchema({
@@ -66,7 +72,9 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
   });
   app.delete("/api/v1/environments/:key", { schema: deleteSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
-    return environments.delete(key);
+    const deleted = await environments.delete(key);
+    changed();
+    return deleted;
   });
 
   const rebuildSchema = routeSchema({
@@ -76,6 +84,9 @@ export function environmentRoutes(app: FastifyInstance, context: ServerContext) 
   });
   app.delete("/api/v1/environments/:key/snapshots", { schema: rebuildSchema }, async (request) => {
     const { key } = parseRequest(Params, request.params, "environment");
-    return environments.resetSnapshots(key);
+    const reset = await environments.resetSnapshots(key);
+    // Pool sandboxes set up before the request are stale too: they end and the pool refills.
+    changed();
+    return reset;
   });
 }
