@@ -58,6 +58,8 @@ export async function watchTask(
       }
       if (event.event_type === "task.created") watch.created = event;
       if (event.event_type === "sandbox.created") watch.sandboxId = event.stream_id;
+      if (event.event_type === "task.assigned" && typeof event.payload.sandbox_id === "string")
+        watch.sandboxId = event.payload.sandbox_id;
       if (event.event_type === "agent.started" && watch.startedAt === undefined) {
         watch.startedAt = at;
         watch.startedEpoch = Date.now();
@@ -122,8 +124,9 @@ function workerMarks(server: BenchServer, sandboxId: string): Map<string, number
 export async function startupOnce(
   server: BenchServer,
   index: number,
+  body: Record<string, unknown> = {},
 ): Promise<{ total: number; marks: Map<string, number>; completed: boolean }> {
-  const watch = await watchTask(server, `[scenario:quick] hi (${index})`, 60_000);
+  const watch = await watchTask(server, `[scenario:quick] hi (${index})`, 120_000, body);
   await watch.done;
   watch.viewer.close();
   if (watch.startedAt === undefined || !watch.started) {
@@ -149,8 +152,11 @@ export async function startupOnce(
 }
 
 /** Each step's duration (from the previous observed mark), p50/p95 over tasks, in ms. */
-export function startupBreakdown(runs: Map<string, number>[]) {
-  return STARTUP_STEPS.map((step, index) => {
+export function startupBreakdown(
+  runs: Map<string, number>[],
+  steps: readonly { mark: string; what: string }[] = STARTUP_STEPS,
+) {
+  return steps.map((step, index) => {
     const durations: number[] = [];
     const offsets: number[] = [];
     for (const marks of runs) {
@@ -158,7 +164,8 @@ export function startupBreakdown(runs: Map<string, number>[]) {
       const origin = marks.get("task.created");
       if (at === undefined || origin === undefined) continue;
       offsets.push(at - origin);
-      const previous = STARTUP_STEPS.slice(0, index)
+      const previous = steps
+        .slice(0, index)
         .map((earlier) => marks.get(earlier.mark))
         .filter((value): value is number => value !== undefined)
         .pop();

@@ -12,6 +12,7 @@ import { machine, Report } from "./lib/report.ts";
 import { ADMIN_DATABASE_URL, type Backend, REDIS_URL } from "./lib/server.ts";
 import { longSessionPart } from "./long-session.ts";
 import { approvalsPart } from "./parts/approvals-part.ts";
+import { environmentsPart } from "./parts/environments-part.ts";
 import { concurrencyPart, fanOutPart } from "./parts/fleet-part.ts";
 import { injectionPart } from "./parts/injection-part.ts";
 import { pipelinePart } from "./parts/pipeline-part.ts";
@@ -32,6 +33,7 @@ const PARTS = {
   fanout: fanOutPart,
   concurrency: concurrencyPart,
   "long-session": longSessionPart,
+  environments: environmentsPart,
 } as const;
 type Part = keyof typeof PARTS;
 /** Parts that compare versions (the others run on this checkout only). */
@@ -46,6 +48,7 @@ const USAGE = `usage: npm run bench -- [options] [part …]
   --rounds N           measured rounds per part (default 6; quick 4)
   --seconds N          latency window length (default 2; quick 1)
   --concurrency N      tasks at once in the concurrency part (default 20)
+  --setup-seconds N    how long the environments part's setup script runs (default 30)
   --cpu-load N         start N busy-loop processes for the run (to show floors at work)
   --record NAME        keep this run's figures in bench/records/NAME.json
   --write              write docs/benchmarks.md (default for a full run)`;
@@ -62,6 +65,7 @@ function options(argv: string[]) {
       rounds: { type: "string" },
       seconds: { type: "string" },
       concurrency: { type: "string" },
+      "setup-seconds": { type: "string" },
       "cpu-load": { type: "string" },
       record: { type: "string" },
       write: { type: "boolean" },
@@ -95,6 +99,7 @@ function options(argv: string[]) {
     seconds: Math.max(1, number("seconds", values.seconds, quick ? 1 : 2, 60)),
     backends: (values.backend ? [values.backend] : ["embedded", "scaled"]) as Backend[],
     concurrency: Math.max(1, number("concurrency", values.concurrency, 20, 200)),
+    setupSeconds: number("setup-seconds", values["setup-seconds"], 30, 600),
   };
   return {
     run,

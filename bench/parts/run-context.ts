@@ -18,6 +18,8 @@ export interface RunOptions {
   seconds: number;
   backends: Backend[];
   concurrency: number;
+  /** How long the environments part's setup script runs, seconds. */
+  setupSeconds: number;
 }
 
 export interface PartRun {
