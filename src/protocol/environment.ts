@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { MAX_WARM_POOL } from "./environment-limits.ts";
+
+export { MAX_WARM_POOL };
 
 /**
  * Environments: what an agent's sandbox is prepared with — a setup script, a network level
@@ -10,8 +13,6 @@ export const SETUP_SCRIPT_MAX_BYTES = 64 * 1024;
 export const VALUE_MAX_BYTES = 32 * 1024;
 export const MAX_VARIABLES = 100;
 export const MAX_HOSTS = 200;
-/** The most started sandboxes an environment may keep waiting for tasks (per server replica). */
-export const MAX_WARM_POOL = 4;
 
 /** A string's size in UTF-8, the same in Node and in a browser. */
 const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;

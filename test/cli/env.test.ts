@@ -105,6 +105,17 @@ describe("omoi env", () => {
     assert.match(unknown.stderr, /environment 'nowhere' not found/);
   });
 
+  it("sets a warm pool with --warm-pool, shows it, and turns it off with 0", async () => {
+    const created = await cli(["env", "create", "pooled", "--warm-pool", "2"]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /warm pool: {6}2 started sandboxes/);
+    const edited = await cli(["env", "edit", "pooled", "--warm-pool", "0"]);
+    assert.equal(edited.code, 0, edited.stderr);
+    assert.match(edited.stdout, /warm pool: {6}-/);
+    const stored = await api<Environment>(server.url, "GET", "/api/v1/environments/pooled");
+    assert.equal(stored.body.warm_pool, 0);
+  });
+
   it("run --env names the environment; an unknown one is a clear error and no task", async () => {
     const created = await cli(["run", "build it", "--env", "web", "--detach"]);
     assert.equal(created.code, 0, created.stderr);
@@ -135,6 +146,11 @@ describe("omoi env", () => {
       [["env", "rebuild"], /missing environment name/],
       [["env", "create", "x", "--no-mcp-servers"], /--no-mcp-servers is for edit/],
       [["env", "create", "x", "--mcp-servers", "-"], /--mcp-servers -: not JSON/],
+      [
+        ["env", "edit", "web", "--warm-pool", "9"],
+        /--warm-pool must be a whole number from 0 to 4/,
+      ],
+      [["env", "create", "x", "--warm-pool", "two"], /--warm-pool must be a whole number/],
       [
         ["env", "create", "x", "--script", path.join(files.dir, "missing.sh")],
         /--script .*missing\.sh/,

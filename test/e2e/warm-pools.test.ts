@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { startScriptedModel } from "../../src/model/server.ts";
 import type { Environment } from "../../src/protocol/environment.ts";
 import type { EventFrame } from "../../src/protocol/event.ts";
 import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
-import { api, pidAlive, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import {
+  api,
+  pidAlive,
+  spawnOmoi,
+  startTestOmoi,
+  type TestOmoi,
+  tempDir,
+} from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
+import { assertNoProcesses, processesOf } from "../orchestrator/helpers.ts";
 
 /*
  * Warm pools with the real sandbox and the real SDK against the scripted model: sandboxes set
@@ -187,7 +196,7 @@ describe("warm pools", () => {
     await watcher.waitFor(() => ended(pooled), "the pool sandbox ended", 30_000);
     const after = (await api<Sandbox>(omoi.url, "GET", `/api/v1/sandboxes/${pooled}`)).body;
     assert.equal(after.status, "terminated");
-    assert.ok(!pidAlive(sandbox.worker_pid), "its worker is gone");
+    assertNoProcesses(sandbox);
     const tasks = (await api<{ tasks: Task[] }>(omoi.url, "GET", "/api/v1/tasks?limit=500")).body;
     assert.ok(
       !tasks.tasks.some((task) => task.sandbox_id === pooled),
@@ -219,5 +228,65 @@ describe("warm pools", () => {
     });
     assert.equal(cleared.status, 200);
     assert.equal(cleared.body.warm_pool, 0);
+  });
+});
+
+describe("warm pools across a restart", () => {
+  const data = tempDir("omoi-warm-restart-");
+  after(() => data.remove());
+
+  test("after kill -9 of the server, the restarted one ends the pool sandboxes it finds and refills; a stop ends them", async () => {
+    // The model lives outside the server, as it would in production.
+    const model = await startScriptedModel({ port: 0 });
+    const env = {
+      OMOI_DATA_DIR: data.dir,
+      OMOI_PORT: "0",
+      ANTHROPIC_BASE_URL: model.url,
+    };
+    let server = await spawnOmoi(env);
+    // Live from the moment the server listens: a pool sandbox takes seconds to get ready.
+    const watch = async (url: string) => {
+      const viewer = new TestViewer(
+        `${url.replace("http", "ws")}/ws/events?event_types=environment.pool_ready`,
+      );
+      await viewer.opened;
+      return viewer;
+    };
+    const readyOn = async (viewer: TestViewer, url: string) => {
+      try {
+        await viewer.waitFor(() => viewer.events.length > 0, "a ready pool sandbox", 120_000);
+        const id = viewer.events[0].entity_id;
+        return (await api<Sandbox>(url, "GET", `/api/v1/sandboxes/${id}`)).body;
+      } finally {
+        viewer.close();
+      }
+    };
+    const firstViewer = await watch(server.url);
+    try {
+      const created = await api(server.url, "POST", "/api/v1/environments", {
+        name: "survives",
+        setup_script: "echo ok > ready.txt",
+        warm_pool: 1,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const before = await readyOn(firstViewer, server.url);
+      assert.ok(before.worker_pid && pidAlive(before.worker_pid));
+
+      await server.kill9();
+      assert.ok(pidAlive(before.worker_pid), "workers outlive a crashed server");
+      server = await spawnOmoi({ ...env, OMOI_PORT: String(server.port) });
+      const after = await readyOn(await watch(server.url), server.url);
+      assert.notEqual(after.id, before.id);
+      const ended = (await api<Sandbox>(server.url, "GET", `/api/v1/sandboxes/${before.id}`)).body;
+      assert.equal(ended.status, "terminated");
+      assertNoProcesses(before);
+      assert.ok(processesOf(after.id).length > 0, "the pool refilled");
+
+      await server.stop();
+      assertNoProcesses(after);
+    } finally {
+      await server.stop();
+      await model.close();
+    }
   });
 });

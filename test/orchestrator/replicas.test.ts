@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import type { Sandbox } from "../../src/protocol/sandbox.ts";
 import type { Task } from "../../src/protocol/task.ts";
-import { type OmoiProcess, spawnOmoi, TEST_REDIS_URL, tempDir } from "../helpers/omoi.ts";
+import { api, type OmoiProcess, spawnOmoi, TEST_REDIS_URL, tempDir } from "../helpers/omoi.ts";
 import { createTestDatabase } from "../helpers/postgres.ts";
+import { TestViewer } from "../helpers/viewer.ts";
 import {
   createTask,
   getTask,
@@ -77,6 +79,89 @@ describe("two replicas on Postgres + Redis", () => {
         assert.ok(open <= 2, `${owner} keeps within its limit`);
       }
     } finally {
+      for (const watcher of watchers) watcher.close();
+    }
+  });
+
+  test("warm pools: each replica keeps its own; concurrent tasks never share a pooled sandbox; a deleted environment's pools end on both", async () => {
+    const [a, b] = replicas;
+    const viewer = new TestViewer(
+      `${a.url.replace("http", "ws")}/ws/events?event_types=environment.pool_ready,task.assigned,sandbox.terminated`,
+    );
+    await viewer.opened;
+    const watchers = await Promise.all([new Lifecycle(a.url).open(), new Lifecycle(b.url).open()]);
+    try {
+      const created = await api(a.url, "POST", "/api/v1/environments", {
+        name: "pooled",
+        setup_script: "echo ok > ready.txt",
+        warm_pool: 1,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const ready = () =>
+        viewer.events.filter((event) => event.event_type === "environment.pool_ready");
+      // Seen on replica A's viewer, wherever the sandbox runs (fan-out over Redis).
+      await viewer.waitFor(() => ready().length >= 2, "a pool sandbox on each replica", 120_000);
+      const pooled = ready().map((event) => event.entity_id);
+      const owners = await Promise.all(
+        pooled.map(
+          async (id) => (await api<Sandbox>(a.url, "GET", `/api/v1/sandboxes/${id}`)).body,
+        ),
+      );
+      assert.deepEqual(owners.map((sandbox) => sandbox.owner).sort(), ["replica-a", "replica-b"]);
+
+      const tasks: Task[] = await Promise.all(
+        Array.from({ length: 4 }, (_, index) =>
+          createTask(replicas[index % 2].url, {
+            prompt: `[scenario:quick] warm #${index}`,
+            environment: "pooled",
+          }),
+        ),
+      );
+      const ids = tasks.map((task) => task.id);
+      await watchers[0].all(ids, ["task.completed"], 300_000);
+      const rows = await Promise.all(ids.map((id) => getTask(a.url, id)));
+      const used = rows.map((row) => row.sandbox_id);
+      assert.equal(new Set(used).size, 4, "every task ran in its own sandbox");
+      const warm = viewer.events.filter(
+        (event) => event.event_type === "task.assigned" && event.payload.warm === true,
+      );
+      assert.ok(warm.length >= 1, "a task started warm");
+      for (const event of warm) assert.ok(pooled.includes(String(event.payload.sandbox_id)));
+      assert.equal(
+        new Set(warm.map((event) => event.payload.sandbox_id)).size,
+        warm.length,
+        "no pooled sandbox was claimed twice",
+      );
+
+      // The finished tasks' sandboxes stay open (idle) and hold the slots; closed, they free
+      // them, and each pool refills. Deleted on A, the environment's pools end on both.
+      for (const id of used) {
+        const closed = await api(a.url, "DELETE", `/api/v1/sandboxes/${id}`);
+        assert.equal(closed.status, 200, JSON.stringify(closed.body));
+      }
+      await viewer.waitFor(
+        () => ready().filter((event) => !used.includes(event.entity_id)).length >= 2,
+        "both pools refilled",
+        120_000,
+      );
+      const waiting = ready()
+        .map((event) => event.entity_id)
+        .filter((id) => !used.includes(id));
+      const deleted = await api(a.url, "DELETE", "/api/v1/environments/pooled");
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      await viewer.waitFor(
+        () =>
+          waiting.every((id) =>
+            viewer.events.some(
+              (event) => event.event_type === "sandbox.terminated" && event.entity_id === id,
+            ),
+          ),
+        "every pool sandbox ended",
+        30_000,
+      );
+      for (const id of waiting) assert.deepEqual(processesOf(id), []);
+    } finally {
+      viewer.close();
       for (const watcher of watchers) watcher.close();
     }
   });

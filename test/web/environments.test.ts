@@ -58,6 +58,7 @@ describe("environments in the web app", () => {
         .getByTestId("environment-secrets-input")
         .fill("NPM_TOKEN=npm_abcdefghijklmnop1234");
       await page.getByTestId("environment-secrets-setup-only").check();
+      await page.getByTestId("environment-warm-pool-input").fill("2");
       await page.getByTestId("environment-submit").click();
       const row = page.getByTestId("environment-row").filter({ hasText: "web-node" });
       await visible(row);
@@ -65,6 +66,7 @@ describe("environments in the web app", () => {
       const rowText = (await row.textContent()) ?? "";
       assert.match(rowText, /custom \(registry\.npmjs\.org\)/);
       assert.match(rowText, /setup only/);
+      assert.match(rowText, /warm pool of 2/);
       assert.doesNotMatch(rowText, /abcdefghijklmnop/, "the secret's value is never shown");
 
       const stored = await api<Environment>(omoi.url, "GET", "/api/v1/environments/web-node");
@@ -79,6 +81,7 @@ describe("environments in the web app", () => {
         [["NPM_TOKEN", true]],
       );
       assert.equal(stored.body.setup_script, "npm ci");
+      assert.equal(stored.body.warm_pool, 2);
 
       // A bad name: the server's message, nothing stored.
       await page.getByTestId("environment-name-input").fill("bad name!");

@@ -2,12 +2,13 @@ import { readFileSync } from "node:fs";
 import {
   type CreateEnvironmentBody,
   type Environment,
+  MAX_WARM_POOL,
   NetworkLevel,
   type NetworkPolicy,
   type PatchEnvironmentBody,
 } from "../../protocol/environment.ts";
 import { safeJsonParse } from "../../protocol/json.ts";
-import { choiceFlag, stringFlag } from "../args.ts";
+import { choiceFlag, integerFlag, stringFlag } from "../args.ts";
 import type { Command, CommandContext } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import { formatAge, formatTable } from "../format.ts";
@@ -33,6 +34,7 @@ export const envCommand: Command = {
     model: { type: "string" },
     "mcp-servers": { type: "string" },
     "no-mcp-servers": { type: "boolean" },
+    "warm-pool": { type: "string" },
   },
   help: `Usage: omoi env list
        omoi env show NAME
@@ -67,6 +69,8 @@ Flags (create and edit):
                             "env": {"TOKEN": "\${DOCS_TOKEN}"}}} ('-' for stdin); replaces
                             the environment's servers
   --no-mcp-servers          (edit) remove every MCP server
+  --warm-pool N             keep N sandboxes (0-${MAX_WARM_POOL}) set up and started, so a task
+                            in this environment starts at once (0: none)
 
 Hosts: example.com, *.example.com, host:port.`,
 
@@ -140,6 +144,7 @@ function describe(environment: Environment): string {
     `  setup network:  ${policyText(environment.network.setup)}`,
     `  agent network:  ${policyText(environment.network.agent)}`,
     `  model:          ${environment.model ?? "(server default)"}${environment.model_credentials ? `, own credentials (${environment.model_credentials.kind} ${environment.model_credentials.hint})` : ""}`,
+    `  warm pool:      ${environment.warm_pool > 0 ? `${environment.warm_pool} started sandboxes` : "-"}`,
     `  variables:      ${Object.keys(environment.variables).join(", ") || "-"}`,
     `  secrets:        ${environment.secrets.map((secret) => `${secret.name} ${secret.hint}${secret.setup_only ? " (setup only)" : ""}`).join(", ") || "-"}`,
     `  mcp servers:    ${
@@ -193,6 +198,8 @@ function fields(
       throw new UsageError("--mcp-servers and --no-mcp-servers together");
     body.mcp_servers = null;
   }
+  const warmPool = integerFlag(values, "warm-pool", { min: 0, max: MAX_WARM_POOL });
+  if (warmPool !== undefined) body.warm_pool = warmPool;
 
   const variables: Record<string, string | null> = {};
   for (const pair of list(values.var)) {

@@ -19,6 +19,7 @@ const existing: Environment = {
   model_credentials: { kind: "api_key", hint: "••••abcd" },
   mcp_servers: { probe: { type: "stdio", command: "probe", args: [] } },
   snapshots_reset_at: null,
+  warm_pool: 0,
   created_at: 1,
   updated_at: 1,
 };
@@ -45,6 +46,20 @@ describe("the environment form's state", () => {
       model_credentials: null,
       mcp_servers: null,
     });
+  });
+
+  it("a warm pool is sent when set, and only when it changed; a bad size says what to fix", () => {
+    const state = initialFormState(existing);
+    state.warmPool = "2";
+    assert.deepEqual(patchBody(existing, state), { warm_pool: 2 });
+    assert.deepEqual(patchBody({ ...existing, warm_pool: 2 }, state), {});
+    assert.equal(createBody({ ...initialFormState(), name: "x" }).warm_pool, undefined);
+    assert.equal(createBody({ ...initialFormState(), name: "x", warmPool: "3" }).warm_pool, 3);
+    for (const bad of ["5", "-1", "1.5", "two"])
+      assert.throws(
+        () => createBody({ ...initialFormState(), name: "x", warmPool: bad }),
+        /Warm pool: a whole number from 0 to 4/,
+      );
   });
 
   it("says what to fix: a replaced secret without a value, a line without '=', MCP servers that are not an object", () => {

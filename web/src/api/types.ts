@@ -11,6 +11,7 @@ export type {
   NetworkPolicy,
   PatchEnvironmentBody,
 } from "../../../src/protocol/environment.ts";
+export { MAX_WARM_POOL } from "../../../src/protocol/environment-limits.ts";
 export type { ErrorBody } from "../../../src/protocol/error.ts";
 export type { EventFrame, EventPage, StoredEvent } from "../../../src/protocol/event.ts";
 export type { Health } from "../../../src/protocol/health.ts";

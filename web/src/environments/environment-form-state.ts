@@ -1,9 +1,10 @@
-import type {
-  CreateEnvironmentBody,
-  Environment,
-  NetworkLevel,
-  NetworkPolicy,
-  PatchEnvironmentBody,
+import {
+  type CreateEnvironmentBody,
+  type Environment,
+  MAX_WARM_POOL,
+  type NetworkLevel,
+  type NetworkPolicy,
+  type PatchEnvironmentBody,
 } from "../api/types.ts";
 
 /*
@@ -44,6 +45,8 @@ export interface EnvironmentFormState {
   credentialBaseUrl: string;
   /** The MCP servers as JSON, by name. */
   mcpServers: string;
+  /** Started sandboxes kept for the environment's tasks, as typed. */
+  warmPool: string;
 }
 
 const hostsText = (policy: NetworkPolicy) => (policy.hosts ?? []).join(", ");
@@ -75,7 +78,16 @@ export function initialFormState(existing?: Environment): EnvironmentFormState {
     credentialBaseUrl: existing?.model_credentials?.base_url ?? "",
     mcpServers:
       existing && Object.keys(existing.mcp_servers).length > 0 ? JSON.stringify(existing.mcp_servers, null, 2) : "",
+    warmPool: String(existing?.warm_pool ?? 0),
   };
+}
+
+function warmPool(text: string): number {
+  const value = Number(text.trim() || "0");
+  if (!Number.isInteger(value) || value < 0 || value > MAX_WARM_POOL) {
+    throw new Error(`Warm pool: a whole number from 0 to ${MAX_WARM_POOL}`);
+  }
+  return value;
 }
 
 /** `NAME=value` lines into a record; blank lines skipped, a line without `=` is an error. */
@@ -156,6 +168,8 @@ export function createBody(state: EnvironmentFormState): CreateEnvironmentBody {
   if (modelCredentials) body.model_credentials = modelCredentials;
   const servers = mcpServers(state.mcpServers);
   if (Object.keys(servers).length) body.mcp_servers = servers as CreateEnvironmentBody["mcp_servers"];
+  const pool = warmPool(state.warmPool);
+  if (pool > 0) body.warm_pool = pool;
   return body;
 }
 
@@ -202,5 +216,7 @@ export function patchBody(existing: Environment, state: EnvironmentFormState): P
   if (JSON.stringify(servers) !== JSON.stringify(existing.mcp_servers)) {
     patch.mcp_servers = (Object.keys(servers).length ? servers : null) as PatchEnvironmentBody["mcp_servers"];
   }
+  const pool = warmPool(state.warmPool);
+  if (pool !== existing.warm_pool) patch.warm_pool = pool;
   return patch;
 }

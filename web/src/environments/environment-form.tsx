@@ -1,6 +1,6 @@
 import { type FormEvent, useId, useState } from "react";
 import { api } from "../api/client.ts";
-import type { Environment, NetworkLevel } from "../api/types.ts";
+import { type Environment, MAX_WARM_POOL, type NetworkLevel } from "../api/types.ts";
 import {
   type CredentialsAction,
   createBody,
@@ -98,13 +98,14 @@ export function EnvironmentForm({
     );
   };
 
-  const text = (key: "name" | "description" | "model", label: string, placeholder?: string) => (
+  const text = (key: "name" | "description" | "model" | "warmPool", label: string, placeholder?: string) => (
     <div className="field">
       <label htmlFor={`${id}-${key}`}>{label}</label>
       <input
         id={`${id}-${key}`}
         className="input"
-        data-testid={testId(`${key}-input`)}
+        data-testid={testId(`${key === "warmPool" ? "warm-pool" : key}-input`)}
+        {...(key === "warmPool" ? { type: "number", min: 0, max: MAX_WARM_POOL, step: 1 } : {})}
         value={state[key]}
         placeholder={placeholder}
         onChange={(event) => set(key, event.target.value)}
@@ -208,6 +209,7 @@ export function EnvironmentForm({
       </label>
       <div className="form-grid">
         {text("model", "Model", "the server's default")}
+        {text("warmPool", `Warm pool (sandboxes kept started for tasks without a repository, 0–${MAX_WARM_POOL})`)}
         <div className="field">
           <label htmlFor={`${id}-credentials`}>Model credentials</label>
           <select

@@ -157,6 +157,9 @@ function EnvironmentRow({
           ? ` · own credentials (${environment.model_credentials.kind} ${environment.model_credentials.hint})`
           : ""}
         {servers.length > 0 ? ` · MCP: ${servers.join(", ")}` : ""}
+        {environment.warm_pool > 0 ? (
+          <span data-testid="environment-warm-pool"> · warm pool of {environment.warm_pool}</span>
+        ) : null}
       </div>
       {defaultOf.length > 0 ? (
         <div className="muted" data-testid="environment-default-of">
