@@ -17,7 +17,7 @@ import {
 } from "../protocol/task.ts";
 import type { Store } from "../store/store.ts";
 import type { Control, PreparedTask } from "./control.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Scheduling } from "./scheduling.ts";
 import type { Stopping } from "./stopping.ts";
 import type { RunClock } from "./time-limits.ts";
@@ -179,32 +179,21 @@ export class Commands implements Control {
         { max_sandboxes: this.options.maxSandboxes },
       );
     }
-    // Hold the slot before any await, so concurrent requests cannot overshoot the limit.
-    this.lifecycle.hold(Lifecycle.record(id, null, null, 0));
-    let sandbox: Sandbox;
-    try {
-      sandbox = await this.lifecycle.createSandbox(
-        "create",
-        {
-          id,
-          task_id: null,
-          kind: "agent",
-          provider,
-          prompt: body.prompt,
-          model: body.model ?? null,
-          max_turns: body.max_turns ?? null,
-          max_budget_usd: body.max_budget_usd ?? null,
-          permission_mode: body.permission_mode,
-          deny_unanswered_after_minutes: body.deny_unanswered_after_minutes ?? null,
-          limits: sandboxLimitsOf(body.limits ?? null),
-          owner: this.options.replicaId,
-        },
-        { provider },
-      );
-    } catch (error) {
-      this.lifecycle.release(id);
-      throw error;
-    }
+    const sandbox = await this.lifecycle.createUntasked(
+      {
+        id,
+        provider,
+        prompt: body.prompt,
+        model: body.model ?? null,
+        max_turns: body.max_turns ?? null,
+        max_budget_usd: body.max_budget_usd ?? null,
+        permission_mode: body.permission_mode,
+        deny_unanswered_after_minutes: body.deny_unanswered_after_minutes ?? null,
+        limits: sandboxLimitsOf(body.limits ?? null),
+        owner: this.options.replicaId,
+      },
+      { provider },
+    );
     await this.scheduling.startSandbox(sandbox, {
       prompt: body.prompt,
       resumeSessionId: null,

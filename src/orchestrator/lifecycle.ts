@@ -136,6 +136,24 @@ export class Lifecycle {
     return sandbox;
   }
 
+  /**
+   * Records a task-less agent sandbox (ad hoc, or a warm pool's) with its slot held from
+   * before the first await, so concurrent requests cannot overshoot the limit; the slot is
+   * given back if the write fails.
+   */
+  async createUntasked(
+    row: Omit<NewSandbox, "status" | "task_id" | "kind">,
+    payload: SandboxPayload<"create">,
+  ): Promise<Sandbox> {
+    this.hold(Lifecycle.record(row.id, null, null, 0));
+    try {
+      return await this.createSandbox("create", { ...row, task_id: null, kind: "agent" }, payload);
+    } catch (error) {
+      this.release(row.id);
+      throw error;
+    }
+  }
+
   /** Applies a sandbox transition; undefined when its status does not allow it. */
   async sandbox<N extends SandboxTransitionName>(
     name: N,

@@ -6,7 +6,7 @@ import type { Sandbox } from "../protocol/sandbox.ts";
 import { sandboxLimitsOf, type Task } from "../protocol/task.ts";
 import type { TaskAssignment } from "../protocol/worker-channel.ts";
 import type { Store } from "../store/store.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Stopping } from "./stopping.ts";
 
 /** What the pools need from the rest of the orchestrator and the server. */
@@ -263,25 +263,10 @@ export class WarmPools {
   private async launchOne(environmentId: string) {
     const environment = await this.launcher.resolveEnvironment(environmentId);
     const id = newSandboxId();
-    this.lifecycle.hold(Lifecycle.record(id, null, null, 0));
-    let sandbox: Sandbox;
-    try {
-      sandbox = await this.lifecycle.createSandbox(
-        "create",
-        {
-          id,
-          task_id: null,
-          kind: "agent",
-          provider: this.launcher.providerName,
-          prompt: null,
-          owner: this.options.replicaId,
-        },
-        { provider: this.launcher.providerName, warm_pool: environment.name },
-      );
-    } catch (error) {
-      this.lifecycle.release(id);
-      throw error;
-    }
+    const sandbox = await this.lifecycle.createUntasked(
+      { id, provider: this.launcher.providerName, prompt: null, owner: this.options.replicaId },
+      { provider: this.launcher.providerName, warm_pool: environment.name },
+    );
     this.entries.set(id, {
       sandboxId: id,
       environmentId,
