@@ -17,7 +17,7 @@ import {
 import { TestViewer } from "../helpers/viewer.ts";
 
 /*
- * The seed's "what should work" list, end to end: the real Claude Agent SDK and CLI, confined
+ * The prototype's "what should work" list, end to end: the real Claude Agent SDK and CLI, confined
  * by the local sandbox, against the scripted model, driven only through Omoi's public API.
  */
 
@@ -49,7 +49,7 @@ describe("a task, watched and steered", () => {
     const sandboxId = viewer.events.find((event) => event.event_type === "agent.started")!
       .sandbox_id!;
 
-    // The seed's curl body.
+    // The prototype's curl body.
     const sent = await api<{ status: string; message_id: string }>(
       omoi.url,
       "POST",

@@ -157,7 +157,7 @@ test("a worker token is refused once its sandbox has ended, on HTTP and on the c
   const poll = await call("/api/v1/sandboxes/worker-ended/messages", {
     headers: { authorization: `Bearer ${token}` },
   });
-  assert.equal(poll.status, 409, "the poll too, which stops a seed-transport worker");
+  assert.equal(poll.status, 409, "the poll too, which stops a worker on the prototype's transport");
   const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
     const socket = new WebSocket(`${omoi.url.replace("http", "ws")}/api/v1/worker/channel`);
     socket.on("open", () =>

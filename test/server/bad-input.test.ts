@@ -15,7 +15,7 @@ async function taskTotal(): Promise<number> {
   return (await api<{ total: number }>(omoi.url, "GET", "/api/v1/tasks")).body.total;
 }
 
-/** What the seed worker's poll would take, read without taking it. */
+/** What the prototype worker's poll would take, read without taking it. */
 async function pendingMessages(): Promise<number> {
   const events = await api<{ events: unknown[] }>(
     omoi.url,

@@ -26,13 +26,13 @@ forEachBackend(
     ws = omoi.url.replace("http", "ws");
   },
   () => {
-    describe("the seed's REST clients", () => {
-      test("POST an event, a message, and GET messages work with the seed's bodies", async () => {
+    describe("the prototype's REST clients", () => {
+      test("POST an event, a message, and GET messages work with the prototype's bodies", async () => {
         const sandbox = await externalSandbox("sandbox-abc123");
         const before = Date.now();
         const event = await post(sandbox, {
           event_type: "agent.message",
-          event_data: { content: "hello from the seed worker" },
+          event_data: { content: "hello from the prototype's worker" },
           source: "agent",
         });
         assert.equal(event.status, 201);
@@ -76,9 +76,9 @@ forEachBackend(
           stored.body.events.map((item) => item.event_type),
           ["sandbox.created", "agent.message", "message.queued"],
         );
-        assert.equal(stored.body.events[1].payload.content, "hello from the seed worker");
+        assert.equal(stored.body.events[1].payload.content, "hello from the prototype's worker");
 
-        // Posting and polling is how a seed worker shows it is alive.
+        // Posting and polling is how a prototype-style worker shows it is alive.
         const row = await api<{ last_heartbeat_at: number | null }>(
           omoi.url,
           "GET",
@@ -125,7 +125,7 @@ forEachBackend(
     });
 
     describe("viewers", () => {
-      test("frames carry the seed's fields and filters select sandboxes and types", async () => {
+      test("frames carry the prototype's fields and filters select sandboxes and types", async () => {
         const a = await externalSandbox();
         const b = await externalSandbox();
         const viewer = new TestViewer(`${ws}/ws/events?entity_types=sandbox&entity_ids=${a}`);

@@ -10,8 +10,8 @@ import { api, PROJECT_ROOT, startTestOmoi, type TestOmoi, tempDir } from "../hel
 import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
 
 /*
- * The seed's ways in, from a real browser: the standalone sample page opened from disk,
- * and the seed's bare WebSocket snippet. An external sandbox fed over REST, no agents.
+ * The prototype's ways in, from a real browser: the standalone sample page opened from disk,
+ * and the prototype's bare WebSocket snippet. An external sandbox fed over REST, no agents.
  * A page opened from disk has an opaque origin (`Origin: null`), which any sandboxed frame on
  * any site can claim too, so the server serves it only when started with the documented
  * opt-in OMOI_ALLOWED_ORIGINS=null (docs/security.md).
@@ -38,7 +38,7 @@ async function externalSandbox(prefix: string): Promise<string> {
   return id;
 }
 
-/** Posts one event in the seed's shape; returns its seq. */
+/** Posts one event in the prototype's shape; returns its seq. */
 function postEvent(
   sandboxId: string,
   eventType: string,
@@ -186,7 +186,7 @@ describe("the sample page without the opt-in", () => {
   });
 });
 
-describe("the seed's browser WebSocket snippet", () => {
+describe("the prototype's browser WebSocket snippet", () => {
   // Pages on this machine: the served app, and a file opened from disk. (about:blank is an
   // opaque, "public" origin: Chromium's Local Network Access checks block its socket to
   // 127.0.0.1 with net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS unless a person allows
@@ -205,7 +205,7 @@ describe("the seed's browser WebSocket snippet", () => {
             : pathToFileURL(path.join(blank.dir, "blank.html")).href,
         );
         const port = new URL(omoi.url).port;
-        // The snippet as the seed wrote it, plus a wait for the server's "subscribed".
+        // The snippet as the prototype wrote it, plus a wait for the server's "subscribed".
         await page.evaluate(`(async () => {
           const id = ${JSON.stringify(sandboxId)};
           const log = [];

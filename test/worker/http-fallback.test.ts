@@ -13,8 +13,8 @@ interface Posted {
   event_type: string;
 }
 
-/** The seed's two endpoints, on a real HTTP server; the first `failFirst` POSTs get a 503. */
-async function seedServer(failFirst: number) {
+/** The prototype's two endpoints, on a real HTTP server; the first `failFirst` POSTs get a 503. */
+async function prototypeServer(failFirst: number) {
   const stored: Posted[] = [];
   const ids = new Set<string>();
   const changes = new EventEmitter();
@@ -63,7 +63,7 @@ describe("HttpTransport", () => {
   });
 
   it("posts events as JSON arrays, retrying with the same ids until a 2xx", async () => {
-    const server = await seedServer(2);
+    const server = await prototypeServer(2);
     try {
       transport = new HttpTransport({
         serverUrl: server.url,
@@ -88,8 +88,8 @@ describe("HttpTransport", () => {
     }
   });
 
-  it("polls messages, accepts the seed's message_id, and drops repeats", async () => {
-    const server = await seedServer(0);
+  it("polls messages, accepts the prototype's message_id, and drops repeats", async () => {
+    const server = await prototypeServer(0);
     const received: AgentMessage[] = [];
     const got = new EventEmitter();
     try {
@@ -133,7 +133,7 @@ describe("HttpTransport", () => {
 
 describe("HttpTransport without a server", () => {
   it("stops its agent once no server has answered for the orphan timeout", async () => {
-    const server = await seedServer(0);
+    const server = await prototypeServer(0);
     await server.close();
     const stops: string[] = [];
     const transport = new HttpTransport({
