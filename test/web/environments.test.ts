@@ -250,7 +250,20 @@ describe("environments in the web app", () => {
         .body;
       assert.equal(typeof rebuilt.snapshots_reset_at, "number");
 
+      // The new-task form says a task on the repository runs in its default when it names none.
+      await page.goto(`${omoi.url}/#/new`);
+      await page.getByTestId("new-task-repo").fill("shop");
+      const fallback = page.getByTestId("new-task-environment-default");
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="new-task-environment-default"]')?.textContent?.includes("shop's default: editable")`,
+        undefined,
+        { timeout: WAIT_MS },
+      );
+      assert.equal(await page.getByTestId("new-task-environment").inputValue(), "");
+      assert.match((await fallback.textContent()) ?? "", /shop's default: editable/);
+
       // The repository's default cannot be deleted: the panel says which repository names it.
+      await page.goto(`${omoi.url}/#/environments`);
       page.on("dialog", (dialog) => void dialog.accept());
       await row.getByTestId("environment-delete").click();
       await visible(

@@ -1,6 +1,6 @@
 import { type FormEvent, type KeyboardEvent, type ReactNode, useEffect, useId, useState } from "react";
 import { api } from "../api/client.ts";
-import { type CreateTaskBody, type Environment, PRIORITIES, type Priority } from "../api/types.ts";
+import { type CreateTaskBody, type Environment, PRIORITIES, type Priority, type Repository } from "../api/types.ts";
 import { ModeSelect } from "../approvals/approval-cards.tsx";
 import { RepoFields } from "../repo/repo-fields.tsx";
 import { navigate } from "../route.ts";
@@ -43,7 +43,11 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   const [mode, setMode] = useState("bypassPermissions");
   const [repo, setRepo] = useState({ repo: "", baseBranch: "", branch: "" });
   const [environment, setEnvironment] = useState("");
-  const environments = useEnvironments();
+  const { environments, repositories } = useEnvironments();
+  // A registered repository's default environment applies when the task names none.
+  const chosenRepo = repo.repo.trim();
+  const registered = repositories.find((item) => item.name === chosenRepo || item.url === chosenRepo);
+  const repoDefault = environments.find((item) => item.id === registered?.environment_id);
   const [showOptions, setShowOptions] = useState(!compact);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -113,7 +117,9 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
               value={environment}
               onChange={(event) => setEnvironment(event.target.value)}
             >
-              <option value="">none</option>
+              <option value="" data-testid="new-task-environment-default">
+                {repoDefault && registered ? `${registered.name}'s default: ${repoDefault.name}` : "none"}
+              </option>
               {environments.map((item) => (
                 <option key={item.id} value={item.name}>
                   {item.name}
@@ -218,24 +224,25 @@ export function NewTaskForm({ compact = false, autoFocus = false }: { compact?: 
   );
 }
 
-/** The environments a task may run in; an empty list when they cannot be read. */
-function useEnvironments(): Environment[] {
-  const [environments, setEnvironments] = useState<Environment[]>([]);
+/** The environments a task may run in, and the registered repositories (with their defaults). */
+function useEnvironments(): { environments: Environment[]; repositories: Repository[] } {
+  const [lists, setLists] = useState<{ environments: Environment[]; repositories: Repository[] }>({
+    environments: [],
+    repositories: [],
+  });
   useEffect(() => {
     let live = true;
-    api
-      .listEnvironments()
-      .then((body) => {
-        if (live) setEnvironments(body.environments);
-      })
-      .catch(() => {
-        if (live) setEnvironments([]);
-      });
+    void Promise.all([
+      api.listEnvironments().catch(() => ({ environments: [] })),
+      api.listRepositories().catch(() => ({ repositories: [] })),
+    ]).then(([environments, repositories]) => {
+      if (live) setLists({ environments: environments.environments, repositories: repositories.repositories });
+    });
     return () => {
       live = false;
     };
   }, []);
-  return environments;
+  return lists;
 }
 
 function Field({ label, htmlFor, children }: { label: string; htmlFor: string; children: ReactNode }) {
