@@ -1,4 +1,4 @@
-import { type ComponentPropsWithoutRef, forwardRef, memo, useMemo } from "react";
+import { type ComponentPropsWithoutRef, forwardRef, memo, useCallback, useLayoutEffect, useMemo, useRef } from "react";
 import { Virtuoso, type VirtuosoHandle } from "react-virtuoso";
 import { Markdown } from "../../components/markdown.tsx";
 import { formatClock } from "../../format.ts";
@@ -169,7 +169,25 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
 ) {
   // A new context re-renders the rows and the header: on every change of the items.
   const context = useMemo(() => ({ prompt, history, cwd, version }), [prompt, history, cwd, version]);
-  if (items.length === 0) {
+  const handle = useRef<VirtuosoHandle | null>(null);
+  const setHandle = useCallback(
+    (value: VirtuosoHandle | null) => {
+      handle.current = value;
+      if (typeof ref === "function") ref(value);
+      else if (ref) ref.current = value;
+    },
+    [ref],
+  );
+  // The list is laid out once, with the whole tail, when replay has caught up (not once per
+  // frame while the tail arrives), and opens at its end: scrolled there before the first paint,
+  // rather than through the list's own initial-item pass, which hides it for several frames.
+  const shown = items.length > 0 && !loading;
+  useLayoutEffect(() => {
+    if (!shown) return;
+    handle.current?.scrollToIndex({ index: "LAST", align: "end" });
+    window.scrollTo({ top: document.documentElement.scrollHeight });
+  }, [shown]);
+  if (!shown) {
     return (
       <>
         {prompt ? <ItemRow item={prompt} cwd={cwd} /> : null}
@@ -182,11 +200,10 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
   return (
     <>
       <Virtuoso
-        ref={ref}
+        ref={setHandle}
         useWindowScroll
         totalCount={items.length}
         firstItemIndex={firstIndex}
-        initialTopMostItemIndex={{ index: "LAST", align: "end" }}
         computeItemKey={(index) => items[index - firstIndex]?.key ?? index}
         itemContent={(index) => {
           const item = items[index - firstIndex];
