@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -58,6 +58,17 @@ after(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
+/** Every process's command line, as /proc shows it to any user of the machine. */
+async function readCommandLines(): Promise<string[]> {
+  const lines: string[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (text) lines.push(text.replaceAll("\0", " "));
+  }
+  return lines;
+}
+
 const runTask = (environment: string, prompt: string) =>
   runTaskWithEvents(omoi.url, { prompt, environment });
 
@@ -84,6 +95,18 @@ describe("an environment's MCP servers and the repository's settings", () => {
 
     const { task, events } = await runTask("with-mcp", "[scenario:mcp] ping-through-mcp");
     assert.equal(task.status, "completed", task.error ?? "");
+    // The session idles for follow-ups, its CLI and MCP server alive: what any user of the
+    // machine can read of their command lines must not hold the secret.
+    const commandLines = await readCommandLines();
+    assert.ok(
+      commandLines.some((line) => line.includes("mcp-echo.mjs")),
+      "the MCP server still runs (the probe is live)",
+    );
+    assert.deepEqual(
+      commandLines.filter((line) => line.includes(MCP_SECRET)),
+      [],
+      "the secret is on a command line other users can read",
+    );
     const started = events.find((event) => event.event_type === "agent.started");
     assert.deepEqual(
       ((started?.payload.mcp_servers ?? []) as { name: string; status: string }[]).map(
