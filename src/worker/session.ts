@@ -259,8 +259,10 @@ export class AgentSession {
       ...(options.model ? { model: options.model } : {}),
       ...(options.maxTurns ? { maxTurns: options.maxTurns } : {}),
       ...(options.maxBudgetUsd !== null ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
+      // Over stdin, not `--mcp-config` on the CLI's command line, which every user of the
+      // machine can read (/proc/<pid>/cmdline): a server's env holds the secrets it references.
       ...(options.mcpServers && Object.keys(options.mcpServers).length > 0
-        ? { mcpServers: options.mcpServers }
+        ? { mcpServers: options.mcpServers, mcpServersDelivery: "initialize" as const }
         : {}),
       ...(options.resumeSessionId ? { resume: options.resumeSessionId } : {}),
       ...(options.spawnClaudeCodeProcess

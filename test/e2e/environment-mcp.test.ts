@@ -95,12 +95,12 @@ describe("an environment's MCP servers and the repository's settings", () => {
 
     const { task, events } = await runTask("with-mcp", "[scenario:mcp] ping-through-mcp");
     assert.equal(task.status, "completed", task.error ?? "");
-    // The session idles for follow-ups, its CLI and MCP server alive: what any user of the
-    // machine can read of their command lines must not hold the secret.
+    // The session idles for follow-ups with its CLI alive: what any user of the machine can
+    // read of its processes' command lines (the CLI's, bubblewrap's) must not hold the secret.
     const commandLines = await readCommandLines();
     assert.ok(
-      commandLines.some((line) => line.includes("mcp-echo.mjs")),
-      "the MCP server still runs (the probe is live)",
+      commandLines.some((line) => /claude-agent-sdk.*--input-format stream-json/.test(line)),
+      "the agent's CLI still runs (the probe is live)",
     );
     assert.deepEqual(
       commandLines.filter((line) => line.includes(MCP_SECRET)),
