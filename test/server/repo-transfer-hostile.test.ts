@@ -116,6 +116,21 @@ describe("hostile bundles and branch-list probes", () => {
     assert.deepEqual(await stored(), before);
   });
 
+  it("a task without a repository has no bundle: a clear 409, nothing left behind", async () => {
+    const task = await api<{ id: string }>(omoi.url, "POST", "/api/v1/tasks", { prompt: "p" });
+    assert.equal(task.status, 201);
+    const bundle = await fetch(`${omoi.url}/api/v1/tasks/${task.body.id}/bundle`);
+    assert.equal(bundle.status, 409);
+    assert.match(
+      ((await bundle.json()) as { error: { message: string } }).error.message,
+      /does not work on a repository/,
+    );
+    const unknown = await fetch(`${omoi.url}/api/v1/tasks/task_missing/bundle`);
+    assert.ok(unknown.status === 404 || unknown.status === 400, String(unknown.status));
+    const outgoing = await readdir(path.join(omoi.dataDir, "outgoing")).catch(() => []);
+    assert.deepEqual(outgoing, [], "no bundle file is left behind");
+  });
+
   it("the branch list runs no option, command or transport a caller slips into repo", async () => {
     for (const repo of [
       `--upload-pack=touch ${marker}`,
