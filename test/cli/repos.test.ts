@@ -37,6 +37,8 @@ describe("omoi repos", () => {
     assert.match(listed.stdout, /^NAME +URL +CREDENTIAL +ENVIRONMENT/m);
     assert.match(listed.stdout, /^shop +\S+shop\.git +none +node /m);
 
+    assert.match((await cli(["env", "show", "node"])).stdout, /default of: {5}shop/);
+
     const run = await cli(["run", "build it", "--repo", "shop", "--detach"]);
     assert.equal(run.code, 0, run.stderr);
     const task = await api<Task>(server.url, "GET", `/api/v1/tasks/${run.stdout.trim()}`);

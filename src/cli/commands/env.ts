@@ -104,6 +104,15 @@ Hosts: example.com, *.example.com, host:port.`,
       context.terminal.stdout(
         `environment ${name}: the next task runs its setup script again and keeps a new snapshot\n`,
       );
+    } else if (subcommand === "show") {
+      // Which registered repositories run their tasks in it by default.
+      const { repositories } = await omoi.listRepositories().catch(() => ({ repositories: [] }));
+      const defaultOf = repositories
+        .filter((repository) => repository.environment_id === environment.id)
+        .map((repository) => repository.name);
+      context.terminal.stdout(
+        `${describe(environment)}  default of:     ${defaultOf.join(", ") || "-"}\n`,
+      );
     } else context.terminal.stdout(describe(environment));
     return 0;
   },
