@@ -181,11 +181,26 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
   // The list is laid out once, with the whole tail, when replay has caught up (not once per
   // frame while the tail arrives), and opens at its end: scrolled there before the first paint,
   // rather than through the list's own initial-item pass, which hides it for several frames.
+  // While the reader follows, the page stays scrolled to the very end of the document as the
+  // conversation grows, not only to the end of the list: the composer docked at the bottom of
+  // the window would otherwise cover the newest items.
   const shown = items.length > 0 && !loading;
+  const wrap = useRef<HTMLDivElement | null>(null);
+  const atBottom = useRef(true);
+  const followRef = useRef(follow);
+  followRef.current = follow;
   useLayoutEffect(() => {
     if (!shown) return;
+    const toEnd = () => window.scrollTo({ top: document.documentElement.scrollHeight });
     handle.current?.scrollToIndex({ index: "LAST", align: "end" });
-    window.scrollTo({ top: document.documentElement.scrollHeight });
+    toEnd();
+    const element = wrap.current;
+    if (!element) return;
+    const observer = new ResizeObserver(() => {
+      if (atBottom.current && followRef.current()) toEnd();
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
   }, [shown]);
   if (!shown) {
     return (
@@ -198,7 +213,7 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
     );
   }
   return (
-    <>
+    <div ref={wrap}>
       <Virtuoso
         ref={setHandle}
         useWindowScroll
@@ -211,15 +226,17 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
         }}
         context={context}
         components={COMPONENTS}
-        followOutput={(atBottom) => (atBottom && follow() ? "auto" : false)}
-        atBottomStateChange={onAtBottom}
+        atBottomStateChange={(bottom) => {
+          atBottom.current = bottom;
+          onAtBottom(bottom);
+        }}
         atBottomThreshold={160}
         startReached={onStartReached}
         increaseViewportBy={{ top: 800, bottom: 400 }}
         defaultItemHeight={80}
       />
       <ActivityLine activity={activity} />
-    </>
+    </div>
   );
 });
 
