@@ -25,7 +25,11 @@ const WARM_STEPS = [
 /** A cold start's steps, with the restored setup before the agent is confined. */
 const SNAPSHOT_STEPS = STARTUP_STEPS.flatMap((step) =>
   step.mark === "confined"
-    ? [{ mark: "setup_done", what: "snapshot restored (worker log)" }, step]
+    ? [
+        { mark: "sandboxed", what: "sandbox up: srt and model gateway (worker log)" },
+        { mark: "setup_done", what: "snapshot restored (worker log)" },
+        step,
+      ]
     : [step],
 );
 

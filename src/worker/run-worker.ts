@@ -161,7 +161,10 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         network: options.environment?.network.agent,
         agentEnv: options.environment ? phaseVariables(options.environment, "agent") : undefined,
       });
-      log.info({ bound: confinement.bound, limits: options.limits }, "sandbox limits");
+      log.info(
+        { mark: "sandboxed", bound: confinement.bound, limits: options.limits },
+        "sandbox limits",
+      );
       await workspace;
       if (options.environment) {
         const setup = await runSetup({
