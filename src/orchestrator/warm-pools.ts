@@ -118,7 +118,12 @@ export class WarmPools {
       (entry) => entry.environmentId === environmentId,
     );
     if (candidates.length === 0) return false;
-    const environment = await this.launcher.resolveEnvironment(environmentId);
+    // An environment that cannot be opened (a changed OMOI_SECRET…) fails the cold start
+    // with its reason; the pool does not hide it.
+    const environment = await this.launcher
+      .resolveEnvironment(environmentId)
+      .catch(() => undefined);
+    if (!environment) return false;
     const fresh: PoolEntry[] = [];
     for (const entry of candidates) {
       const active = this.lifecycle.get(entry.sandboxId);

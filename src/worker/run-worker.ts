@@ -70,9 +70,11 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
   let permissionMode = options.permissionMode;
   // A warm-pool sandbox's task: it begins once the session has started (at most once).
   let assignment: TaskAssignment | null = null;
+  // Set once Claude Code has answered the SDK's initialize: only then is the prompt pushed.
+  let started = false;
   let begun = false;
   const beginTask = () => {
-    if (!session || !assignment || begun || stopRequested.length > 0) return;
+    if (!session || !started || !assignment || begun || stopRequested.length > 0) return;
     begun = true;
     const task = assignment;
     log.info({ mark: "task_assigned", taskId: task.task_id }, "warm sandbox claimed");
@@ -224,7 +226,11 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
     session.start(options.pooled ? null : options.prompt);
     for (const message of early.splice(0)) session.receive(message);
     if (stopRequested.length > 0) void session.stop(stopRequested[0]);
-    if (options.pooled) void announceReady(session, options, send, log).then(beginTask);
+    if (options.pooled)
+      void announceReady(session, options, send, log).then((up) => {
+        started = up;
+        beginTask();
+      });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log.error({ err: message }, "worker failed to start");
@@ -279,7 +285,7 @@ async function announceReady(
   options: WorkerOptions,
   send: (event: AgentEvent, source: "worker") => void,
   log: Logger,
-) {
+): Promise<boolean> {
   try {
     await session.started();
     send(
@@ -287,8 +293,10 @@ async function announceReady(
       "worker",
     );
     log.info({ mark: "pool_ready" }, "warm sandbox ready");
+    return true;
   } catch (error) {
     log.warn({ err: String(error) }, "the agent did not start; the session ends on its own");
+    return false;
   }
 }
 

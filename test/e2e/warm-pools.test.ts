@@ -150,6 +150,27 @@ describe("warm pools", () => {
     assert.doesNotMatch(output(two.events), /left-by-first/);
   });
 
+  test("a task created while the pool's sandbox is still being set up takes it, and begins once it is ready", async () => {
+    await createEnvironment({
+      name: "slow-setup",
+      setup_script: "sleep 3\necho made-by-setup > made.txt",
+      warm_pool: 1,
+    });
+    const pooledCreated = () =>
+      watcher.events.find(
+        (event) =>
+          event.event_type === "sandbox.created" && event.payload.warm_pool === "slow-setup",
+      );
+    await watcher.waitFor(() => pooledCreated() !== undefined, "the pool's sandbox", 30_000);
+    const pooled = pooledCreated()?.entity_id ?? "";
+    assert.equal(readyOf("slow-setup").length, 0, "not ready yet");
+    const run = await finish(await startTask("slow-setup", "cat made.txt"));
+    assert.equal(run.task.status, "completed", run.task.error ?? "");
+    assert.equal(run.task.sandbox_id, pooled, "the task took the sandbox being prepared");
+    assert.equal(assigned(run.events)?.warm, true);
+    assert.match(output(run.events), /made-by-setup/, "it began after setup, not before");
+  });
+
   test("two tasks created at once claim different pooled sandboxes", async () => {
     await createEnvironment({ name: "pair", setup_script: "echo ok > ready.txt", warm_pool: 2 });
     const ready = await waitReady("pair", 2);
