@@ -55,7 +55,7 @@ export interface Confinement {
   /** Checks every limit now; the breach that ended (or would end) the run, or null. */
   checkLimits(): Promise<LimitBreach | null>;
   /** Kills what the agent's tools left running (call when a turn ends); how many there were. */
-  endBackgroundProcesses(): Promise<number>;
+  endBackgroundProcesses(keep?: readonly (readonly string[])[]): Promise<number>;
   /** Runs a command inside the same sandbox (the setup script), with `env` on top of the base. */
   spawnInSandbox(
     argv: string[],
@@ -242,10 +242,10 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
       env,
       bound: group ? group.kind : watchdog ? "watchdog" : "none",
       checkLimits: async () => (watchdog ? watchdog.check() : null),
-      endBackgroundProcesses: async () => {
+      endBackgroundProcesses: async (keep = []) => {
         let ended = 0;
         for (const [process_, argv] of cliArgv) {
-          if (process_.pid) ended += await endBackgroundProcesses(process_.pid, argv);
+          if (process_.pid) ended += await endBackgroundProcesses(process_.pid, argv, keep);
         }
         return ended;
       },

@@ -192,6 +192,13 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
       env = { ...confinement.env, ...cliSettings(options.modelEnv) };
       log.info({ mark: "confined" }, "agent confined");
     }
+    const mcpServers = options.environment
+      ? sdkMcpServers(options.environment.mcpServers, phaseVariables(options.environment, "agent"))
+      : undefined;
+    // The CLI starts each stdio MCP server itself, once: it is the session's, not a turn's.
+    const mcpArgv = Object.values(mcpServers ?? {}).flatMap((server) =>
+      server.type === "stdio" ? [[server.command, ...server.args]] : [],
+    );
     session = new AgentSession(
       {
         workspace: options.workspace,
@@ -204,12 +211,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         modelBaseUrl: options.modelBaseUrl,
         partialMessages: options.partialMessages,
         env,
-        mcpServers: options.environment
-          ? sdkMcpServers(
-              options.environment.mcpServers,
-              phaseVariables(options.environment, "agent"),
-            )
-          : undefined,
+        mcpServers,
         spawnClaudeCodeProcess: confinement ? markSpawn(confinement, log) : undefined,
         // Read once setup is done, before the agent could change anything.
         projectSettings: projectSettings(options.workspace).catch(() => undefined),
@@ -217,7 +219,7 @@ export async function runWorker(options: WorkerOptions, logger: Logger): Promise
         logger: log,
         onTurnEnd: async () => {
           if (!confinement || options.limits.keep_background_processes) return;
-          const ended = await confinement.endBackgroundProcesses();
+          const ended = await confinement.endBackgroundProcesses(mcpArgv);
           if (ended > 0) log.info({ ended }, "ended the processes the turn left running");
         },
       },

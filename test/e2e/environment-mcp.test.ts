@@ -6,8 +6,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { viewerUrl } from "../../src/client/viewer-frame.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
 import { runTaskWithEvents, workerLogs } from "../helpers/tasks.ts";
+import { TestViewer } from "../helpers/viewer.ts";
 
 /*
  * An environment's MCP servers and the repository's own Claude Code settings, proved with the
@@ -115,6 +117,30 @@ describe("an environment's MCP servers and the repository's settings", () => {
       [{ name: "probe", status: "connected" }],
       "the session view learns the server connected",
     );
+    // A turn's end kills what the agent's tools left running, never the session's MCP
+    // servers: after a follow-up turn has come and gone, the server still runs for the next.
+    const viewer = new TestViewer(
+      viewerUrl(omoi.url, { entityTypes: ["sandbox"], entityIds: [task.sandbox_id!], since: 0 }),
+    );
+    await api(omoi.url, "POST", `/api/v1/sandboxes/${task.sandbox_id}/messages`, {
+      content: "still there?",
+    });
+    await viewer.waitForEvent(
+      "agent.turn_completed",
+      () =>
+        viewer.events.some(
+          (event) =>
+            event.event_type === "agent.message" &&
+            String(event.payload.content).includes("still there?"),
+        ),
+      60_000,
+    );
+    viewer.close();
+    assert.ok(
+      (await readCommandLines()).some((line) => line.trim() === `${process.execPath} mcp-echo.mjs`),
+      "the MCP server outlives the turns",
+    );
+
     const use = events.find((event) => event.event_type === "agent.tool_use");
     assert.equal(use?.payload.tool, "mcp__probe__echo");
     const result = events.find((event) => event.event_type === "agent.tool_result");
