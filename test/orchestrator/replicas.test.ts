@@ -91,6 +91,11 @@ describe("two replicas on Postgres + Redis", () => {
     await viewer.opened;
     const watchers = await Promise.all([new Lifecycle(a.url).open(), new Lifecycle(b.url).open()]);
     try {
+      // Earlier runs' sandboxes stay open (idle) and hold the slots a pool fills; close them.
+      for (const sandbox of await listSandboxes(a.url, "status=idle,running,starting,pending")) {
+        const closed = await api(a.url, "DELETE", `/api/v1/sandboxes/${sandbox.id}`);
+        assert.equal(closed.status, 200, JSON.stringify(closed.body));
+      }
       const created = await api(a.url, "POST", "/api/v1/environments", {
         name: "pooled",
         setup_script: "echo ok > ready.txt",
