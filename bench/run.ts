@@ -145,6 +145,11 @@ async function main() {
   const started = new Date();
   const commit = currentCommit();
   const targets: Target[] = [{ name: "A", label: "this checkout", root: PROJECT_ROOT }];
+  // The browser part measures the web app as this checkout builds it, never a stale build
+  // (an A/B's other side copies this build when its web app is the same).
+  if (settings.parts.includes("long-session")) {
+    execFileSync("npm", ["run", "build:web", "--silent"], { cwd: PROJECT_ROOT, stdio: "inherit" });
+  }
   const other = settings.against ? checkOut(settings.against) : undefined;
   if (other) {
     targets[0].label = `A (${commit.slice(0, 12)})`;
