@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { postEvents, postLongSession, stepEvents } from "../test/helpers/long-session.ts";
-import { launchBrowser } from "../test/web/browser.ts";
+import { launchBrowser, seenByReaderScript } from "../test/web/browser.ts";
 import { startServer } from "./lib/server.ts";
 import { ms, summarize } from "./lib/stats.ts";
 import type { PartRun } from "./parts/run-context.ts";
@@ -29,17 +29,10 @@ async function openOnce(browser: Browser, url: string, latestKey: string) {
   const started = performance.now();
   await page.goto(url);
   // On screen where the reader sees it: inside the window and not under the docked composer.
-  await page.waitForFunction(
-    `(() => {
-      const item = document.querySelector('[data-key="${latestKey}"]');
-      if (!item) return false;
-      const box = item.getBoundingClientRect();
-      const at = document.elementFromPoint(box.left + 10, (box.top + box.bottom) / 2);
-      return box.top >= 0 && box.bottom <= window.innerHeight && item.contains(at);
-    })()`,
-    undefined,
-    { timeout: 60_000, polling: "raf" },
-  );
+  await page.waitForFunction(seenByReaderScript(latestKey), undefined, {
+    timeout: 60_000,
+    polling: "raf",
+  });
   const openedMs = performance.now() - started;
   const heapMiB = await usedHeapMiB(page);
   return { context, page, openedMs, heapMiB };

@@ -126,3 +126,17 @@ export function seqsByStream(keys: string[]): Map<string, number[]> {
   }
   return streams;
 }
+
+/**
+ * A page expression true once the item `data-key=key` is where a reader sees it: inside the
+ * window and not under anything docked over it (the composer at the bottom, the top bar).
+ */
+export function seenByReaderScript(key: string): string {
+  return `(() => {
+      const item = document.querySelector('[data-key="${key}"]');
+      if (!item) return false;
+      const box = item.getBoundingClientRect();
+      const at = document.elementFromPoint(box.left + 10, (box.top + box.bottom) / 2);
+      return box.top >= 0 && box.bottom <= window.innerHeight && item.contains(at);
+    })()`;
+}

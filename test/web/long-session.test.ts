@@ -9,7 +9,14 @@ import {
   stepEvents,
 } from "../helpers/long-session.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
-import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
+import {
+  launchBrowser,
+  newPage,
+  screenshot,
+  seenByReaderScript,
+  visible,
+  WAIT_MS,
+} from "./browser.ts";
 
 /*
  * A 20,000-event session (streamed text, messages, Bash calls with 30-line results, diffs,
@@ -45,17 +52,7 @@ const keyOf = (sandbox: string, seq: number) => `${sandbox}:${seq}`;
  * anything docked over it (the composer at the bottom, the top bar).
  */
 async function seenByReader(page: Page, key: string) {
-  await page.waitForFunction(
-    `(() => {
-      const item = document.querySelector('[data-key="${key}"]');
-      if (!item) return false;
-      const box = item.getBoundingClientRect();
-      const at = document.elementFromPoint(box.left + 10, (box.top + box.bottom) / 2);
-      return box.top >= 0 && box.bottom <= window.innerHeight && item.contains(at);
-    })()`,
-    undefined,
-    { timeout: WAIT_MS },
-  );
+  await page.waitForFunction(seenByReaderScript(key), undefined, { timeout: WAIT_MS });
 }
 
 /**
