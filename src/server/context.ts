@@ -2,6 +2,7 @@ import type { Bus } from "../bus/bus.ts";
 import type { Environments } from "../environment/environments.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { Control } from "../orchestrator/control.ts";
+import type { OutgoingBundles } from "../repo/outgoing.ts";
 import type { RepositoryRegistry } from "../repo/repositories.ts";
 import type { TaskRepos } from "../repo/task-repos.ts";
 import type { RepoUploads } from "../repo/uploads.ts";
@@ -37,6 +38,8 @@ export interface ServerContext {
   repos: TaskRepos;
   /** Repositories sent as git bundles. */
   uploads: RepoUploads;
+  /** Files a task's result is sent in (`<data dir>/outgoing`), swept when a stop left them. */
+  outgoing: OutgoingBundles;
   providerName: string;
   model: ModelInfo;
   /** What ended sandboxes keep on disk, and until when (the DELETE route reports it). */

@@ -7,6 +7,7 @@ import { Ingest } from "../ingest/ingest.ts";
 import { createLogger } from "../log/logger.ts";
 import { redactUrl } from "../log/redact-url.ts";
 import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { OutgoingBundles } from "../repo/outgoing.ts";
 import { RepoService } from "../repo/repo-service.ts";
 import { RepositoryRegistry } from "../repo/repositories.ts";
 import { repoRunHooks } from "../repo/run-hooks.ts";
@@ -159,6 +160,9 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       committer: config.git.committer,
     });
     const uploads = new RepoUploads(path.join(config.dataDir, "uploads"), config.uploadMaxBytes);
+    const outgoing = new OutgoingBundles(path.join(config.dataDir, "outgoing"), {
+      logger: createLogger("retention", config.logLevel),
+    });
     const repositories = new RepositoryRegistry(
       store,
       new Vault(secret, "repositories"),
@@ -256,6 +260,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         repositories,
         repos,
         uploads,
+        outgoing,
         providerName: provider.name,
         model: modelInfo,
         retention,
@@ -286,6 +291,11 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
       logger.warn({ err: error }, "sweeping old uploads failed"),
     );
     closers.push(() => uploadSweeper.stop());
+    // What a stop between writing a result's bundle and sending it left behind; also swept now.
+    const outgoingSweeper = startSweeper(outgoing, config.workspaceSweepIntervalMs, (error) =>
+      logger.warn({ err: error }, "sweeping leftover result bundles failed"),
+    );
+    closers.push(() => outgoingSweeper.stop());
 
     const warnings: string[] = [];
     if (!config.apiToken && !isLoopbackHost(config.host)) {

@@ -1,12 +1,23 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { lutimes, readdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { git, gitText } from "../../src/repo/git.ts";
-import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { OUTGOING_MAX_AGE_MS } from "../../src/repo/outgoing.ts";
+import { loadConfig } from "../../src/server/config.ts";
+import { startOmoi } from "../../src/server/main.ts";
+import { api, startTestOmoi, type TestOmoi, tempDir as tempDirOf } from "../helpers/omoi.ts";
 import { commitFiles, makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 
 const PASSWORD = "hostile-probe-password-5678";
@@ -187,6 +198,48 @@ describe("hostile bundles and branch-list probes", () => {
     assert.ok(elsewhere.requests.length > 0, "git followed the redirect (the probe is live)");
     for (const request of elsewhere.requests) {
       assert.equal(request.authorization, undefined, "no credential sent to another host");
+    }
+  });
+});
+
+describe("result bundles a stop left behind", () => {
+  it("are swept when the server starts: old ones and links go (their targets untouched), recent ones and other names stay", async () => {
+    const data = tempDirOf("omoi-outgoing-start-");
+    try {
+      const outgoing = path.join(data.dir, "outgoing");
+      mkdirSync(outgoing, { recursive: true });
+      const outside = path.join(data.dir, "..", `${path.basename(data.dir)}-precious.txt`);
+      writeFileSync(outside, "keep me");
+      const old = new Date(Date.now() - 2 * OUTGOING_MAX_AGE_MS);
+      const leftover = path.join(outgoing, `${"a".repeat(24)}.bundle`);
+      writeFileSync(leftover, "a result nobody downloaded");
+      await lutimes(leftover, old, old);
+      const link = path.join(outgoing, `${"b".repeat(24)}.bundle`);
+      symlinkSync(outside, link);
+      await lutimes(link, old, old);
+      const recent = path.join(outgoing, `${"c".repeat(24)}.bundle`);
+      writeFileSync(recent, "written a moment ago");
+      const foreign = path.join(outgoing, "notes.txt");
+      writeFileSync(foreign, "not Omoi's");
+      await lutimes(foreign, old, old);
+      try {
+        const omoi = await startOmoi(
+          loadConfig({
+            OMOI_PORT: "0",
+            OMOI_DATA_DIR: data.dir,
+            OMOI_LOG_LEVEL: "warn",
+            OMOI_RUN_AGENTS: "0",
+          }),
+        );
+        // Closing waits for the sweep the start began.
+        await omoi.close();
+        assert.deepEqual(readdirSync(outgoing).sort(), [path.basename(recent), "notes.txt"]);
+        assert.equal(readFileSync(outside, "utf8"), "keep me", "the link's target is untouched");
+      } finally {
+        rmSync(outside, { force: true });
+      }
+    } finally {
+      data.remove();
     }
   });
 });

@@ -1,7 +1,4 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import path from "node:path";
 import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -74,13 +71,12 @@ export function repoTransferRoutes(app: FastifyInstance, context: ServerContext)
   });
   app.get("/api/v1/tasks/:id/bundle", { schema: bundleSchema }, async (request, reply) => {
     const { id } = parseRequest(TaskParams, request.params, "task id");
-    const folder = path.join(context.config.dataDir, "outgoing");
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    const file = path.join(folder, `${randomBytes(12).toString("hex")}.bundle`);
+    // Held until its reader closes: the sweep of leftovers never takes a file being served.
+    const file = await context.outgoing.reserve();
     try {
       const { ref, branch } = await context.repos.bundle(id, file);
       const stream = createReadStream(file);
-      stream.once("close", () => void rm(file, { force: true }));
+      stream.once("close", () => void context.outgoing.release(file).catch(() => undefined));
       return reply
         .header("content-type", BUNDLE_TYPE)
         .header("content-disposition", `attachment; filename="${id}.bundle"`)
@@ -88,7 +84,7 @@ export function repoTransferRoutes(app: FastifyInstance, context: ServerContext)
         .header("x-omoi-branch", branch)
         .send(stream);
     } catch (error) {
-      await rm(file, { force: true });
+      await context.outgoing.release(file);
       throw error;
     }
   });
