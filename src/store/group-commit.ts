@@ -4,6 +4,10 @@
  * an append starts at once; under heavy load the number of transactions, and with them
  * the round trips and fsyncs, stays near `maxInFlight` no matter how many callers there are.
  *
+ * A synchronous store (SQLite) is never busy between two callers, so with `gatherTurn` an
+ * append instead waits for the end of the event loop's current turn: every frame and request
+ * read from the sockets in that turn shares one transaction.
+ *
  * A group that fails for a reason other than a retryable race is split: each caller's
  * events are then stored on their own, so one caller's bad input never fails another's.
  */
@@ -14,21 +18,37 @@ export class GroupCommit<In, Out> {
     reject: (error: unknown) => void;
   }> = [];
   private inFlight = 0;
+  private gathering: NodeJS.Immediate | undefined;
   /** Settles when the latest group has answered its callers. */
   private answered: Promise<void> = Promise.resolve();
 
   constructor(
     /** Stores the items in one transaction; returns one result per item, in order. */
     private readonly commit: (items: In[]) => Promise<Out[]>,
-    private readonly options: { maxInFlight: number; maxItems: number },
+    private readonly options: { maxInFlight: number; maxItems: number; gatherTurn?: boolean },
   ) {}
 
   add(items: In[]): Promise<Out[]> {
     if (items.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      this.drain();
+      if (!this.options.gatherTurn) this.drain();
+      else this.gathering ??= setImmediate(() => this.drainGathered());
     });
+  }
+
+  /** Starts what is waiting for the turn's end now, and settles when every caller is answered. */
+  async flush(): Promise<void> {
+    if (this.gathering) {
+      clearImmediate(this.gathering);
+      this.drainGathered();
+    }
+    await this.answered;
+  }
+
+  private drainGathered(): void {
+    this.gathering = undefined;
+    this.drain();
   }
 
   private drain(): void {

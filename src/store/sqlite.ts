@@ -18,6 +18,7 @@ import {
   taskPatchColumns,
 } from "./columns.ts";
 import { filtersTypes, toEventQuery } from "./event-query.ts";
+import { GroupCommit } from "./group-commit.ts";
 import {
   type Row,
   rowToEvent,
@@ -61,6 +62,18 @@ export class SqliteStore implements Store {
   readonly environments = new SqliteEnvironments(() => this.db());
   readonly approvals = new ApprovalQueries(async (sql, values) =>
     this.statement(sql).all(...values),
+  );
+  /**
+   * Appends from one turn of the event loop (every worker frame and request read in it) share
+   * one transaction; see GroupCommit. Its commit is the cost of an append that grows least
+   * with the events in it.
+   */
+  private readonly appends = new GroupCommit<EventToStore, AppendResult>(
+    async (events) =>
+      this.db()
+        .transaction(() => this.appendInTransaction(events))
+        .immediate(),
+    { maxInFlight: 1, maxItems: 1000, gatherTurn: true },
   );
 
   /** `path` is a file path (its folder is created by migrate()) or `:memory:`. */
@@ -110,6 +123,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.database) await this.appends.flush();
     await this.checkpointer?.stop();
     this.checkpointer = undefined;
     this.statements.clear();
@@ -119,10 +133,8 @@ export class SqliteStore implements Store {
 
   // events
 
-  async appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
-    return this.db()
-      .transaction(() => this.appendInTransaction(events))
-      .immediate();
+  appendEvents(events: EventToStore[]): Promise<AppendResult[]> {
+    return this.appends.add(events);
   }
 
   /** Stores events inside the caller's transaction. */

@@ -86,4 +86,32 @@ describe("GroupCommit", () => {
     assert.deepEqual(await group.add([]), []);
     assert.equal(store.transactions.length, 0);
   });
+
+  it("with gatherTurn, stores what arrives in one turn of the event loop together", async () => {
+    const store = recorder();
+    const group = new GroupCommit(store.commit, {
+      maxInFlight: 1,
+      maxItems: 100,
+      gatherTurn: true,
+    });
+    // Three callers in one turn (as frames read from several sockets at once), one in the next.
+    const sameTurn = [group.add([1]), group.add([2, 3]), group.add([4])];
+    assert.deepEqual(store.transactions, [], "nothing is stored before the turn ends");
+    assert.deepEqual(await Promise.all(sameTurn), [[10], [20, 30], [40]]);
+    assert.deepEqual(await group.add([5]), [50]);
+    assert.deepEqual(store.transactions, [[1, 2, 3, 4], [5]]);
+  });
+
+  it("with gatherTurn, flush stores what waits at once and answers every caller", async () => {
+    const store = recorder();
+    const group = new GroupCommit(store.commit, {
+      maxInFlight: 1,
+      maxItems: 100,
+      gatherTurn: true,
+    });
+    const waiting = group.add([1, 2]);
+    await group.flush();
+    assert.deepEqual(store.transactions, [[1, 2]]);
+    assert.deepEqual(await waiting, [10, 20]);
+  });
 });
