@@ -287,7 +287,13 @@ export class WorkerHub {
       else this.send(connection.socket, { type: "error", error });
       return;
     }
-    await this.heartbeat(connection);
+    // The write runs beside the frame, not before it: a batch waits for its own commit only.
+    this.heartbeat(connection)?.catch((error) =>
+      this.logger.warn(
+        { err: error, sandbox_id: connection.sandboxId },
+        "recording a worker heartbeat failed",
+      ),
+    );
     const value = frame.value;
     switch (value.type) {
       case "hello":
@@ -399,11 +405,12 @@ export class WorkerHub {
     }
   }
 
-  private async heartbeat(connection: WorkerConnection) {
+  /** Records that the worker is alive, at most every 2 s; undefined when not due. */
+  private heartbeat(connection: WorkerConnection): Promise<unknown> | undefined {
     const now = Date.now();
-    if (now - connection.lastHeartbeatWrite < HEARTBEAT_WRITE_INTERVAL_MS) return;
+    if (now - connection.lastHeartbeatWrite < HEARTBEAT_WRITE_INTERVAL_MS) return undefined;
     connection.lastHeartbeatWrite = now;
-    await this.store.updateSandbox(connection.sandboxId, { last_heartbeat_at: now });
+    return this.store.updateSandbox(connection.sandboxId, { last_heartbeat_at: now });
   }
 
   private send(socket: WebSocket, frame: WorkerServerFrame) {
