@@ -131,7 +131,11 @@ describe("two replicas on Postgres + Redis", () => {
         (event) => event.event_type === "task.assigned" && event.payload.warm === true,
       );
       assert.ok(warm.length >= 1, "a task started warm");
-      for (const event of warm) assert.ok(pooled.includes(String(event.payload.sandbox_id)));
+      // A claimed pool refills while the other tasks wait, so a later task may start in the
+      // refill: every warm start is in a sandbox its pool announced as ready.
+      const everPooled = ready().map((event) => event.entity_id);
+      for (const event of warm)
+        assert.ok(everPooled.includes(String(event.payload.sandbox_id)), "warm in a pool sandbox");
       assert.equal(
         new Set(warm.map((event) => event.payload.sandbox_id)).size,
         warm.length,
