@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { git, gitText } from "../src/repo/git.ts";
@@ -208,4 +208,38 @@ export async function openRepoFloors(repo: BigRepository) {
     },
     close: removeScratch,
   };
+}
+
+/** The prepared checkout of every mirror in the server's data dir (see `SpareCheckouts`). */
+async function preparedCheckouts(dataDir: string): Promise<string[]> {
+  const mirrors = path.join(dataDir, "mirrors");
+  const names = await readdir(mirrors).catch(() => [] as string[]);
+  return names.map((name) => path.join(mirrors, name, "omoi", "spare"));
+}
+
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Waits until the server has prepared the next checkout of each mirror (work it does in the
+ * background after a task starts), so no measured window shares the machine with it.
+ */
+export async function waitForPreparedCheckouts(dataDir: string, timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const spares = await preparedCheckouts(dataDir);
+    const ready = await Promise.all(spares.map(exists));
+    if (spares.length > 0 && ready.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error("the server never prepared the next checkout");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Removes the prepared checkouts, so the next task clones (the first task's way). */
+export async function discardPreparedCheckouts(dataDir: string) {
+  for (const spare of await preparedCheckouts(dataDir))
+    await rm(spare, { recursive: true, force: true });
 }

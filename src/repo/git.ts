@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import os from "node:os";
 
 /**
  * Runs Omoi's own git. Every call starts from an environment with nothing of the host's git
@@ -46,6 +47,10 @@ export interface GitOptions {
   timeoutMs?: number;
   /** Largest stdout kept, in bytes (default 64 MiB); more is an error. */
   maxOutputBytes?: number;
+  /** Kills git when aborted. */
+  signal?: AbortSignal;
+  /** Runs git at the lowest CPU priority (work done ahead of time, in the background). */
+  lowPriority?: boolean;
 }
 
 export interface GitResult {
@@ -106,7 +111,16 @@ export function gitRaw(args: readonly string[], options: GitOptions = {}): Promi
     const child = spawn("git", full, {
       env: gitEnvironment(options.env),
       stdio: ["pipe", "pipe", "pipe"],
+      signal: options.signal,
+      killSignal: "SIGKILL",
     });
+    if (options.lowPriority && child.pid !== undefined) {
+      try {
+        os.setPriority(child.pid, os.constants.priority.PRIORITY_LOW);
+      } catch {
+        // Not allowed here: it runs at the usual priority.
+      }
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let stderr = "";

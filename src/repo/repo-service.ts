@@ -4,6 +4,7 @@ import { RepoError } from "./errors.ts";
 import { git } from "./git.ts";
 import { Mirror, tipRef } from "./mirror.ts";
 import type { RepoSource } from "./source.ts";
+import { SpareCheckouts } from "./spare.ts";
 import {
   type CloneResult,
   type CollectResult,
@@ -20,6 +21,11 @@ export interface RepoServiceOptions {
   author?: GitIdentity;
   /** Committer of those commits (default: the author). */
   committer?: GitIdentity;
+  /**
+   * Which repositories get a checkout prepared ahead for their next task (see
+   * `SpareCheckouts`); none when unset.
+   */
+  prepareAhead?: (source: RepoSource) => boolean;
 }
 
 /** A task's repository plan, settled before its sandbox starts. */
@@ -54,13 +60,22 @@ export function defaultBranchName(title: string, taskId: string): string {
 export class RepoService {
   readonly #mirrors = new Map<string, Mirror>();
   readonly #mirrorsDir: string;
+  readonly #prepareAhead: (source: RepoSource) => boolean;
+  /** Checkouts prepared ahead of the next task on a repository. */
+  readonly spares = new SpareCheckouts();
   readonly author: GitIdentity;
   readonly committer: GitIdentity;
 
   constructor(options: RepoServiceOptions) {
     this.#mirrorsDir = path.resolve(options.mirrorsDir);
+    this.#prepareAhead = options.prepareAhead ?? (() => false);
     this.author = options.author ?? DEFAULT_IDENTITY;
     this.committer = options.committer ?? this.author;
+  }
+
+  /** Stops the background work (checkouts being prepared). */
+  close(): Promise<void> {
+    return this.spares.close();
   }
 
   mirror(source: RepoSource): Mirror {
@@ -113,6 +128,7 @@ export class RepoService {
       branch: plan.branch,
       identity: this.author,
       taskId,
+      spares: this.#prepareAhead(plan.source) ? this.spares : undefined,
     });
   }
 

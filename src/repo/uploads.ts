@@ -137,6 +137,11 @@ export class RepoUploads {
     }
   }
 
+  /** Whether `source` is one of these uploads. */
+  holds(source: RepoSource): boolean {
+    return source.kind === "local" && path.dirname(source.location) === this.#dir;
+  }
+
   /** The source of `upload:<id>`, or null when `input` does not name an upload. */
   async source(input: string): Promise<RepoSource | null> {
     if (!input.startsWith(UPLOAD_PREFIX)) return null;

@@ -4,6 +4,7 @@ import path from "node:path";
 import { RepoError } from "./errors.ts";
 import { git, gitRaw, gitText } from "./git.ts";
 import { type Mirror, tipRef, workRef } from "./mirror.ts";
+import { catchUpSpare, type SpareCheckouts } from "./spare.ts";
 import {
   advanceWorkspace,
   checkWorkspaceGitDir,
@@ -39,6 +40,8 @@ export async function cloneWorkspace(options: {
   identity: GitIdentity;
   /** Keeps the fresh index for this task's turns (see `collectTurn`). */
   taskId?: string;
+  /** Prepared checkouts: one is taken when ready, and the next one prepared. */
+  spares?: SpareCheckouts;
 }): Promise<CloneResult> {
   const { mirror, workspace, baseBranch, branch } = options;
   await mkdir(workspace, { recursive: true });
@@ -57,18 +60,22 @@ export async function cloneWorkspace(options: {
     const existing = await gitRaw(["rev-parse", "--verify", `refs/heads/${branch}^{commit}`], {
       cwd: mirror.path,
     });
+    const shas = {
+      baseSha: base.stdout.toString().trim(),
+      branchSha: existing.code === 0 ? existing.stdout.toString().trim() : null,
+    };
+    const wanted = [{ branch: baseBranch, sha: shas.baseSha }];
+    if (shas.branchSha) wanted.push({ branch, sha: shas.branchSha });
+    if (await claimSpare(options.spares, mirror, workspace, wanted)) return shas;
     await git(
       ["clone", "--quiet", "--local", "--no-hardlinks", "--no-checkout", mirror.path, workspace],
       {},
     );
-    return {
-      baseSha: base.stdout.toString().trim(),
-      branchSha: existing.code === 0 ? existing.stdout.toString().trim() : null,
-    };
+    // The sandbox's copy names no remote: the mirror's path is Omoi's business.
+    await git(["remote", "remove", "origin"], { cwd: workspace });
+    return shas;
   });
   const inWorkspace = { cwd: workspace };
-  // The sandbox's copy names no remote: the mirror's path is Omoi's business.
-  await git(["remote", "remove", "origin"], inWorkspace);
   const headSha = branchSha ?? baseSha;
   await git(["symbolic-ref", "HEAD", `refs/heads/${branch}`], inWorkspace);
   await git(["update-ref", `refs/heads/${branch}`, headSha], inWorkspace);
@@ -87,7 +94,30 @@ export async function cloneWorkspace(options: {
   // No agent has touched the workspace yet: its index (with every file's stat data) is
   // Omoi's own. A copy on the trusted side spares the turns from hashing every file again.
   if (options.taskId) await keepIndex(options.mirror, options.taskId, gitIndex(workspace));
+  options.spares?.prepare(mirror, baseBranch);
   return { baseSha, headSha, continued: branchSha !== null };
+}
+
+/**
+ * Takes the mirror's prepared checkout as the workspace and gives it the objects of the
+ * task's branches; false (and the folder empty again) when there is none or it cannot be
+ * brought up to date.
+ */
+async function claimSpare(
+  spares: SpareCheckouts | undefined,
+  mirror: Mirror,
+  workspace: string,
+  wanted: { branch: string; sha: string }[],
+): Promise<boolean> {
+  if (!spares || !(await spares.claim(mirror, workspace))) return false;
+  try {
+    await catchUpSpare(mirror, workspace, wanted);
+    return true;
+  } catch {
+    await rm(workspace, { recursive: true, force: true });
+    await mkdir(workspace, { recursive: true });
+    return false;
+  }
 }
 
 export interface CollectResult {

@@ -154,15 +154,19 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
 
     const ingest = new Ingest(store, bus);
     let serverUrl = config.publicUrl ?? "";
+    const uploads = new RepoUploads(path.join(config.dataDir, "uploads"), config.uploadMaxBytes);
     const repoService = new RepoService({
       mirrorsDir: path.join(config.dataDir, "mirrors"),
       author: config.git.author,
       committer: config.git.committer,
+      // An upload is a one-off (each `omoi run --repo .` from afar sends its own); a
+      // repository named again and again gets its next checkout prepared ahead.
+      prepareAhead: (source) => !uploads.holds(source),
     });
-    const uploads = new RepoUploads(path.join(config.dataDir, "uploads"), config.uploadMaxBytes);
     const outgoing = new OutgoingBundles(path.join(config.dataDir, "outgoing"), {
       logger: createLogger("retention", config.logLevel),
     });
+    closers.push(() => repoService.close());
     const repositories = new RepositoryRegistry(
       store,
       new Vault(secret, "repositories"),
