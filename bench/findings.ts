@@ -57,6 +57,16 @@ a warm pool of started workers (or loading the SDK while the channel connects) w
 most of it. The floor (a Node spawn plus the CLI's start inside the wrapper) is most of the
 rest, so the ratio to it is about 1.5–2.
 
+**Embedded (SQLite + in-process bus)**: the server's CPU is most of the path. Per event it
+writes the viewer's frame and the worker's ack (a loopback socket write each) and stores the
+event, and a SQLite commit writes every page the transaction touched (the row, its three
+indexes, the stream's counter) to the log. Appends read in one turn of the event loop share
+one transaction, so at 2,000 events/s, where one turn often reads frames from several
+workers, there are fewer commits than events, and the more the server falls behind the more
+frames share each commit. In an A/B on a loaded machine (load average 15), sharing them
+nearly halved the server's CPU time per event and made the steady-rate p50 and p99 2.5–3×
+shorter; one event at a time (a turn with one frame) costs the same as before.
+
 **Postgres + Redis**: the floor's own Postgres commit (p50 a few ms, p99 tens of ms under
 load) is the largest part of every scaled figure; \`synchronous_commit=off\` (an operator's
 opt-in through \`DATABASE_URL\`, see the README) removes the WAL fsync from it, as its floor
