@@ -36,6 +36,8 @@ export interface OrchestratorOptions {
   /** Grace a worker gets to end its session before its process tree is killed. */
   stopGraceMs: number;
   runAgents: boolean;
+  /** How long warm pools trust the environments they read when no change was heard of. */
+  environmentRefreshMs: number;
 }
 
 /** The worker channel as the orchestrator sees it. */
@@ -264,6 +266,6 @@ export class Orchestrator implements Control {
   }
 
   environmentChanged(): Promise<void> {
-    return this.pools?.fill() ?? Promise.resolve();
+    return this.pools?.environmentsChanged() ?? Promise.resolve();
   }
 }

@@ -1,10 +1,12 @@
 import type { ResolvedEnvironment } from "../environment/environments.ts";
 import type { Logger } from "../log/logger.ts";
+import { OmoiError } from "../protocol/error.ts";
 import type { StoredEvent } from "../protocol/event.ts";
 import { newSandboxId } from "../protocol/ids.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
 import { sandboxLimitsOf, type Task } from "../protocol/task.ts";
 import type { TaskAssignment } from "../protocol/worker-channel.ts";
+import type { EnvironmentRecord } from "../store/environment-store.ts";
 import type { Store } from "../store/store.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Stopping } from "./stopping.ts";
@@ -22,6 +24,11 @@ export interface PoolLauncher {
 export interface PoolOptions {
   replicaId: string;
   maxSandboxes: number;
+  /**
+   * How long the environments the pools read stay current when no change was heard of
+   * (a change on this replica is heard at once; one on another replica after at most this).
+   */
+  environmentRefreshMs: number;
 }
 
 interface PoolEntry {
@@ -73,6 +80,10 @@ export class WarmPools {
   private filling = false;
   private again = false;
   private open = false;
+  /** The environments as last read, so a pass with nothing changed reads nothing. */
+  private environments: { records: EnvironmentRecord[]; readAt: number } | undefined;
+  /** Counts the changes heard of: a read that began before one is not kept. */
+  private changes = 0;
 
   constructor(
     private readonly store: Store,
@@ -91,6 +102,15 @@ export class WarmPools {
   /** Shutting down: nothing refills; the sandboxes end with every other one. */
   end() {
     this.open = false;
+  }
+
+  /**
+   * An environment was created, changed or deleted (or a claim found one changed): the next
+   * pass reads them anew, ending old versions' sandboxes and filling from the new ones.
+   */
+  environmentsChanged(): Promise<void> {
+    this.forgetEnvironments();
+    return this.fill();
   }
 
   /** Pool sandboxes of this replica, ready or still being prepared. */
@@ -123,14 +143,20 @@ export class WarmPools {
     const environment = await this.launcher
       .resolveEnvironment(environmentId)
       .catch(() => undefined);
-    if (!environment) return false;
+    if (!environment) {
+      // Deleted on another replica, perhaps: the pools read the environments again.
+      this.forgetEnvironments();
+      return false;
+    }
     const fresh: PoolEntry[] = [];
     for (const entry of candidates) {
       const active = this.lifecycle.get(entry.sandboxId);
       if (!active || active.stopping) this.entries.delete(entry.sandboxId);
-      else if (entry.version !== environment.updatedAt)
+      else if (entry.version !== environment.updatedAt) {
+        // Changed on another replica since the pools last read it: refill from the new one.
+        this.forgetEnvironments();
         await this.retire(entry, "its environment changed");
-      else fresh.push(entry);
+      } else fresh.push(entry);
     }
     const entry = fresh.find((candidate) => candidate.ready) ?? fresh[0];
     // Taken out before any await: no other claim can see it.
@@ -224,7 +250,7 @@ export class WarmPools {
 
   private async fillOnce() {
     await this.forgetEnded();
-    const records = await this.store.environments.list();
+    const records = await this.readEnvironments();
     const wanted = new Map(records.map((record) => [record.id, record]));
     for (const entry of [...this.entries.values()]) {
       const record = wanted.get(entry.environmentId);
@@ -240,9 +266,30 @@ export class WarmPools {
       if (waiting && waiting.until > Date.now()) continue;
       for (let count = pool.length; count < size; count++) {
         if (!this.open || this.lifecycle.size >= this.options.maxSandboxes) return;
-        await this.launchOne(record.id);
+        if (!(await this.launchOne(record))) break;
       }
     }
+  }
+
+  /**
+   * The environments, read from the store only when a change was heard of or the last read is
+   * older than `environmentRefreshMs`: a pass with nothing changed (every scheduling pass
+   * with an empty queue) costs no query.
+   */
+  private async readEnvironments(): Promise<EnvironmentRecord[]> {
+    const now = Date.now();
+    const known = this.environments;
+    if (known && now - known.readAt < this.options.environmentRefreshMs) return known.records;
+    const changes = this.changes;
+    const records = await this.store.environments.list();
+    // A change heard of meanwhile may not be in this read: the pass it started reads again.
+    if (changes === this.changes) this.environments = { records, readAt: now };
+    return records;
+  }
+
+  private forgetEnvironments() {
+    this.environments = undefined;
+    this.changes += 1;
   }
 
   /** Drops the entries whose sandbox ended; one that failed makes its pool wait. */
@@ -265,8 +312,22 @@ export class WarmPools {
     }
   }
 
-  private async launchOne(environmentId: string) {
-    const environment = await this.launcher.resolveEnvironment(environmentId);
+  /**
+   * Starts one pool sandbox from the environment as the store has it now; false (nothing
+   * started, and the environments are read again) when it was changed or deleted since the
+   * pools read it, so a stale read never fills a deleted environment's or an old version's pool.
+   */
+  private async launchOne(record: EnvironmentRecord): Promise<boolean> {
+    const environmentId = record.id;
+    const environment = await this.launcher.resolveEnvironment(environmentId).catch((error) => {
+      if (error instanceof OmoiError && error.status === 404) return undefined;
+      throw error;
+    });
+    if (!environment || environment.updatedAt !== record.updated_at) {
+      this.forgetEnvironments();
+      this.again = true;
+      return false;
+    }
     const id = newSandboxId();
     const sandbox = await this.lifecycle.createUntasked(
       { id, provider: this.launcher.providerName, prompt: null, owner: this.options.replicaId },
@@ -275,10 +336,11 @@ export class WarmPools {
     this.entries.set(id, {
       sandboxId: id,
       environmentId,
-      version: environment.updatedAt ?? 0,
+      version: record.updated_at,
       ready: false,
     });
     await this.launcher.start(sandbox, environment);
+    return true;
   }
 
   private async retire(entry: PoolEntry, reason: string) {

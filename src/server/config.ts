@@ -67,6 +67,11 @@ export interface Config {
   uploadMaxBytes: number;
   /** How long an uploaded repository no task needs any more is kept before the sweeper deletes it. */
   uploadRetentionMs: number;
+  /**
+   * How long warm pools go without reading the environments again when no change was made on
+   * this replica (a change made on another replica is seen after at most this).
+   */
+  warmPoolRefreshMs: number;
   /** Which machine this server runs on (health shows it; the CLI compares it with its own). */
   machineId: string;
   /** A viewer whose unsent backlog grows past this is told it lagged and disconnected. */
@@ -207,6 +212,7 @@ const EnvSchema = z.object({
     .int()
     .min(0)
     .default(7 * 24 * 60 * 60_000),
+  OMOI_WARM_POOL_REFRESH_MS: z.coerce.number().int().min(100).default(5_000),
   OMOI_MACHINE_ID: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
@@ -307,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: values.OMOI_BODY_LIMIT_BYTES,
     uploadMaxBytes: values.OMOI_UPLOAD_MAX_BYTES,
     uploadRetentionMs: values.OMOI_UPLOAD_RETENTION_MS,
+    warmPoolRefreshMs: values.OMOI_WARM_POOL_REFRESH_MS,
     machineId: values.OMOI_MACHINE_ID ?? machineIdentity(),
     viewerMaxBufferBytes: values.OMOI_VIEWER_MAX_BUFFER_BYTES,
     logLevel: values.OMOI_LOG_LEVEL,

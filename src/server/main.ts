@@ -230,6 +230,7 @@ export async function startOmoi(config: Config): Promise<RunningOmoi> {
         livenessIntervalMs: 1000,
         stopGraceMs: 2000,
         runAgents: config.runAgents,
+        environmentRefreshMs: config.warmPoolRefreshMs,
       },
       createLogger("orchestrator", config.logLevel),
       repoRunHooks(repos, ingest, config.dataDir),

@@ -27,7 +27,9 @@ let omoi: TestOmoi;
 let watcher: TestViewer;
 
 before(async () => {
-  omoi = await startTestOmoi();
+  // Pools read the environments again only when a change is heard of (or after an hour): so
+  // every pool below fills, drains and refills because the server heard of the change.
+  omoi = await startTestOmoi({ OMOI_WARM_POOL_REFRESH_MS: String(60 * 60_000) });
   watcher = new TestViewer(
     `${omoi.url.replace("http", "ws")}/ws/events?event_types=environment.pool_ready,environment.setup_started,environment.setup_finished,sandbox.created,sandbox.terminated,sandbox.failed`,
   );
@@ -106,6 +108,30 @@ const setupStarts = (sandboxId: string) =>
   );
 
 describe("warm pools", () => {
+  test("warm_pool edited on a running server is honoured at once: raised, the pool fills; lowered, it drains", async () => {
+    // Made without a pool, after the server's pools had read the (empty) list of environments.
+    const environment = await createEnvironment({ name: "resized", setup_script: "echo ok" });
+    assert.equal(environment.warm_pool, 0);
+    const raised = await api<Environment>(omoi.url, "PATCH", "/api/v1/environments/resized", {
+      warm_pool: 1,
+    });
+    assert.equal(raised.status, 200, JSON.stringify(raised.body));
+    assert.equal(raised.body.warm_pool, 1);
+    const [pooled] = await waitReady("resized", 1);
+    const sandbox = (await api<Sandbox>(omoi.url, "GET", `/api/v1/sandboxes/${pooled}`)).body;
+    assert.ok(sandbox.worker_pid && pidAlive(sandbox.worker_pid), "the pool sandbox runs");
+
+    const lowered = await api<Environment>(omoi.url, "PATCH", "/api/v1/environments/resized", {
+      warm_pool: 0,
+    });
+    assert.equal(lowered.status, 200, JSON.stringify(lowered.body));
+    await watcher.waitFor(() => ended(pooled), "the pool sandbox ended", 30_000);
+    assertNoProcesses(sandbox);
+    const deleted = await api(omoi.url, "DELETE", "/api/v1/environments/resized");
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(readyOf("resized"), [], "no pool sandbox of it is left");
+  });
+
   test("a task starts from a pooled sandbox without running setup again; nothing of it reaches the next one; the pool refills", async () => {
     await createEnvironment({
       name: "warm",
