@@ -71,7 +71,7 @@ export class Environments {
       mcp_servers: body.mcp_servers ?? {},
       warm_pool: body.warm_pool ?? 0,
     };
-    checkSpec(spec);
+    checkSpec(spec, values);
     const record = await this.store.create({
       id: newEnvironmentId(),
       name: body.name,
@@ -157,7 +157,7 @@ export class Environments {
       const values = this.open(current);
       const spec: EnvironmentSpec = { ...current.spec };
       const name = apply(current, spec, values);
-      checkSpec(spec);
+      checkSpec(spec, values);
       const updated = await this.store.update(
         current.id,
         { name, spec, sealed: this.seal(values) },
@@ -206,11 +206,23 @@ export class Environments {
 }
 
 /** Checks across fields, after a create or a patch is applied: nothing is stored when one fails. */
-function checkSpec(spec: EnvironmentSpec) {
+function checkSpec(spec: EnvironmentSpec, values: SealedValues) {
+  const agentSecrets = spec.secrets.filter((secret) => !secret.setup_only);
   checkMcpServers(spec.mcp_servers, {
     agentNetwork: spec.network.agent,
     variables: Object.keys(spec.variables),
     secrets: spec.secrets,
+    // What the agent's processes get, as the worker fills references in (`phaseVariables`).
+    values: {
+      ...spec.variables,
+      ...Object.fromEntries(
+        agentSecrets.flatMap((secret) =>
+          Object.hasOwn(values.secrets, secret.name)
+            ? [[secret.name, values.secrets[secret.name]]]
+            : [],
+        ),
+      ),
+    },
   });
 }
 

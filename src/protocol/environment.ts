@@ -120,11 +120,76 @@ const Printable = (max: number) =>
     .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), {
       message: "must not contain control characters",
     });
+export const MAX_MCP_HEADERS = 32;
+export const MCP_HEADER_NAME_MAX = 256;
+export const MCP_HEADER_VALUE_MAX_BYTES = 8 * 1024;
+export const MCP_HEADERS_MAX_BYTES = 16 * 1024;
+
+/** An HTTP field name: a token (RFC 9110), so it can never break the request it is sent in. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * What a header value may hold: visible ASCII, spaces and tabs. No CR or LF (they would end the
+ * header and start another), no other control characters, nothing a fetch would refuse.
+ */
+export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/**
+ * Fields the MCP transport, the HTTP connection or the sandbox's proxy set themselves: one given
+ * here would break the connection or speak to the proxy instead of the server.
+ */
+const TRANSPORT_HEADER =
+  /^(host|content-length|content-type|transfer-encoding|connection|keep-alive|upgrade|te|trailer|expect|accept|proxy-.*|mcp-session-id|mcp-protocol-version|last-event-id)$/i;
+
+/** Why one configured header cannot be sent, or null when it can. */
+function headerProblem(name: string, value: string, seen: Set<string>): string | null {
+  if (!HEADER_NAME.test(name)) {
+    return `'${name.slice(0, 64)}' is not a header name (letters, digits and !#$%&'*+.^_\`|~-)`;
+  }
+  if (name.length > MCP_HEADER_NAME_MAX) {
+    return `a header name is at most ${MCP_HEADER_NAME_MAX} characters`;
+  }
+  if (TRANSPORT_HEADER.test(name)) {
+    return `'${name}' is set by the MCP transport or the connection; it cannot be configured`;
+  }
+  if (seen.has(name.toLowerCase())) {
+    return `'${name}' is given twice (header names are case-insensitive)`;
+  }
+  if (!HEADER_VALUE.test(value)) {
+    return `'${name}': a header value holds only visible ASCII, spaces and tabs (no line breaks or control characters)`;
+  }
+  if (utf8Bytes(value) > MCP_HEADER_VALUE_MAX_BYTES) {
+    return `'${name}': a header value is at most ${MCP_HEADER_VALUE_MAX_BYTES} bytes`;
+  }
+  return null;
+}
+
+/** Headers sent with every request to a remote MCP server; values may reference `${NAME}`. */
+export const McpHeaders = z.record(z.string(), z.string()).superRefine((headers, context) => {
+  const names = Object.keys(headers);
+  if (names.length > MAX_MCP_HEADERS) {
+    context.addIssue({ code: "custom", message: `at most ${MAX_MCP_HEADERS} headers` });
+  }
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    bytes += utf8Bytes(name) + utf8Bytes(value);
+    const problem = headerProblem(name, value, seen);
+    seen.add(name.toLowerCase());
+    if (problem) context.addIssue({ code: "custom", path: [name], message: problem });
+  }
+  if (bytes > MCP_HEADERS_MAX_BYTES) {
+    context.addIssue({
+      code: "custom",
+      message: `the headers are at most ${MCP_HEADERS_MAX_BYTES} bytes in all`,
+    });
+  }
+});
+
 /**
  * An MCP server the agent may use. `stdio` ones run inside the sandbox (as the agent's
  * processes do); `env` values and `args` may name the environment's variables and agent
  * secrets as `${NAME}`, filled in by the worker. `http`/`sse` ones are reached through the
- * agent phase's network level, so their host must be allowed there.
+ * agent phase's network level, so their host must be allowed there; their `headers` values
+ * may reference `${NAME}` the same way (an `Authorization: Bearer ${TOKEN}`).
  */
 export const McpServer = z.discriminatedUnion("type", [
   z
@@ -146,6 +211,7 @@ export const McpServer = z.discriminatedUnion("type", [
         .refine((value) => !/^[a-z]+:\/\/[^/]*@/i.test(value), {
           message: "must not carry a user or password (they would be shown to everyone)",
         }),
+      headers: McpHeaders.optional(),
     })
     .strict(),
 ]);

@@ -79,7 +79,7 @@ describe("omoi env", () => {
     assert.equal(environment.setup_script, null);
   });
 
-  it("edit sets MCP servers from a JSON file; show lists them; rebuild asks for new snapshots", async () => {
+  it("edit sets MCP servers (remote ones with headers) from a JSON file; show lists them; rebuild asks for new snapshots", async () => {
     const servers = path.join(files.dir, "mcp.json");
     writeFileSync(
       servers,
@@ -96,6 +96,28 @@ describe("omoi env", () => {
     const stored = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
     assert.equal(typeof stored.body.snapshots_reset_at, "number");
     assert.match((await cli(["env", "show", "web"])).stdout, /snapshots: {6}rebuilt on request/);
+
+    // A remote server's headers: their names are shown, never what they stand for; a bad
+    // one is the server's clear message and changes nothing.
+    const hosted = (headers: Record<string, string>) =>
+      writeFileSync(
+        servers,
+        JSON.stringify({ hosted: { type: "http", url: "https://api.example.com/mcp", headers } }),
+      );
+    hosted({ Authorization: `Bearer \${NPM_TOKEN}`, "X-Team": "web" });
+    const remote = await cli(["env", "edit", "web", "--mcp-servers", servers]);
+    assert.equal(remote.code, 0, remote.stderr);
+    assert.match(
+      remote.stdout,
+      /mcp servers: {4}hosted \(https:\/\/api\.example\.com\/mcp; headers Authorization, X-Team\)/,
+    );
+    assert.doesNotMatch(remote.stdout, /npm-token-from-the-shell/);
+    hosted({ "Bad Name": "x" });
+    const refused = await cli(["env", "edit", "web", "--mcp-servers", servers]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /'Bad Name' is not a header name/);
+    const kept = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    assert.deepEqual(Object.keys(kept.body.mcp_servers), ["hosted"]);
 
     const removed = await cli(["env", "edit", "web", "--no-mcp-servers"]);
     assert.equal(removed.code, 0, removed.stderr);

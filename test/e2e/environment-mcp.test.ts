@@ -15,10 +15,12 @@ import { TestViewer } from "../helpers/viewer.ts";
  * An environment's MCP servers and the repository's own Claude Code settings, proved with the
  * real CLI in the real sandbox: the scripted model calls an MCP tool, the server (a small
  * stdio MCP server the setup script writes) runs inside the sandbox, and its answer reaches
- * the agent; `agent.started` says which servers connected and which settings were loaded.
+ * the agent; `agent.started` says which servers connected and which settings were loaded. A
+ * remote one, started here on loopback, answers only requests that carry its bearer token.
  */
 
 const MCP_SECRET = "mcp-secret-value-5e0c21aa";
+const HEADER_SECRET = "mcp-bearer-header-secret-8b3f94";
 let omoi: TestOmoi;
 /** `${NAME}`: how an MCP server names a variable or secret of its environment. */
 const reference = (name: string) => `\${${name}}`;
@@ -71,6 +73,32 @@ async function readCommandLines(): Promise<string[]> {
   return lines;
 }
 
+/** While the agent's CLI still runs (so the probe is live), no command line holds `secret`. */
+async function assertOnNoCommandLine(secret: string) {
+  const commandLines = await readCommandLines();
+  assert.ok(
+    commandLines.some((line) => /claude-agent-sdk.*--input-format stream-json/.test(line)),
+    "the agent's CLI still runs (the probe is live)",
+  );
+  assert.deepEqual(
+    commandLines.filter((line) => line.includes(secret)),
+    [],
+    "the secret is on a command line other users can read",
+  );
+}
+
+/** Every regular file under `root` whose bytes contain `text` (links are not followed). */
+async function filesHolding(root: string, text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    const bytes = await readFile(file).catch(() => null);
+    if (bytes?.includes(text)) found.push(file);
+  }
+  return found;
+}
+
 const runTask = (environment: string, prompt: string) =>
   runTaskWithEvents(omoi.url, { prompt, environment });
 
@@ -99,16 +127,7 @@ describe("an environment's MCP servers and the repository's settings", () => {
     assert.equal(task.status, "completed", task.error ?? "");
     // The session idles for follow-ups with its CLI alive: what any user of the machine can
     // read of its processes' command lines (the CLI's, bubblewrap's) must not hold the secret.
-    const commandLines = await readCommandLines();
-    assert.ok(
-      commandLines.some((line) => /claude-agent-sdk.*--input-format stream-json/.test(line)),
-      "the agent's CLI still runs (the probe is live)",
-    );
-    assert.deepEqual(
-      commandLines.filter((line) => line.includes(MCP_SECRET)),
-      [],
-      "the secret is on a command line other users can read",
-    );
+    await assertOnNoCommandLine(MCP_SECRET);
     const started = events.find((event) => event.event_type === "agent.started");
     assert.deepEqual(
       ((started?.payload.mcp_servers ?? []) as { name: string; status: string }[]).map(
@@ -171,9 +190,17 @@ describe("an environment's MCP servers and the repository's settings", () => {
     assert.ok(!(await workerLogs(omoi.dataDir)).includes(MCP_SECRET), "the secret was logged");
   });
 
-  test("a remote (http) MCP server is reached through the agent's network level, and its tool answers the agent", async () => {
+  test("a remote (http) MCP server is reached through the agent's network level with its configured headers, and its tool answers the agent", async () => {
     let calls = 0;
+    const seen: http.IncomingHttpHeaders[] = [];
     const server = http.createServer((request, response) => {
+      seen.push(request.headers);
+      // A hosted MCP server: nothing without its bearer token.
+      if (request.headers.authorization !== `Bearer ${HEADER_SECRET}`) {
+        response.writeHead(401, { "content-type": "application/json" });
+        response.end(JSON.stringify({ error: "unauthorized" }));
+        return;
+      }
       if (request.method !== "POST") {
         response.writeHead(405).end();
         return;
@@ -219,17 +246,31 @@ describe("an environment's MCP servers and the repository's settings", () => {
         } else if (message.method === "tools/call") {
           calls++;
           const text = (message.params?.arguments as { text?: string } | undefined)?.text;
-          reply({ content: [{ type: "text", text: `remote-echo: ${text}` }] });
+          reply({
+            content: [
+              {
+                type: "text",
+                text: `remote-echo: ${text} tenant=${request.headers["x-tenant"]}`,
+              },
+            ],
+          });
         } else reply({});
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
     const port = (server.address() as AddressInfo).port;
     try {
+      const headers = {
+        Authorization: `Bearer ${reference("MCP_TOKEN")}`,
+        "X-Tenant": reference("TENANT"),
+        "X-Client": "omoi-e2e",
+      };
       const created = await api(omoi.url, "POST", "/api/v1/environments", {
         name: "with-remote-mcp",
         network: { agent: { level: "custom", hosts: [`127.0.0.1:${port}`] } },
-        mcp_servers: { probe: { type: "http", url: `http://127.0.0.1:${port}/mcp` } },
+        variables: { TENANT: "acme" },
+        secrets: { MCP_TOKEN: { value: HEADER_SECRET } },
+        mcp_servers: { probe: { type: "http", url: `http://127.0.0.1:${port}/mcp`, headers } },
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const { task, events } = await runTask("with-remote-mcp", "[scenario:mcp] over-http");
@@ -237,8 +278,36 @@ describe("an environment's MCP servers and the repository's settings", () => {
       const started = events.find((event) => event.event_type === "agent.started");
       assert.deepEqual(started?.payload.mcp_servers, [{ name: "probe", status: "connected" }]);
       const result = events.find((event) => event.event_type === "agent.tool_result");
-      assert.match(JSON.stringify(result?.payload.output), /remote-echo: over-http/);
+      const output = JSON.stringify(result?.payload.output);
+      assert.match(output, /remote-echo: over-http tenant=acme/);
       assert.equal(calls, 1);
+      assert.ok(seen.length >= 3, "initialize, tools/list and tools/call reached the server");
+      for (const received of seen) {
+        assert.equal(received.authorization, `Bearer ${HEADER_SECRET}`);
+        assert.equal(received["x-tenant"], "acme");
+        assert.equal(received["x-client"], "omoi-e2e");
+      }
+
+      // The session idles with its CLI alive: the token is on no process's command line, in no
+      // file under the data dir (the sandbox's home, Claude Code's config and temp dirs, the
+      // workspace, the logs, the database), in no event and in no response.
+      await assertOnNoCommandLine(HEADER_SECRET);
+      assert.deepEqual(await filesHolding(omoi.dataDir, HEADER_SECRET), []);
+      const stored = await api(
+        omoi.url,
+        "GET",
+        `/api/v1/sandboxes/${task.sandbox_id}/events?limit=1000`,
+      );
+      const environment = await api<{ mcp_servers: Record<string, { headers?: unknown }> }>(
+        omoi.url,
+        "GET",
+        "/api/v1/environments/with-remote-mcp",
+      );
+      assert.deepEqual(environment.body.mcp_servers.probe.headers, headers);
+      const listed = await api(omoi.url, "GET", "/api/v1/environments");
+      const everything = JSON.stringify([stored.body, events, task, environment.body, listed.body]);
+      assert.ok(!everything.includes(HEADER_SECRET), "the header's secret was stored or served");
+      assert.ok(!(await workerLogs(omoi.dataDir)).includes(HEADER_SECRET), "it was logged");
     } finally {
       server.close();
     }

@@ -31,6 +31,13 @@ const full = {
   mcp_servers: { docs: { type: "http", url: "https://mcp.example.com/mcp" } },
 };
 
+/** A create body with one remote MCP server the agent can reach, sending `headers`. */
+const remoteWith = (name: string, headers: Record<string, string>) => ({
+  name,
+  network: { agent: { level: "full" } },
+  mcp_servers: { s: { type: "http", url: "https://mcp.example.com/mcp", headers } },
+});
+
 function assertNoSecret(value: unknown) {
   const text = JSON.stringify(value);
   assert.ok(!text.includes(SECRET_VALUE), "a secret's value appears in a response");
@@ -114,6 +121,63 @@ forEachBackend(
         );
         assert.equal(patched.body.setup_script, null);
         assert.equal(patched.body.model_credentials?.kind, "oauth_token", "untouched fields stay");
+      });
+
+      test("a remote MCP server's headers come back as written: a referenced secret's value is in no response", async () => {
+        const HEADER_SECRET = "mcp-bearer-token-never-shown-41d7";
+        const headers = {
+          Authorization: `Bearer ${reference("MCP_TOKEN")}`,
+          "X-Tenant": reference("TENANT"),
+        };
+        const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
+          name: "hosted-mcp",
+          network: { agent: { level: "custom", hosts: ["mcp.example.com"] } },
+          variables: { TENANT: "acme" },
+          secrets: { MCP_TOKEN: { value: HEADER_SECRET } },
+          mcp_servers: { docs: { type: "http", url: "https://mcp.example.com/mcp", headers } },
+        });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        assert.deepEqual(created.body.mcp_servers.docs, {
+          type: "http",
+          url: "https://mcp.example.com/mcp",
+          headers,
+        });
+        const rotated = await api<Environment>(
+          omoi.url,
+          "PATCH",
+          "/api/v1/environments/hosted-mcp",
+          {
+            secrets: { MCP_TOKEN: { value: `${HEADER_SECRET}-rotated` } },
+          },
+        );
+        assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+        assert.deepEqual(rotated.body.mcp_servers, created.body.mcp_servers);
+        const read = await api<Environment>(omoi.url, "GET", "/api/v1/environments/hosted-mcp");
+        const listed = await api(omoi.url, "GET", "/api/v1/environments");
+        const everything = JSON.stringify([created.body, rotated.body, read.body, listed.body]);
+        assert.ok(everything.includes(`Bearer ${reference("MCP_TOKEN")}`), "the template is shown");
+        assert.ok(!everything.includes(HEADER_SECRET), "a header's secret is in a response");
+
+        // A secret that would break the header it is sent in is refused when it is set, with
+        // neither the value nor anything else of the patch stored.
+        const injected = await api<{ error: { message: string } }>(
+          omoi.url,
+          "PATCH",
+          "/api/v1/environments/hosted-mcp",
+          {
+            description: "changed",
+            secrets: { MCP_TOKEN: { value: `${HEADER_SECRET}\r\nX-Injected: yes` } },
+          },
+        );
+        assert.equal(injected.status, 400);
+        assert.match(
+          injected.body.error.message,
+          /mcp_servers\.docs\.headers\.Authorization: .*line break/,
+        );
+        assert.ok(!JSON.stringify(injected.body).includes(HEADER_SECRET));
+        const kept = await api<Environment>(omoi.url, "GET", "/api/v1/environments/hosted-mcp");
+        assert.equal(kept.body.description, null);
+        assert.equal(kept.body.updated_at, rotated.body.updated_at, "nothing was stored");
       });
 
       test("a task names an environment by name; an unknown one is a 400 and no task", async () => {
@@ -254,6 +318,63 @@ forEachBackend(
               },
             },
             /setup-only secret/,
+          ],
+          [
+            "an MCP header name that is not a token",
+            remoteWith("n21", { "X Token": "v" }),
+            /'X Token' is not a header name/,
+          ],
+          [
+            "an MCP header value with a line break",
+            remoteWith("n22", { "X-Token": "a\r\nX-Injected: yes" }),
+            /'X-Token': a header value holds only visible ASCII.*no line breaks/,
+          ],
+          [
+            "an MCP header the transport sets itself",
+            remoteWith("n23", { Host: "elsewhere.example.com" }),
+            /'Host' is set by the MCP transport/,
+          ],
+          [
+            "an MCP header given twice in different case",
+            remoteWith("n24", { Authorization: "Bearer a", authorization: "Bearer b" }),
+            /'authorization' is given twice/,
+          ],
+          [
+            "too many MCP headers",
+            remoteWith(
+              "n25",
+              Object.fromEntries(Array.from({ length: 33 }, (_, index) => [`X-H${index}`, "v"])),
+            ),
+            /at most 32 headers/,
+          ],
+          [
+            "an MCP header value over the limit",
+            remoteWith("n26", { "X-Big": "v".repeat(8 * 1024 + 1) }),
+            /'X-Big': a header value is at most 8192 bytes/,
+          ],
+          [
+            "an MCP header referencing a setup-only secret",
+            {
+              ...remoteWith("n27", { Authorization: `Bearer ${reference("ONLY_SETUP")}` }),
+              secrets: { ONLY_SETUP: { value: "value-1234", setup_only: true } },
+            },
+            /mcp_servers\.s: '\$\{ONLY_SETUP\}' is a setup-only secret/,
+          ],
+          [
+            "an MCP header referencing a secret with a line break",
+            {
+              ...remoteWith("n28", { Authorization: `Bearer ${reference("TOKEN")}` }),
+              secrets: { TOKEN: { value: "token\nX-Injected: yes" } },
+            },
+            /headers\.Authorization: what it references holds a line break/,
+          ],
+          [
+            "MCP headers on a stdio server",
+            {
+              name: "n29",
+              mcp_servers: { s: { type: "stdio", command: "x", headers: { A: "b" } } },
+            },
+            /headers/,
           ],
           [
             "an MCP env with a reserved name",

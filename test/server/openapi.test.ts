@@ -77,6 +77,28 @@ describe("the OpenAPI description", () => {
     }
   });
 
+  it("describes a remote MCP server's headers in the environment bodies and answers", () => {
+    type Schema = { properties?: Record<string, Schema>; anyOf?: Schema[]; oneOf?: Schema[] };
+    const operation = document.paths["/api/v1/environments"]?.post as Operation & {
+      requestBody?: { content?: Record<string, { schema?: Schema }> };
+    };
+    /** The MCP server variants under an environment schema's `mcp_servers`. */
+    const serverVariants = (schema: Schema | undefined) => {
+      const servers = schema?.properties?.mcp_servers as
+        | (Schema & { additionalProperties?: Schema })
+        | undefined;
+      const server = servers?.additionalProperties;
+      return server?.oneOf ?? server?.anyOf ?? [];
+    };
+    for (const [what, schema] of [
+      ["the create body", operation.requestBody?.content?.["application/json"]?.schema],
+      ["the answer", operation.responses?.["201"]?.content?.["application/json"]?.schema],
+    ] as const) {
+      const remote = serverVariants(schema as Schema).find((variant) => variant.properties?.url);
+      assert.ok(remote?.properties?.headers, `${what} describes no headers`);
+    }
+  });
+
   it("refuses an API route without a schema", async () => {
     const app = Fastify();
     await registerOpenApi(app, "0.0.0");

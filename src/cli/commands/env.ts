@@ -3,6 +3,7 @@ import {
   type CreateEnvironmentBody,
   type Environment,
   MAX_WARM_POOL,
+  type McpServer,
   NetworkLevel,
   type NetworkPolicy,
   type PatchEnvironmentBody,
@@ -66,8 +67,11 @@ Flags (create and edit):
   --model NAME              the model the agent uses
   --mcp-servers FILE        MCP servers the agent may use: a JSON object by name, e.g.
                             {"docs": {"type": "stdio", "command": "docs-mcp",
-                            "env": {"TOKEN": "\${DOCS_TOKEN}"}}} ('-' for stdin); replaces
-                            the environment's servers
+                            "env": {"TOKEN": "\${DOCS_TOKEN}"}},
+                            "hosted": {"type": "http", "url": "https://mcp.example.com/mcp",
+                            "headers": {"Authorization": "Bearer \${MCP_TOKEN}"}}}
+                            ('-' for stdin); replaces the environment's servers. \${NAME}
+                            names a variable or --secret, filled in when the agent starts
   --no-mcp-servers          (edit) remove every MCP server
   --warm-pool N             keep N sandboxes (0-${MAX_WARM_POOL}) set up and started, so a task
                             in this environment starts at once (0: none)
@@ -158,10 +162,7 @@ function describe(environment: Environment): string {
     `  secrets:        ${environment.secrets.map((secret) => `${secret.name} ${secret.hint}${secret.setup_only ? " (setup only)" : ""}`).join(", ") || "-"}`,
     `  mcp servers:    ${
       Object.entries(environment.mcp_servers)
-        .map(
-          ([server, config]) =>
-            `${server} (${config.type === "stdio" ? config.command : config.url})`,
-        )
+        .map(([server, config]) => `${server} (${serverText(config)})`)
         .join(", ") || "-"
     }`,
     `  snapshots:      ${environment.snapshots_reset_at ? `rebuilt on request ${new Date(environment.snapshots_reset_at).toISOString()}` : "kept from the last setup"}`,
@@ -174,6 +175,13 @@ function describe(environment: Environment): string {
       : []),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** A server in one line: its command or URL, and the names of its headers (values may be secret). */
+function serverText(server: McpServer): string {
+  if (server.type === "stdio") return server.command;
+  const headers = Object.keys(server.headers ?? {});
+  return headers.length > 0 ? `${server.url}; headers ${headers.join(", ")}` : server.url;
 }
 
 const policyText = (policy: NetworkPolicy) =>

@@ -48,6 +48,40 @@ describe("the environment form's state", () => {
     });
   });
 
+  it("a remote MCP server's headers are edited as JSON: shown as their templates, sent only when changed", () => {
+    const hosted: Environment = {
+      ...existing,
+      mcp_servers: {
+        hosted: {
+          type: "http",
+          url: "https://a.example.com/mcp",
+          headers: { Authorization: `Bearer \${TOKEN}` },
+        },
+      },
+    };
+    const state = initialFormState(hosted);
+    assert.match(state.mcpServers, /"Authorization": "Bearer \$\{TOKEN\}"/);
+    assert.deepEqual(patchBody(hosted, state), {}, "an untouched edit re-sends no header");
+    state.mcpServers = JSON.stringify({
+      hosted: {
+        type: "http",
+        url: "https://a.example.com/mcp",
+        headers: { Authorization: `Bearer \${TOKEN}`, "X-Team": "web" },
+      },
+    });
+    assert.deepEqual(patchBody(hosted, state).mcp_servers, {
+      hosted: {
+        type: "http",
+        url: "https://a.example.com/mcp",
+        headers: { Authorization: `Bearer \${TOKEN}`, "X-Team": "web" },
+      },
+    });
+    assert.deepEqual(
+      createBody({ ...initialFormState(), name: "x", mcpServers: state.mcpServers }).mcp_servers,
+      JSON.parse(state.mcpServers),
+    );
+  });
+
   it("a warm pool is sent when set, and only when it changed; a bad size says what to fix", () => {
     const state = initialFormState(existing);
     state.warmPool = "2";

@@ -252,9 +252,9 @@ export function EnvironmentForm({
       </div>
       {area(
         "mcpServers",
-        `MCP servers (JSON by name; $${"{"}NAME} refers to a variable or secret)`,
+        `MCP servers (JSON by name; a remote one may carry "headers"; $${"{"}NAME} refers to a variable or secret)`,
         3,
-        '{"docs": {"type": "stdio", "command": "docs-mcp"}}',
+        `{"docs": {"type": "http", "url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer \${MCP_TOKEN}"}}}`,
       )}
       {error ? (
         <div className="alert alert-danger" role="alert" data-testid={testId("error")}>
