@@ -5,11 +5,13 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type ScriptedModel, startScriptedModel } from "../../src/model/server.ts";
 import { checkSandboxRuntime } from "../../src/sandbox/preflight.ts";
+import { buildWorker } from "../../src/sandbox/worker-build.ts";
 import { WORKER_CONFIG_ENV } from "../../src/sandbox/worker-config.ts";
 import { TestChannelServer } from "./channel-server.ts";
 import { ofType, workerOptions } from "./worker-fixture.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/worker/main.ts", import.meta.url));
+const THROUGH_TSX = [process.execPath, "--import", "tsx", MAIN];
 
 function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
@@ -34,13 +36,14 @@ describe("worker process (main.ts)", () => {
     await model.close();
   });
 
-  async function run(signal: "stop-frame" | "SIGTERM") {
+  async function run(signal: "stop-frame" | "SIGTERM", command = THROUGH_TSX) {
     const server = await TestChannelServer.start();
     const { root, options } = await workerOptions(server, model.url, {
       prompt: "say hello",
       unconfined: !confined,
     });
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    const [program, ...args] = command;
+    const child = spawn(program, args, {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(options) },
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -71,6 +74,11 @@ describe("worker process (main.ts)", () => {
   it("exits 0 with agent.completed on SIGTERM", async () => {
     const events = await run("SIGTERM");
     assert.match(String(events.at(-1)?.payload.reason), /SIGTERM/);
+  });
+
+  it("runs the same turn compiled, as the local provider starts it (plain node, no tsx)", async () => {
+    const events = await run("stop-frame", await buildWorker());
+    assert.equal(events.at(-1)?.payload.reason, "done here");
   });
 
   it("exits 2 with a readable log line when the config is invalid", async () => {
