@@ -7,6 +7,7 @@ import { SandboxManager, type SandboxRuntimeConfig } from "@anthropic-ai/sandbox
 import { networkRules, openNetworkAllows } from "../environment/network.ts";
 import type { NetworkPolicy } from "../protocol/environment.ts";
 import { endBackgroundProcesses } from "./background-processes.ts";
+import { findProgram } from "./find-program.ts";
 import { GroupProcess } from "./group-process.ts";
 import {
   type LimitBreach,
@@ -116,7 +117,13 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
     // host AND port: a bare 127.0.0.1 would open every loopback service.
     const gatewayHost = `127.0.0.1:${gateway.port}`;
     let rules = networkRules(options.network ?? { level: "none" }, gatewayHost);
+    // Found here rather than by srt, which spawns `which` for each (two processes on every
+    // start); the same binaries. Not found: left to srt, which reports them missing.
+    const bwrapPath = findProgram("bwrap") ?? undefined;
+    const socatPath = findProgram("socat") ?? undefined;
     const config: SandboxRuntimeConfig = {
+      ...(bwrapPath ? { bwrapPath } : {}),
+      ...(socatPath ? { socatPath } : {}),
       network: { allowedDomains: rules.allowedDomains, deniedDomains: [] },
       filesystem: {
         ...readView({

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { findProgram } from "./find-program.ts";
 
 /** The programs @anthropic-ai/sandbox-runtime needs on Linux, and the Debian package of each. */
 const REQUIRED_PROGRAMS: ReadonlyArray<{ program: string; debianPackage: string }> = [
@@ -16,19 +16,6 @@ export class SandboxPreflightError extends Error {
   override readonly name = "SandboxPreflightError";
 }
 
-function onPath(program: string): boolean {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // Not in this folder.
-    }
-  }
-  return false;
-}
-
 /**
  * Checks that the local sandbox can work here: the system programs exist and a trivial
  * command runs under srt (in a child process, so this process's srt state is untouched).
@@ -39,7 +26,7 @@ export async function checkSandboxRuntime(): Promise<void> {
       `the local sandbox provider supports Linux only (this is ${process.platform})`,
     );
   }
-  const missing = REQUIRED_PROGRAMS.filter(({ program }) => !onPath(program));
+  const missing = REQUIRED_PROGRAMS.filter(({ program }) => findProgram(program) === null);
   if (missing.length > 0) {
     const packages = missing.map(({ debianPackage }) => debianPackage).join(" ");
     throw new SandboxPreflightError(

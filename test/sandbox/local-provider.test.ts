@@ -130,7 +130,7 @@ describe("LocalSandboxProvider", () => {
     const tree = await treeRunning(handle.pid!, "sleep 1000", 2);
     const commands = tree.map(commandLine);
     assert.ok(
-      commands.some((command) => command.startsWith("bwrap ")),
+      commands.some((command) => /^(\S*\/)?bwrap /.test(command)),
       commands.join("\n"),
     );
 
