@@ -26,6 +26,8 @@ export interface RepoServiceOptions {
    * `SpareCheckouts`); none when unset.
    */
   prepareAhead?: (source: RepoSource) => boolean;
+  /** How long after a task's start its repository's next checkout is begun (default 1 s). */
+  prepareAheadDelayMs?: number;
 }
 
 /** A task's repository plan, settled before its sandbox starts. */
@@ -62,13 +64,14 @@ export class RepoService {
   readonly #mirrorsDir: string;
   readonly #prepareAhead: (source: RepoSource) => boolean;
   /** Checkouts prepared ahead of the next task on a repository. */
-  readonly spares = new SpareCheckouts();
+  readonly spares: SpareCheckouts;
   readonly author: GitIdentity;
   readonly committer: GitIdentity;
 
   constructor(options: RepoServiceOptions) {
     this.#mirrorsDir = path.resolve(options.mirrorsDir);
     this.#prepareAhead = options.prepareAhead ?? (() => false);
+    this.spares = new SpareCheckouts(options.prepareAheadDelayMs);
     this.author = options.author ?? DEFAULT_IDENTITY;
     this.committer = options.committer ?? this.author;
   }

@@ -1,19 +1,20 @@
+import { setMaxListeners } from "node:events";
 import { rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { git, gitText } from "./git.ts";
+import { git } from "./git.ts";
 import type { Mirror } from "./mirror.ts";
 
 /**
  * Prepared checkouts. Writing a large repository's work tree file by file is most of the
  * time a repository task takes to start, so after a task's workspace is made from a mirror,
- * Omoi prepares the next one in the background: a copy of the mirror (objects copied, no
- * hard links, no remote) with the base branch checked out and its index settled. It lives
- * in the mirror's folder, outside every sandbox, and no git but Omoi's ever runs in it. The
- * next task on the repository takes it whole — one `rename` into its empty workspace folder
- * under the mirror's lock — then brings it up to date from the mirror (new objects, its own
- * refs, `reset --hard`, which rewrites only what changed). One prepared checkout per mirror,
- * used once; without one, a task clones as before.
+ * Omoi prepares the next one in the background, at the lowest CPU priority: a repository
+ * with the base branch fetched from the mirror (no remote, no hard links), checked out, its
+ * index settled. It lives in the mirror's folder, outside every sandbox, and no git but
+ * Omoi's ever runs in it. The next task on the repository takes it whole — one `rename` into
+ * its empty workspace folder under the mirror's lock — then brings it up to date from the
+ * mirror (the commits it lacks, its own refs, `reset --hard`, which rewrites only what
+ * changed). One prepared checkout per mirror, used once; without one, a task clones.
  */
 export class SpareCheckouts {
   readonly #preparing = new Map<string, Promise<void>>();
@@ -23,7 +24,10 @@ export class SpareCheckouts {
   constructor(
     /** How long after a claim the next checkout is started, so it does not slow this start. */
     private readonly delayMs = 1000,
-  ) {}
+  ) {
+    // One listener per git or timer under way, across every repository.
+    setMaxListeners(0, this.#abort.signal);
+  }
 
   /**
    * Makes the mirror's prepared checkout `workspace` (an empty folder on the same file
@@ -40,7 +44,7 @@ export class SpareCheckouts {
       if (code === "EXDEV") {
         // Workspaces live on another file system: a prepared checkout cannot be handed over.
         this.#unusable.add(mirror.path);
-        await rm(spareDir(mirror), { recursive: true, force: true });
+        void rm(spareDir(mirror), { recursive: true, force: true }).catch(() => {});
       }
       return false;
     }
@@ -72,26 +76,29 @@ export class SpareCheckouts {
     const signal = this.#abort.signal;
     await sleep(this.delayMs, undefined, { signal });
     if (await exists(spareDir(mirror))) return;
+    // The mirror may have been removed since the task that asked for this checkout.
+    if (!(await exists(path.join(mirror.path, "HEAD")))) return;
     const temporary = temporaryDir(mirror);
     const background = { signal, lowPriority: true } as const;
     await rm(temporary, { recursive: true, force: true });
-    const sha = await mirror.serialize(async () => {
-      // The mirror may have been removed since the task that asked for this checkout.
-      if (!(await exists(path.join(mirror.path, "HEAD")))) return null;
-      const base = await gitText(["rev-parse", "--verify", `refs/heads/${baseBranch}^{commit}`], {
-        cwd: mirror.path,
-      });
-      await git(
-        ["clone", "--quiet", "--local", "--no-hardlinks", "--no-checkout", mirror.path, temporary],
-        background,
-      );
-      return base;
-    });
-    if (sha === null) return;
+    await git(["init", "--quiet", temporary], background);
     const inCopy = { ...background, cwd: temporary };
-    await git(["remote", "remove", "origin"], inCopy);
+    // A fetch, not a local clone: it takes no lock on the mirror (git reads one consistent
+    // state of the branch) and copies only the base branch's objects, not every task's.
+    await git(
+      [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--update-head-ok",
+        mirror.path,
+        `+refs/heads/${baseBranch}:refs/heads/${baseBranch}`,
+      ],
+      { ...inCopy, config: ["fetch.recurseSubmodules=false"] },
+    );
     await git(["symbolic-ref", "HEAD", `refs/heads/${baseBranch}`], inCopy);
-    await git(["reset", "--quiet", "--hard", sha], inCopy);
+    await git(["reset", "--quiet", "--hard", "HEAD"], inCopy);
     // Files written in the same second as the index are "racily clean": git would hash them
     // all again at the claim. Refreshed a moment later, the index vouches for every file.
     await sleep(1100, undefined, { signal });

@@ -66,7 +66,8 @@ export async function cloneWorkspace(options: {
     };
     const wanted = [{ branch: baseBranch, sha: shas.baseSha }];
     if (shas.branchSha) wanted.push({ branch, sha: shas.branchSha });
-    if (await claimSpare(options.spares, mirror, workspace, wanted)) return shas;
+    const headSha = shas.branchSha ?? shas.baseSha;
+    if (await claimSpare(options.spares, mirror, workspace, wanted, headSha)) return shas;
     await git(
       ["clone", "--quiet", "--local", "--no-hardlinks", "--no-checkout", mirror.path, workspace],
       {},
@@ -78,19 +79,22 @@ export async function cloneWorkspace(options: {
   const inWorkspace = { cwd: workspace };
   const headSha = branchSha ?? baseSha;
   await git(["symbolic-ref", "HEAD", `refs/heads/${branch}`], inWorkspace);
-  await git(["update-ref", `refs/heads/${branch}`, headSha], inWorkspace);
-  if (branch !== baseBranch)
-    await git(["update-ref", `refs/heads/${baseBranch}`, baseSha], inWorkspace);
-  // The clone also made a branch for the mirror's HEAD; keep only the two the task is about.
+  // A clone also made a branch for the mirror's HEAD, a prepared checkout one for the base it
+  // was made at: keep only the two the task is about, dropped first (`dev` blocks `dev/fix`).
   const local = await gitText(["for-each-ref", "--format=%(refname)", "refs/heads/"], inWorkspace);
   for (const ref of local.split("\n").filter(Boolean)) {
     if (ref !== `refs/heads/${branch}` && ref !== `refs/heads/${baseBranch}`) {
       await git(["update-ref", "-d", ref], inWorkspace);
     }
   }
+  await git(["update-ref", `refs/heads/${branch}`, headSha], inWorkspace);
+  if (branch !== baseBranch)
+    await git(["update-ref", `refs/heads/${baseBranch}`, baseSha], inWorkspace);
   await git(["reset", "--quiet", "--hard", headSha], inWorkspace);
   await git(["config", "user.name", options.identity.name], inWorkspace);
   await git(["config", "user.email", options.identity.email], inWorkspace);
+  // The ref logs name where the copy came from (the mirror's path) and when: Omoi's business.
+  await rm(path.join(workspace, ".git", "logs"), { recursive: true, force: true });
   // No agent has touched the workspace yet: its index (with every file's stat data) is
   // Omoi's own. A copy on the trusted side spares the turns from hashing every file again.
   if (options.taskId) await keepIndex(options.mirror, options.taskId, gitIndex(workspace));
@@ -108,10 +112,19 @@ async function claimSpare(
   mirror: Mirror,
   workspace: string,
   wanted: { branch: string; sha: string }[],
+  headSha: string,
 ): Promise<boolean> {
   if (!spares || !(await spares.claim(mirror, workspace))) return false;
   try {
     await catchUpSpare(mirror, workspace, wanted);
+    // `reset --hard` rewrites only files whose content changed; a file whose attributes
+    // changed (line endings, `ident`, an encoding) would keep its old form. Such a
+    // checkout is not the one the task's commit gives: clone instead.
+    const attributes = await gitRaw(
+      ["diff", "--quiet", "--no-ext-diff", "HEAD", headSha, "--", "*.gitattributes"],
+      { cwd: workspace },
+    );
+    if (attributes.code !== 0) throw new Error("attributes changed");
     return true;
   } catch {
     await rm(workspace, { recursive: true, force: true });

@@ -73,7 +73,9 @@ export interface SandboxProvider {
    * Creates the sandbox and starts its worker; resolves once the process is spawned. With
    * `workspaceReady`, the workspace's content is still being prepared: the worker starts up
    * but runs no setup and no agent until it resolves (when it rejects, the caller stops the
-   * worker).
+   * worker). Until then the workspace folder itself may be replaced (a prepared checkout is
+   * renamed onto it): hold it by path only — no bind mount, open handle or working
+   * directory in it — before `workspaceReady` resolves.
    */
   start(spec: WorkerLaunchSpec, options?: StartOptions): Promise<SandboxHandle>;
   /** Kills the whole process tree; resolves when nothing of it runs any more. */
