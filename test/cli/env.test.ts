@@ -71,8 +71,11 @@ describe("omoi env", () => {
     assert.equal(edited.code, 0, edited.stderr);
     const listed = await cli(["env", "list"]);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /^NAME +SETUP NET +AGENT NET/m);
-    assert.match(listed.stdout, /^web +none +custom \(2\) +- +2 /m);
+    assert.match(
+      listed.stdout,
+      /^NAME +SETUP NET +AGENT NET +SCRIPT +SECRETS +WARM POOL +UPDATED$/m,
+    );
+    assert.match(listed.stdout, /^web +none +custom \(2\) +- +2 +- +/m);
     const shown = await cli(["env", "show", "web", "--json"]);
     const environment = JSON.parse(shown.stdout) as Environment;
     assert.deepEqual(environment.variables, {});
@@ -127,10 +130,17 @@ describe("omoi env", () => {
     assert.match(unknown.stderr, /environment 'nowhere' not found/);
   });
 
-  it("sets a warm pool with --warm-pool, shows it, and turns it off with 0", async () => {
+  it("sets a warm pool with --warm-pool, shows it (and its size in the list), and turns it off with 0", async () => {
     const created = await cli(["env", "create", "pooled", "--warm-pool", "2"]);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /warm pool: {6}2 started sandboxes/);
+    const listed = await cli(["env", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      /^pooled +trusted +none +- +0 +2 +/m,
+      "the list shows the pool's size",
+    );
     const edited = await cli(["env", "edit", "pooled", "--warm-pool", "0"]);
     assert.equal(edited.code, 0, edited.stderr);
     assert.match(edited.stdout, /warm pool: {6}-/);

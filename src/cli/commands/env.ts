@@ -139,11 +139,12 @@ async function listEnvironments({ global, terminal, client }: CommandContext): P
     network(environment.network.agent),
     environment.setup_script ? "yes" : "-",
     String(environment.secrets.length),
+    // As the web app's list: the pool's size when there is one.
+    environment.warm_pool > 0 ? String(environment.warm_pool) : "-",
     formatAge(environment.updated_at, now),
   ]);
-  terminal.stdout(
-    `${formatTable(["NAME", "SETUP NET", "AGENT NET", "SCRIPT", "SECRETS", "UPDATED"], rows)}\n`,
-  );
+  const header = ["NAME", "SETUP NET", "AGENT NET", "SCRIPT", "SECRETS", "WARM POOL", "UPDATED"];
+  terminal.stdout(`${formatTable(header, rows)}\n`);
   return 0;
 }
 
