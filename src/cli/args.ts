@@ -75,15 +75,18 @@ function describeParseError(error: unknown): string {
   const flag = /'(-[^' ]+)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `unknown flag ${flag}`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
-    return message.includes("argument missing")
-      ? `${flag} needs a value`
-      : `${flag} does not take a value`;
+    if (message.includes("argument missing")) return `${flag} needs a value`;
+    // A value that starts with a dash reads as the next flag; `--flag=-value` says otherwise.
+    if (message.includes("ambiguous")) {
+      return `${flag} needs a value; to give one that starts with '-', write ${flag}=-…`;
+    }
+    return `${flag} does not take a value`;
   }
   return message;
 }
 
 export function resolveGlobalOptions(values: FlagValues, env: NodeJS.ProcessEnv): GlobalOptions {
-  const server = stringFlag(values, "server") ?? env.OMOI_URL ?? DEFAULT_SERVER_URL;
+  const server = stringFlag(values, "server") ?? env.OMOI_URL ?? localServerUrl(env);
   let url: URL;
   try {
     url = new URL(server);
@@ -95,6 +98,25 @@ export function resolveGlobalOptions(values: FlagValues, env: NodeJS.ProcessEnv)
   }
   const token = stringFlag(values, "token") ?? (env.OMOI_API_TOKEN || undefined);
   return { server: server.replace(/\/+$/, ""), token, json: values.json === true };
+}
+
+/**
+ * Where `omoi serve` in this shell listens: its OMOI_PORT and OMOI_HOST (a wildcard address
+ * is reached on loopback), so a server started with `OMOI_PORT=18437 npm start` is found
+ * from the same shell without also setting OMOI_URL.
+ */
+function localServerUrl(env: NodeJS.ProcessEnv): string {
+  const port = env.OMOI_PORT?.trim();
+  const host = env.OMOI_HOST?.trim();
+  if (!port && !host) return DEFAULT_SERVER_URL;
+  const validPort = port && /^\d{1,5}$/.test(port) && Number(port) > 0 && Number(port) <= 65535;
+  const wildcard = !host || host === "0.0.0.0" || host === "::" || host === "[::]";
+  const name = wildcard
+    ? "127.0.0.1"
+    : host.includes(":") && !host.startsWith("[")
+      ? `[${host}]`
+      : host;
+  return `http://${name}:${validPort ? port : "18000"}`;
 }
 
 export function stringFlag(values: FlagValues, name: string): string | undefined {

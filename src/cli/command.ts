@@ -25,7 +25,8 @@ export interface Command {
 }
 
 export const GLOBAL_HELP = `Global flags:
-  --server URL   Omoi server (env OMOI_URL, default http://127.0.0.1:18000)
+  --server URL   Omoi server (env OMOI_URL; default http://127.0.0.1:18000, or
+                 OMOI_HOST:OMOI_PORT when set, where omoi serve listens)
   --token TOKEN  API token, sent as Authorization: Bearer (env OMOI_API_TOKEN)
   --json         machine-readable output
   -h, --help     show help

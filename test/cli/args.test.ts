@@ -54,6 +54,13 @@ describe("parseCommandArgs", () => {
     );
   });
 
+  it("says how to give a value that starts with a dash, instead of claiming the flag takes none", () => {
+    assert.throws(
+      () => parseCommandArgs("run", ["--limit", "-5"], options),
+      usage(/^--limit needs a value; to give one that starts with '-', write --limit=-…$/),
+    );
+  });
+
   it("says when a boolean flag gets a value", () => {
     assert.throws(
       () => parseCommandArgs("run", ["--detach=yes"], options),
@@ -134,6 +141,16 @@ describe("resolveGlobalOptions", () => {
       ),
       { server: "https://flag:2", token: "t-flag", json: true },
     );
+  });
+
+  it("finds a server started in the same shell with OMOI_PORT / OMOI_HOST, unless OMOI_URL says otherwise", () => {
+    const server = (env: NodeJS.ProcessEnv) => resolveGlobalOptions({}, env).server;
+    assert.equal(server({ OMOI_PORT: "18437" }), "http://127.0.0.1:18437");
+    assert.equal(server({ OMOI_PORT: "18437", OMOI_HOST: "0.0.0.0" }), "http://127.0.0.1:18437");
+    assert.equal(server({ OMOI_PORT: "9000", OMOI_HOST: "::1" }), "http://[::1]:9000");
+    assert.equal(server({ OMOI_HOST: "10.0.0.5" }), "http://10.0.0.5:18000");
+    assert.equal(server({ OMOI_PORT: "18437", OMOI_URL: "http://env:1" }), "http://env:1");
+    assert.equal(server({ OMOI_PORT: "nonsense" }), DEFAULT_SERVER_URL);
   });
 
   it("rejects a server that is not an http URL", () => {

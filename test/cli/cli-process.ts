@@ -39,7 +39,15 @@ export function omoi(args: string[], env: Record<string, string> = {}): Promise<
 /** The parent's environment without the variables the CLI reads. */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ["OMOI_URL", "OMOI_API_TOKEN", "NO_COLOR", "OMOI_DEBUG"]) delete env[name];
+  for (const name of [
+    "OMOI_URL",
+    "OMOI_PORT",
+    "OMOI_HOST",
+    "OMOI_API_TOKEN",
+    "NO_COLOR",
+    "OMOI_DEBUG",
+  ])
+    delete env[name];
   return env;
 }
 

@@ -64,7 +64,7 @@ describe("usage errors exit 2 with a hint, no stack", () => {
     [["run", "hi", "--max-budget", "free"], /--max-budget must be a number above 0/],
     [
       ["run", "hi", "--priority", "urgent"],
-      /--priority must be one of CRITICAL, HIGH, MEDIUM, LOW/,
+      /--priority must be one of critical, high, medium, low; got 'urgent'/,
     ],
     [["watch"], /omoi watch: missing task or sandbox id/],
     [["send", "task_1"], /omoi send: missing message/],
@@ -72,6 +72,10 @@ describe("usage errors exit 2 with a hint, no stack", () => {
     [["mode", "task_1"], /omoi mode: missing mode: use one of default, acceptEdits/],
     [["mode", "task_1", "yolo"], /unknown mode 'yolo'/],
     [["stop", "a/b"], /not a valid id/],
+    [
+      ["run", "hi", "--title", "-draft"],
+      /--title needs a value; to give one that starts with '-', write --title=-…/,
+    ],
     [["serve", "--port", "99999"], /--port must be a whole number from 0 to 65535/],
     [["tasks", "--server", "localhost:1"], /--server: .* must start with http/],
   ];

@@ -89,7 +89,12 @@ With --json, every event is printed as one JSON object per line.`,
       model: stringFlag(values, "model"),
       max_turns: integerFlag(values, "max-turns", { min: 1, max: 10_000 }),
       max_budget_usd: positiveNumberFlag(values, "max-budget", 100_000),
-      priority: choiceFlag(values, "priority", Priority.options),
+      // Named in lower case as the help and the task list show them; the API takes upper case.
+      priority: choiceFlag(
+        values,
+        "priority",
+        Priority.options.map((name) => name.toLowerCase()),
+      )?.toUpperCase() as Priority | undefined,
       permission_mode: choiceFlag(values, "mode", PermissionMode.options),
       repo,
       base_branch: stringFlag(values, "base"),
