@@ -5,7 +5,7 @@ import path from "node:path";
 import { machineIdentity } from "../repo/machine.ts";
 import type { OmoiClient } from "./client.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { localGit } from "./local-git.ts";
+import { fetchIntoBranch, localGit } from "./local-git.ts";
 
 /*
  * A checkout travelling to a server on another machine, and the result coming back: the
@@ -154,13 +154,7 @@ export async function fetchTaskBundle(client: OmoiClient, taskId: string, branch
     const file = path.join(folder, "result.bundle");
     const { ref } = await client.downloadBundle(taskId, file);
     await localGit(["bundle", "verify", "--quiet", file]);
-    await localGit(["fetch", "--quiet", "--", file, `+${ref}:refs/heads/${branch}`]).catch(
-      async (error) => {
-        // The branch is checked out here already: fast-forward it.
-        if ((await localGit(["branch", "--show-current"])) !== branch) throw error;
-        await localGit(["pull", "--quiet", "--ff-only", "--", file, ref]);
-      },
-    );
+    await fetchIntoBranch(file, ref, branch);
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

@@ -66,6 +66,39 @@ describe("omoi on a repository", () => {
     assert.equal(checkedOut.code, 0, checkedOut.stderr);
     assert.equal(await gitText(["branch", "--show-current"], { cwd: checkout }), branch);
     assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: checkout }), pushed.payload.sha);
+
+    // A clone where the person went on working on the task's branch: checking the task out
+    // again must not throw that work away.
+    const clone = path.join(path.dirname(checkout), "clone");
+    await git(["clone", "--quiet", checkout, clone]);
+    await git(["checkout", "--quiet", "-B", branch, `origin/${branch}`], { cwd: clone });
+    await commitFiles(clone, { "MINE.md": "my own work\n" }, "my own work");
+    const mine = await gitText(["rev-parse", "HEAD"], { cwd: clone });
+    await git(["checkout", "--quiet", "-b", "elsewhere"], { cwd: clone });
+    const kept = await omoiIn(clone, server.url, ["checkout", taskId]);
+    assert.equal(kept.code, 1, kept.stderr);
+    assert.match(
+      kept.stderr,
+      new RegExp(`your branch ${branch} has commits that the task's branch does not`),
+    );
+    assert.match(kept.stderr, /git branch -m /);
+    assert.equal(
+      await gitText(["rev-parse", branch], { cwd: clone }),
+      mine,
+      "the person's commit stays",
+    );
+    // Checked out there, the same: nothing moves.
+    await git(["checkout", "--quiet", branch], { cwd: clone });
+    const keptCheckedOut = await omoiIn(clone, server.url, ["checkout", taskId]);
+    assert.equal(keptCheckedOut.code, 1, keptCheckedOut.stderr);
+    assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: clone }), mine);
+
+    // Outside any checkout: say where to run it, not git's own words.
+    const outside = await tempDir({ after: (fn) => cleanups.push(fn) });
+    const lost = await omoiIn(outside, server.url, ["checkout", taskId]);
+    assert.equal(lost.code, 1);
+    assert.match(lost.stderr, /is not in a git checkout: run omoi checkout inside the repository/);
+    assert.doesNotMatch(lost.stderr, /rev-parse|fatal:/);
   });
 
   it("a failure the server can check is a clear error", async () => {

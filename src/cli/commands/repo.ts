@@ -1,7 +1,7 @@
 import { booleanFlag, entityIdArgument } from "../args.ts";
 import type { Command } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
-import { localGit } from "../local-git.ts";
+import { fetchIntoBranch, localGit } from "../local-git.ts";
 import { fetchTaskBundle, needsBundle } from "../repo-bundle.ts";
 
 function taskArgument(positionals: string[], usage: string): string {
@@ -36,7 +36,7 @@ branch). --stat prints the files only.`,
       terminal.stdout(`${file.status.padEnd(9)} ${counts}  ${file.path}\n`);
     }
     terminal.stdout(
-      `${changes.files.length} files, ${style.green(`+${changes.added}`)} ${style.red(`−${changes.removed}`)}, ${changes.commits.length} commits\n`,
+      `${changes.files.length} file${changes.files.length === 1 ? "" : "s"}, ${style.green(`+${changes.added}`)} ${style.red(`−${changes.removed}`)}, ${changes.commits.length} commit${changes.commits.length === 1 ? "" : "s"}\n`,
     );
     if (booleanFlag(values, "stat")) return 0;
     terminal.stdout(`\n${changes.diff}`);
@@ -84,23 +84,19 @@ as a bundle (a server on another machine), the branch comes back as a bundle fro
     const task = await client().getTask(id);
     const repo = (task as { repo?: { url: string; branch: string } | null }).repo;
     if (!repo) throw new CliError(`task ${id} does not work on a repository`, 1);
-    await localGit(["rev-parse", "--show-toplevel"]);
+    await localGit(["rev-parse", "--show-toplevel"]).catch(() => {
+      throw new CliError(
+        `${process.cwd()} is not in a git checkout: run omoi checkout inside the repository to bring ${repo.branch} into`,
+        1,
+      );
+    });
     if (needsBundle(repo.url)) {
       await fetchTaskBundle(client(), id, repo.branch);
       await localGit(["checkout", "--quiet", repo.branch]);
       terminal.stdout(`on ${repo.branch} (from the server's copy of ${repo.url})\n`);
       return 0;
     }
-    await localGit([
-      "fetch",
-      "--",
-      repo.url,
-      `+refs/heads/${repo.branch}:refs/heads/${repo.branch}`,
-    ]).catch(async (error) => {
-      // The branch may be checked out here already (a local repository): fast-forward it.
-      if ((await localGit(["branch", "--show-current"])) !== repo.branch) throw error;
-      await localGit(["pull", "--ff-only", "--", repo.url, repo.branch]);
-    });
+    await fetchIntoBranch(repo.url, `refs/heads/${repo.branch}`, repo.branch);
     await localGit(["checkout", repo.branch]);
     terminal.stdout(`on ${repo.branch} (from ${repo.url})\n`);
     return 0;
