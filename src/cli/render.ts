@@ -36,6 +36,7 @@ import {
   toolOutputText,
 } from "./format.ts";
 import { repoLines } from "./render-repo.ts";
+import { stepLines } from "./render-steps.ts";
 import type { Style } from "./style.ts";
 
 /*
@@ -246,7 +247,8 @@ export class EventRenderer {
         return this.system(payload);
       default:
         return (
-          repoLines(event.event_type, payload, style) ?? [
+          repoLines(event.event_type, payload, style) ??
+          stepLines(event.event_type, payload, style, this.lineLimit) ?? [
             style.dim(`· ${event.event_type} ${compactJson(payload, MAX_JSON_CHARS)}`),
           ]
         );

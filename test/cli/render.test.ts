@@ -310,3 +310,118 @@ describe("render: messages, turns, status", () => {
     assert.equal(text, stripAnsi(text));
   });
 });
+
+describe("render: setup, requests for a person, modes and limits read as words, not JSON", () => {
+  const text = (type: string, payload: Record<string, unknown>) =>
+    plain().render(event(type, payload));
+
+  it("shows the environment's setup: start, its output, its end", () => {
+    assert.equal(
+      text("environment.setup_started", {
+        environment: "web",
+        source: "environment",
+        network: "trusted",
+      }),
+      "● setup started: environment web · network trusted\n",
+    );
+    assert.equal(
+      text("environment.setup_output", {
+        lines: [
+          { stream: "stdout", text: "installing" },
+          { stream: "stderr", text: "warning: old" },
+        ],
+      }),
+      "  │ installing\n  │ warning: old\n",
+    );
+    assert.equal(
+      text("environment.setup_finished", { exit_code: 0, duration_ms: 1204, cached: false }),
+      "● setup finished in 1.2s\n",
+    );
+    assert.equal(
+      text("environment.setup_finished", { exit_code: 0, duration_ms: 30, cached: true }),
+      "● setup restored from its snapshot in 30ms\n",
+    );
+    assert.equal(
+      text("environment.setup_finished", { exit_code: 3, duration_ms: 2000, cached: false }),
+      "✗ setup failed (exit 3) after 2.0s\n",
+    );
+  });
+
+  it("says what waits for a person and how it was answered", () => {
+    assert.equal(
+      text("agent.permission_requested", {
+        request_id: "r1",
+        tool: "Bash",
+        input: { command: "rm -rf build", description: "Clean" },
+        description: "Clean the build",
+      }),
+      "? Bash asks for permission: $ rm -rf build\n  Clean the build\n",
+    );
+    assert.equal(
+      text("agent.permission_requested", {
+        request_id: "r1",
+        tool: "Write",
+        input: { file_path: "/w/a.txt" },
+      }),
+      "? Write asks for permission: /w/a.txt\n",
+    );
+    assert.equal(
+      text("agent.question", {
+        request_id: "r2",
+        tool: "AskUserQuestion",
+        questions: [{ question: "Which colour?", options: [{ label: "red" }, { label: "blue" }] }],
+      }),
+      "? Which colour? (red · blue)\n",
+    );
+    assert.equal(
+      text("agent.plan_proposed", {
+        request_id: "r3",
+        tool: "ExitPlanMode",
+        plan: "1. read\n2. fix\n",
+      }),
+      "? the agent proposes a plan:\n  1. read\n  2. fix\n",
+    );
+    const resolved = (fields: Record<string, unknown>) =>
+      text("agent.permission_resolved", {
+        request_id: "r1",
+        kind: "permission",
+        status: "resolved",
+        answered_by: { kind: "person", client: "web" },
+        ...fields,
+      });
+    assert.equal(resolved({ decision: "allow", remember: true }), "✓ allowed from now on (web)\n");
+    assert.equal(resolved({ decision: "deny", reason: "not that" }), "! denied: not that (web)\n");
+    assert.equal(
+      resolved({ decision: "deny", status: "expired", answered_by: { kind: "policy" } }),
+      "! denied (no answer: the task's policy)\n",
+    );
+    assert.equal(
+      resolved({ kind: "plan", decision: "approve", mode: "acceptEdits" }),
+      "✓ plan approved, working in acceptEdits (web)\n",
+    );
+  });
+
+  it("shows mode switches and a passed limit", () => {
+    assert.equal(
+      text("sandbox.mode_requested", { mode: "plan" }),
+      "● mode change requested: plan\n",
+    );
+    assert.equal(
+      text("agent.mode_changed", {
+        mode: "plan",
+        previous: "bypassPermissions",
+        reason: "requested",
+      }),
+      "● permission mode: plan (was bypassPermissions)\n",
+    );
+    assert.equal(
+      text("agent.limit_exceeded", {
+        limit: "memory",
+        value: 1_100 * 1024 * 1024,
+        max: 1024 * 1024 * 1024,
+        unit: "bytes",
+      }),
+      "✗ memory limit passed: 1100 MiB of 1024 MiB allowed\n",
+    );
+  });
+});
