@@ -58,6 +58,7 @@ const ANSWER_SCHEMAS = {
   sandboxModeAnswer: SandboxModeAnswer,
   taskModeAnswer: TaskModeAnswer,
   eventPage: EventPage,
+  noContent: z.null(),
 } satisfies Record<AnswerKind, z.ZodType>;
 
 const checkAnswer: AnswerCheck = (kind, value) => {

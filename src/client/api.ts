@@ -16,6 +16,7 @@ import type { Health } from "../protocol/health.ts";
 import type { PostMessageInput, PostMessageResponse } from "../protocol/message.ts";
 import type {
   BranchList,
+  CreateRepositoryBody,
   PullRequestResult,
   Repository,
   RepositoryList,
@@ -55,6 +56,8 @@ export interface Answers {
   sandboxModeAnswer: SandboxModeAnswer;
   taskModeAnswer: TaskModeAnswer;
   eventPage: EventPage;
+  /** A 204: nothing to read. */
+  noContent: null;
 }
 export type AnswerKind = keyof Answers;
 
@@ -212,6 +215,16 @@ export class ApiClient {
 
   listRepositories() {
     return this.get("repositoryList", "/api/v1/repositories");
+  }
+
+  /** Registers a repository; the server tries its credential first (403 when refused). */
+  registerRepository(body: CreateRepositoryBody) {
+    return this.send("repository", "POST", "/api/v1/repositories", body);
+  }
+
+  /** Forgets a registered repository (its sealed credential with it). */
+  deleteRepository(key: string) {
+    return this.send("noContent", "DELETE", `/api/v1/repositories/${segment(key)}`);
   }
 
   /** Sets (null: clears) a registered repository's default environment. */

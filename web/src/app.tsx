@@ -2,6 +2,7 @@ import { DemoBanner } from "./components/demo-banner.tsx";
 import { NotificationButton } from "./components/notifications.tsx";
 import { EnvironmentsPage } from "./environments/environments-page.tsx";
 import { TaskFeedProvider } from "./live/task-feed.tsx";
+import { RepositoriesPage } from "./repositories/repositories-page.tsx";
 import { type Route, useRoute } from "./route.ts";
 import { SessionPage } from "./session/session-page.tsx";
 import { NewTaskPage } from "./tasks/new-task-form.tsx";
@@ -31,6 +32,13 @@ export function App() {
             Environments
           </a>
           <a
+            href="#/repositories"
+            data-testid="repositories-link"
+            aria-current={route.name === "repositories" ? "page" : undefined}
+          >
+            Repositories
+          </a>
+          <a
             href="#/new"
             className="button primary small"
             data-testid="new-task-link"
@@ -57,6 +65,8 @@ function Page({ route }: { route: Route }) {
       return <NewTaskPage />;
     case "environments":
       return <EnvironmentsPage />;
+    case "repositories":
+      return <RepositoriesPage />;
     case "task":
       return <SessionPage key={`task:${route.id}`} target={{ kind: "task", id: route.id }} />;
     case "sandbox":

@@ -5,6 +5,7 @@ export type Route =
   | { name: "tasks" }
   | { name: "new-task" }
   | { name: "environments" }
+  | { name: "repositories" }
   | { name: "task"; id: string }
   | { name: "sandbox"; id: string }
   | { name: "not-found"; path: string };
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   if (path === "/" || path === "/tasks") return { name: "tasks" };
   if (path === "/new") return { name: "new-task" };
   if (path === "/environments") return { name: "environments" };
+  if (path === "/repositories") return { name: "repositories" };
   const match = /^\/(tasks|sandboxes)\/([^/]+)\/?$/.exec(path);
   if (match && isEntityId(match[2])) {
     return { name: match[1] === "tasks" ? "task" : "sandbox", id: match[2] };

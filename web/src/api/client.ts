@@ -1,6 +1,12 @@
 import { ApiClient, ApiError, type SessionTarget } from "../../../src/client/api.ts";
 import type { AnswerBody } from "../../../src/protocol/approval.ts";
-import type { CreateEnvironmentBody, CreateTaskBody, PatchEnvironmentBody, PostMessageBody } from "./types.ts";
+import type {
+  CreateEnvironmentBody,
+  CreateRepositoryBody,
+  CreateTaskBody,
+  PatchEnvironmentBody,
+  PostMessageBody,
+} from "./types.ts";
 
 /*
  * The browser's use of the one typed client (src/client/api.ts): same-origin requests, the
@@ -44,6 +50,10 @@ export const api = {
   updateEnvironment: (id: string, patch: PatchEnvironmentBody) => client.updateEnvironment(id, patch),
   rebuildSnapshots: (id: string) => client.rebuildSnapshots(id),
   listRepositories: () => client.listRepositories(),
+  registerRepository: (body: CreateRepositoryBody) => client.registerRepository(body),
+  deleteRepository: (id: string) => client.deleteRepository(id),
+  setRepositoryEnvironment: (id: string, environment: string | null) =>
+    client.setRepositoryEnvironment(id, environment),
   listBranches: (repo: string) => client.listBranches(repo),
   getChanges: (id: string) => client.getChanges(id),
   createPullRequest: (id: string, draft: boolean) => client.createPullRequest(id, draft),

@@ -24,6 +24,8 @@ export type {
 export type {
   BranchList,
   ChangedFile,
+  CreateRepositoryBody,
+  CredentialKind,
   Repository,
   TaskChanges,
   TaskPullRequest,

@@ -1,6 +1,7 @@
-import { type FormEvent, useId, useState } from "react";
+import { useId, useState } from "react";
 import { api } from "../api/client.ts";
 import { type Environment, MAX_WARM_POOL, type NetworkLevel } from "../api/types.ts";
+import { useFormSubmit } from "../components/use-form-submit.ts";
 import {
   type CredentialsAction,
   createBody,
@@ -32,8 +33,6 @@ export function EnvironmentForm({
 }) {
   const id = useId();
   const [state, setState] = useState<EnvironmentFormState>(() => initialFormState(existing));
-  const [submitting, setSubmitting] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const set = <K extends keyof EnvironmentFormState>(key: K, value: EnvironmentFormState[K]) =>
     setState((current) => ({ ...current, [key]: value }));
   const setSecret = (name: string, change: { action?: SecretAction; value?: string; setupOnly?: boolean }) =>
@@ -43,27 +42,17 @@ export function EnvironmentForm({
     }));
   const testId = (name: string) => `environment-${name}`;
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    if (submitting) return;
-    setError(null);
-    setSubmitting(true);
-    try {
-      if (existing) {
-        const patch = patchBody(existing, state);
-        if (Object.keys(patch).length === 0) throw new Error("Nothing changed.");
-        await api.updateEnvironment(existing.id, patch);
-      } else {
-        await api.createEnvironment(createBody(state));
-        setState(initialFormState());
-      }
-      onDone();
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : "could not save the environment");
-    } finally {
-      setSubmitting(false);
+  const { submit, submitting, error } = useFormSubmit(async () => {
+    if (existing) {
+      const patch = patchBody(existing, state);
+      if (Object.keys(patch).length === 0) throw new Error("Nothing changed.");
+      await api.updateEnvironment(existing.id, patch);
+    } else {
+      await api.createEnvironment(createBody(state));
+      setState(initialFormState());
     }
-  }
+    onDone();
+  }, "could not save the environment");
 
   const level = (label: string, phase: "setup" | "agent") => {
     const levelKey = phase === "setup" ? "setupLevel" : "agentLevel";

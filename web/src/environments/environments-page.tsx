@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../api/client.ts";
 import type { Environment, NetworkPolicy, Repository } from "../api/types.ts";
+import { PageAlerts } from "../components/page-alerts.tsx";
 import { EnvironmentForm } from "./environment-form.tsx";
 
 function describe(network: NetworkPolicy): string {
@@ -60,16 +61,7 @@ export function EnvironmentsPage() {
         <h1 id="environments-title" className="card-title">
           Environments
         </h1>
-        {error ? (
-          <div className="alert alert-danger" role="alert" data-testid="environments-error">
-            {error}
-          </div>
-        ) : null}
-        {notice ? (
-          <div className="alert alert-info" role="status" data-testid="environments-notice">
-            {notice}
-          </div>
-        ) : null}
+        <PageAlerts error={error} notice={notice} testId="environments" />
         {environments === null ? (
           <p className="muted">Loading…</p>
         ) : environments.length === 0 ? (

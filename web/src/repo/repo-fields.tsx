@@ -50,7 +50,12 @@ export function RepoFields({ value, onChange }: { value: RepoChoice; onChange: (
   return (
     <>
       <div className="field field-wide">
-        <label htmlFor={`${id}-repo`}>Repository</label>
+        <div className="field-label-row">
+          <label htmlFor={`${id}-repo`}>Repository</label>
+          <a href="#/repositories" className="small" data-testid="manage-repositories-link">
+            Manage repositories
+          </a>
+        </div>
         <input
           id={`${id}-repo`}
           className="input"

@@ -1,0 +1,282 @@
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import type { Environment } from "../../src/protocol/environment.ts";
+import type { Repository } from "../../src/protocol/repo.ts";
+import type { Task } from "../../src/protocol/task.ts";
+import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
+import { makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
+import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.ts";
+
+/*
+ * Registered repositories from the browser: the Repositories page registers one with its
+ * credential (tried by the server against real git over HTTP with basic auth), lists it with
+ * the masked hint and its default branch, sets its default environment, and forgets it; the
+ * new-task form starts a task on it. The credential never reaches the page again. No agents run.
+ */
+
+const TOKEN = "ghp_repositorypage0000000000000000007";
+const PASSWORD = "correct-horse-battery";
+let omoi: TestOmoi;
+let browser: Browser;
+let git: Awaited<ReturnType<typeof serveGitHttp>>;
+let environment: Environment;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+before(async () => {
+  const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+  await mkdir(path.join(root, "acme"));
+  await makeRemote(path.join(root, "acme"), "project");
+  git = await serveGitHttp(
+    root,
+    (username, password) =>
+      (username === "x-access-token" && password === TOKEN) ||
+      (username === "alice" && password === PASSWORD),
+  );
+  [omoi, browser] = await Promise.all([startTestOmoi({ OMOI_RUN_AGENTS: "0" }), launchBrowser()]);
+  const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
+    name: "node",
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  environment = created.body;
+});
+after(async () => {
+  await browser?.close();
+  await omoi?.stop();
+  await git?.close();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const repositoryUrl = () => `${git.url}/acme/project.git`;
+
+async function listed(): Promise<Repository[]> {
+  const list = await api<{ repositories: Repository[] }>(omoi.url, "GET", "/api/v1/repositories");
+  assert.equal(list.status, 200);
+  return list.body.repositories;
+}
+
+/** Every answer body the page received, read as text (the page's own bundle left out). */
+function recordAnswers(page: Page): () => Promise<string[]> {
+  const bodies: Promise<string>[] = [];
+  page.on("response", (response) => {
+    if (!response.url().includes("/api/")) return;
+    bodies.push(response.text().catch(() => ""));
+  });
+  return () => Promise.all(bodies);
+}
+
+describe("repositories in the web app", () => {
+  test("register with a token, see the hint and default branch, set the default environment, start a task on it, forget it", async () => {
+    const { page, context, errors } = await newPage(browser);
+    const answers = recordAnswers(page);
+    try {
+      await page.goto(`${omoi.url}/#/`);
+      await page.getByTestId("repositories-link").click();
+      await page.waitForURL(/#\/repositories$/);
+      await visible(page.getByTestId("repositories-empty"));
+
+      await page.getByTestId("repository-url-input").fill(repositoryUrl());
+      await page.getByTestId("repository-name-input").fill("project");
+      assert.equal(await page.getByTestId("repository-credential").inputValue(), "token");
+      const tokenInput = page.getByTestId("repository-token-input");
+      assert.equal(await tokenInput.getAttribute("type"), "password");
+      await tokenInput.fill(TOKEN);
+      await page.getByTestId("repository-submit").click();
+
+      const row = page.getByTestId("repository-row").filter({ hasText: "project" });
+      await visible(row);
+      await visible(
+        page.getByTestId("repositories-notice").filter({ hasText: "project: registered." }),
+      );
+      const [stored] = await listed();
+      assert.equal(stored.name, "project");
+      assert.equal(stored.credential_kind, "token");
+      assert.ok(stored.credential_hint);
+      await visible(
+        row
+          .getByTestId("repository-credential-hint")
+          .filter({ hasText: `token ${stored.credential_hint}` }),
+      );
+      await visible(row.getByTestId("repository-url").filter({ hasText: repositoryUrl() }));
+      await visible(
+        row.getByTestId("repository-default-branch").filter({ hasText: "default branch main" }),
+      );
+      assert.equal(
+        await tokenInput.inputValue(),
+        "",
+        "the form forgets the token once the server has it",
+      );
+      await screenshot(page, "repositories-desktop", { fullPage: true });
+
+      // Default environment: set, cleared, set again — each a PATCH the server keeps.
+      const picker = row.getByTestId("repository-environment");
+      await picker.locator("option", { hasText: "node" }).waitFor({ state: "attached" });
+      assert.equal(await picker.inputValue(), "");
+      await picker.selectOption({ label: "node" });
+      await visible(
+        page.getByTestId("repositories-notice").filter({ hasText: "tasks run in node" }),
+      );
+      assert.equal((await listed())[0].environment_id, environment.id);
+      await picker.selectOption({ label: "none" });
+      await visible(page.getByTestId("repositories-notice").filter({ hasText: "no environment" }));
+      assert.equal((await listed())[0].environment_id, null);
+      await picker.selectOption({ label: "node" });
+      await visible(
+        page.getByTestId("repositories-notice").filter({ hasText: "tasks run in node" }),
+      );
+
+      const html = await page.content();
+      assert.ok(!html.includes(TOKEN), "the token is not in the page");
+
+      // The new-task form links here, offers the repository and its default environment.
+      await page.goto(`${omoi.url}/#/new`);
+      assert.equal(
+        await page.getByTestId("manage-repositories-link").getAttribute("href"),
+        "#/repositories",
+      );
+      await page.getByTestId("new-task-prompt").fill("look around the project");
+      await page.getByTestId("new-task-repo").fill("project");
+      await visible(page.getByTestId("new-task-repo-status").filter({ hasText: "default main" }));
+      // An option is never "visible": wait for the text the closed picker shows.
+      await page.waitForFunction(
+        `document.querySelector('[data-testid="new-task-environment-default"]')?.textContent === "project's default: node"`,
+        undefined,
+        { timeout: WAIT_MS },
+      );
+      await page.getByTestId("new-task-submit").click();
+      await page.waitForURL(/#\/tasks\/[A-Za-z0-9_-]+$/, { timeout: WAIT_MS });
+      const taskId = new URL(page.url()).hash.split("/").at(-1) ?? "";
+      const task = await api<Task>(omoi.url, "GET", `/api/v1/tasks/${taskId}`);
+      assert.equal(task.status, 200);
+      assert.equal(task.body.repo?.repository_id, stored.id);
+      assert.equal(task.body.environment_id, environment.id);
+      const cancelled = await api(omoi.url, "POST", `/api/v1/tasks/${taskId}/cancel`, {});
+      assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+
+      // Forget: a dismissed confirmation keeps it; an accepted one forgets it.
+      await page.goto(`${omoi.url}/#/repositories`);
+      await visible(row);
+      page.once("dialog", (dialog) => void dialog.dismiss());
+      await row.getByTestId("repository-forget").click();
+      assert.equal((await listed()).length, 1);
+      page.once("dialog", (dialog) => {
+        assert.match(dialog.message(), /Forget the repository “project”/);
+        void dialog.accept();
+      });
+      await row.getByTestId("repository-forget").click();
+      await visible(page.getByTestId("repositories-empty"));
+      await visible(
+        page.getByTestId("repositories-notice").filter({ hasText: "project: forgotten." }),
+      );
+      assert.deepEqual(await listed(), []);
+
+      for (const body of await answers()) {
+        assert.ok(!body.includes(TOKEN), "no answer the page received carries the token");
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a refused credential, a duplicate name and a missing field are said next to the form; nothing is stored", async () => {
+    const { page, context } = await newPage(browser);
+    try {
+      await page.goto(`${omoi.url}/#/repositories`);
+      await visible(page.getByTestId("repositories-empty"));
+      await page.getByTestId("repository-url-input").fill(repositoryUrl());
+      await page.getByTestId("repository-name-input").fill("wrong");
+      await page.getByTestId("repository-credential").selectOption("basic");
+      await page.getByTestId("repository-username-input").fill("alice");
+      const password = page.getByTestId("repository-password-input");
+      assert.equal(await password.getAttribute("type"), "password");
+      await password.fill("not-the-password");
+      await page.getByTestId("repository-submit").click();
+      await visible(
+        page
+          .getByTestId("repository-error")
+          .filter({ hasText: "the remote refused the credentials" }),
+      );
+      assert.deepEqual(await listed(), []);
+      await visible(page.getByTestId("repositories-empty"));
+
+      // The right password registers it; the same name again is refused with the server's words.
+      await password.fill(PASSWORD);
+      await page.getByTestId("repository-submit").click();
+      const row = page.getByTestId("repository-row").filter({ hasText: "wrong" });
+      await visible(
+        row.getByTestId("repository-credential-hint").filter({ hasText: "password alice:" }),
+      );
+      assert.ok(!(await page.content()).includes(PASSWORD));
+      await page.getByTestId("repository-url-input").fill(repositoryUrl());
+      await page.getByTestId("repository-name-input").fill("wrong");
+      await page.getByTestId("repository-credential").selectOption("none");
+      await page.getByTestId("repository-submit").click();
+      await visible(
+        page
+          .getByTestId("repository-error")
+          .filter({ hasText: "a repository named 'wrong' is already registered" }),
+      );
+      // A form missing what its credential needs says so before anything is sent.
+      await page.getByTestId("repository-name-input").fill("other");
+      await page.getByTestId("repository-credential").selectOption("token");
+      await page.getByTestId("repository-submit").click();
+      await visible(
+        page.getByTestId("repository-error").filter({ hasText: "enter the access token" }),
+      );
+      assert.deepEqual(
+        (await listed()).map((repository) => repository.name),
+        ["wrong"],
+      );
+      const forgotten = await api(omoi.url, "DELETE", "/api/v1/repositories/wrong");
+      assert.equal(forgotten.status, 204);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("fits a phone: list, default environment and the register form at 390×844", async () => {
+    const registered = await api(omoi.url, "POST", "/api/v1/repositories", {
+      name: "a-repository-with-a-long-name",
+      url: repositoryUrl(),
+      credential: { kind: "token", token: TOKEN },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const { page, context, errors } = await newPage(browser, {
+      width: 390,
+      height: 844,
+      isMobile: true,
+    });
+    try {
+      await page.goto(`${omoi.url}/#/repositories`);
+      const row = page
+        .getByTestId("repository-row")
+        .filter({ hasText: "a-repository-with-a-long-name" });
+      await visible(row.getByTestId("repository-default-branch"));
+      await visible(page.getByTestId("repositories-link"));
+      const overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+      );
+      assert.equal(overflow, 0, "nothing is wider than the phone");
+      for (const testId of [
+        "repository-environment",
+        "repository-forget",
+        "repository-url-input",
+        "repository-submit",
+      ]) {
+        const box = await page.getByTestId(testId).first().boundingBox();
+        assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${testId} is within the screen`);
+      }
+      await screenshot(page, "repositories-phone", { fullPage: true });
+      await row.getByTestId("repository-environment").selectOption({ label: "node" });
+      await visible(
+        page.getByTestId("repositories-notice").filter({ hasText: "tasks run in node" }),
+      );
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,156 @@
+import { useId, useState } from "react";
+import { api } from "../api/client.ts";
+import type { CredentialKind, Environment, Repository } from "../api/types.ts";
+import { useFormSubmit } from "../components/use-form-submit.ts";
+import {
+  CREDENTIAL_CHOICES,
+  initialRepositoryForm,
+  type RepositoryFormState,
+  registerBody,
+  withoutSecrets,
+} from "./repository-form-state.ts";
+
+type TextKey = Exclude<keyof RepositoryFormState, "credential">;
+
+/**
+ * Registers a repository. The server tries the credential before it keeps anything and says
+ * why when it cannot (refused, unreachable, a name taken); that message is shown here. Secrets
+ * are password fields, emptied once the server has them.
+ */
+export function RepositoryForm({
+  environments,
+  onDone,
+}: {
+  environments: Environment[];
+  onDone: (repository: Repository) => void;
+}) {
+  const id = useId();
+  const [state, setState] = useState<RepositoryFormState>(initialRepositoryForm);
+  const set = <K extends keyof RepositoryFormState>(key: K, value: RepositoryFormState[K]) =>
+    setState((current) => ({ ...current, [key]: value }));
+
+  const { submit, submitting, error } = useFormSubmit(async () => {
+    const repository = await api.registerRepository(registerBody(state));
+    setState(initialRepositoryForm());
+    onDone(repository);
+  }, "could not register the repository");
+
+  const field = (
+    key: TextKey,
+    label: string,
+    options: { placeholder?: string; secret?: boolean; wide?: boolean } = {},
+  ) => (
+    <div className={options.wide ? "field field-wide" : "field"}>
+      <label htmlFor={`${id}-${key}`}>{label}</label>
+      <input
+        id={`${id}-${key}`}
+        className={options.secret ? "input mono" : "input"}
+        data-testid={`repository-${key}-input`}
+        type={options.secret ? "password" : "text"}
+        autoComplete={options.secret ? "new-password" : "off"}
+        spellCheck={false}
+        value={state[key]}
+        placeholder={options.placeholder}
+        onChange={(event) => set(key, event.target.value)}
+      />
+    </div>
+  );
+
+  return (
+    <form className="repository-form" onSubmit={submit} noValidate data-testid="repository-form">
+      <div className="form-grid">
+        {field("url", "Clone URL", { placeholder: "https://github.com/acme/project.git", wide: true })}
+        {field("name", "Name", { placeholder: "from the URL" })}
+        <div className="field">
+          <label htmlFor={`${id}-environment`}>Default environment</label>
+          <select
+            id={`${id}-environment`}
+            className="input"
+            data-testid="repository-environment-input"
+            value={state.environment}
+            onChange={(event) => set("environment", event.target.value)}
+          >
+            <option value="">none</option>
+            {environments.map((environment) => (
+              <option key={environment.id} value={environment.id}>
+                {environment.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-credential`}>Credential</label>
+          <select
+            id={`${id}-credential`}
+            className="input"
+            data-testid="repository-credential"
+            value={state.credential}
+            onChange={(event) =>
+              setState((current) => ({ ...withoutSecrets(current), credential: event.target.value as CredentialKind }))
+            }
+          >
+            {CREDENTIAL_CHOICES.map((choice) => (
+              <option key={choice.value} value={choice.value}>
+                {choice.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {state.credential === "token" ? (
+          <>
+            {field("token", "Token (never shown again)", { secret: true })}
+            {field("tokenUsername", "Sent as user", { placeholder: "x-access-token" })}
+          </>
+        ) : null}
+        {state.credential === "basic" ? (
+          <>
+            {field("username", "Username")}
+            {field("password", "Password (never shown again)", { secret: true })}
+          </>
+        ) : null}
+        {state.credential === "github_app" ? (
+          <>
+            {field("appId", "App id")}
+            {field("installationId", "Installation id")}
+          </>
+        ) : null}
+      </div>
+      {state.credential === "github_app" ? (
+        <div className="field">
+          <label htmlFor={`${id}-privateKey`}>Private key (PEM; never shown again)</label>
+          {/* A textarea keeps the key's lines; it is emptied once the server has it. */}
+          <textarea
+            id={`${id}-privateKey`}
+            className="input mono secret-text"
+            data-testid="repository-privateKey-input"
+            rows={4}
+            autoComplete="off"
+            spellCheck={false}
+            value={state.privateKey}
+            placeholder="-----BEGIN RSA PRIVATE KEY-----"
+            onChange={(event) => set("privateKey", event.target.value)}
+          />
+        </div>
+      ) : null}
+      {state.credential === "token" || state.credential === "github_app" ? (
+        <div className="form-grid">
+          {field("apiBaseUrl", "Forge API (GitHub Enterprise)", {
+            placeholder: "https://ghe.example.com/api/v3 — empty for github.com",
+            wide: true,
+          })}
+        </div>
+      ) : null}
+      {error ? (
+        <div className="alert alert-danger" role="alert" data-testid="repository-error">
+          {error}
+        </div>
+      ) : null}
+      <div className="form-actions">
+        <span className="muted small">The server tries the credential before it keeps it.</span>
+        <button type="submit" className="button primary" data-testid="repository-submit" disabled={submitting}>
+          {submitting ? "Checking…" : "Register repository"}
+        </button>
+      </div>
+    </form>
+  );
+}
