@@ -14,6 +14,10 @@ export interface Bus {
   readonly kind: "memory" | "redis";
   /** Connects; resolves when subscriptions will receive what is published after it. */
   start(): Promise<void>;
+  /**
+   * Hands the event to this replica's subscribers before it returns, and on its way to the
+   * other replicas in call order; it does not wait for them (nor for Redis) to have it.
+   */
   publish(event: StoredEvent): Promise<void>;
   /** Every published event, from every replica; switch on `event_type` for a typed payload. */
   subscribe(handler: (event: OmoiEvent) => void): Unsubscribe;

@@ -67,7 +67,7 @@ export class RedisBus implements Bus {
     this.publisher = new Redis(url, {
       ...common,
       connectionName: name && `${name}:pub`,
-      // A publish waits through a short blip, then gives up rather than stall ingest.
+      // A publish is retried through a short blip, then given up (and reported).
       maxRetriesPerRequest: 2,
       // Publishes issued in one tick (a batch's events) leave in one socket write.
       enableAutoPipelining: true,
@@ -106,14 +106,15 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     if (!this.started) throw new Error("RedisBus.publish() called before start()");
     this.fanOut.deliver(event);
-    try {
-      await this.publisher.publish(this.channel, encodeMessage(this.origin, event));
-    } catch (error) {
-      // The event is already stored and local viewers have it; a viewer on another replica
-      // that misses it fills the gap from the store.
-      // Failing here would fail the producer's request for an event that is safely kept.
-      this.onError(error, `redis publish of ${event.event_type} ${event.id} failed`);
-    }
+    // Queued on the publisher connection in call order, which is the order other replicas
+    // hear; Redis's reply is not waited for, so a producer's acknowledgement (and its next
+    // batch) never waits a Redis round trip. A failed publish is reported: the event is
+    // already stored and local viewers have it, and a viewer on another replica that misses
+    // it fills the gap from the store.
+    this.publisher.publish(this.channel, encodeMessage(this.origin, event)).catch((error) => {
+      if (!this.closed)
+        this.onError(error, `redis publish of ${event.event_type} ${event.id} failed`);
+    });
   }
 
   subscribe(handler: (event: OmoiEvent) => void): Unsubscribe {

@@ -68,7 +68,9 @@ describe("RedisBus", () => {
     const own = storedEvent();
     await a.publish(own);
     assert.deepEqual(seenByA.ids(), [own.id], "delivered locally before publish() resolves");
-    // b's marker goes through Redis after a's event did, so an echo would arrive before it.
+    // Once b has heard a's event, Redis has sent it to a's subscriber too; b's marker goes
+    // through Redis after it, so an echo would arrive before the marker.
+    await seenByB.waitFor(1);
     const marker = storedEvent();
     await b.publish(marker);
     await seenByA.waitFor(2);
@@ -84,8 +86,12 @@ describe("RedisBus", () => {
     const mineToo = await open({ channel: `${prefix}:mine-${counter}` });
     const collector = new Collector();
     mine.subscribe(collector.handler);
-    other.subscribe(() => {});
+    const witness = new Collector();
+    const otherToo = await open({ channel: `${prefix}:other-${counter}` });
+    otherToo.subscribe(witness.handler);
     await other.publish(storedEvent());
+    // Once a subscriber of `other`'s channel has it, Redis has handled that publish.
+    await witness.waitFor(1);
     const marker = storedEvent();
     // Same order on one Redis: had `other`'s event leaked, it would arrive first.
     await mineToo.publish(marker);
