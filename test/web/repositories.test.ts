@@ -226,6 +226,19 @@ describe("repositories in the web app", () => {
       await visible(
         page.getByTestId("repository-error").filter({ hasText: "enter the access token" }),
       );
+      // A URL nobody answers at, and a name the server does not take: its words, nothing kept.
+      await page.getByTestId("repository-url-input").fill("http://127.0.0.1:9/nobody/here.git");
+      await page.getByTestId("repository-credential").selectOption("none");
+      await page.getByTestId("repository-submit").click();
+      await visible(page.getByTestId("repository-error").filter({ hasText: "127.0.0.1:9" }));
+      const unreachable = (await page.getByTestId("repository-error").textContent()) ?? "";
+      await page.getByTestId("repository-url-input").fill(repositoryUrl());
+      await page.getByTestId("repository-name-input").fill("bad name!");
+      await page.getByTestId("repository-submit").click();
+      await visible(
+        page.getByTestId("repository-error").filter({ hasText: "must be 1-100 letters" }),
+      );
+      assert.notEqual(await page.getByTestId("repository-error").textContent(), unreachable);
       assert.deepEqual(
         (await listed()).map((repository) => repository.name),
         ["wrong"],
