@@ -176,7 +176,11 @@ export class RepoService {
   }
 }
 
-/** The commit message of Omoi's commit: the agent's summary and a trailer naming the task. */
+/**
+ * The commit message of Omoi's commit: the agent's summary and a trailer naming the task.
+ * The subject is the summary's first line, unless that is a markdown heading ("## Done",
+ * "# Summary"): a section label says nothing of the change, so the task's title does.
+ */
 export function commitMessage(summary: string | null, taskTitle: string, taskLink: string): string {
   const text = (summary ?? "").trim();
   const firstLine =
@@ -184,7 +188,9 @@ export function commitMessage(summary: string | null, taskTitle: string, taskLin
       .split("\n")
       .find((line) => line.trim() !== "")
       ?.trim() ?? "";
-  const subject = (firstLine || taskTitle || "Changes by the agent").slice(0, 72);
+  const heading = /^#{1,6}\s+(.*)$/.exec(firstLine)?.[1]?.trim();
+  const lead = heading === undefined ? firstLine : taskTitle.trim() || heading;
+  const subject = (lead || taskTitle || "Changes by the agent").slice(0, 72);
   const body = text && text !== firstLine ? `\n\n${text.slice(0, 4000)}` : "";
   return `${subject}${body}\n\nOmoi-Task: ${taskLink}\n`;
 }

@@ -297,3 +297,19 @@ test("a repository with a submodule and Git LFS pointers: cloned as git clones i
     pointer.trim(),
   );
 });
+
+test("commit message: the summary's first line, or the task's title when that line is only a markdown heading", () => {
+  assert.equal(
+    commitMessage("Added feature one.\n\nDetails.", "Add a feature", "x").split("\n")[0],
+    "Added feature one.",
+  );
+  const headed = commitMessage("## Done\n\nI set up the workspace.", "Add a greeting file", "x");
+  assert.equal(headed.split("\n")[0], "Add a greeting file");
+  assert.match(
+    headed,
+    /\n\n## Done\n\nI set up the workspace\.\n\nOmoi-Task: x\n$/,
+    "the summary stays in the body",
+  );
+  assert.equal(commitMessage("# Summary", "", "x").split("\n")[0], "Summary");
+  assert.equal(commitMessage("#hashtag is text", "t", "x").split("\n")[0], "#hashtag is text");
+});
