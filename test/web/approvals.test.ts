@@ -79,6 +79,10 @@ describe("approvals in the browser", () => {
       const card = page.getByTestId("permission-card");
       await visible(card);
       await visible(page.getByTestId("permission-input").filter({ hasText: "approved.txt" }));
+      // While the request is open the conversation says Claude waits for the person, not that it works.
+      await visible(page.locator('[data-testid="agent-activity"][data-activity="needs_you"]'));
+      // The request shows in the conversation's history in words, not as an event type.
+      await visible(page.getByTestId("note").filter({ hasText: "Bash asks for permission" }));
 
       // Another tab's task list shows the task waiting, naming what for.
       const list = await newPage(browser);
@@ -89,6 +93,19 @@ describe("approvals in the browser", () => {
         (await row.getByTestId("needs-you").getAttribute("title")) ?? "",
         /Allow Bash: echo approved/,
       );
+      // The mark sits beside the title on the row's one line: the title keeps its room.
+      const mark = await row.getByTestId("needs-you").boundingBox();
+      const title = await row.getByTestId("task-title").boundingBox();
+      assert.ok(mark && title, "the mark and the title are shown");
+      assert.ok(
+        title.x >= mark.x + mark.width,
+        `the title starts after the mark: ${JSON.stringify({ mark, title })}`,
+      );
+      assert.ok(
+        Math.abs(title.y + title.height / 2 - (mark.y + mark.height / 2)) < 8,
+        "on the same line",
+      );
+      assert.ok(title.width > 200, `the title has room: ${title.width}px`);
       await list.context.close();
 
       await shoot(page, "desktop-permission-card");
@@ -96,6 +113,9 @@ describe("approvals in the browser", () => {
       await page.getByTestId("deny-reason").fill("not on this machine");
       await page.getByTestId("confirm-deny").click();
       await message(page, "First command outcome: not on this machine");
+      await visible(
+        page.getByTestId("note").filter({ hasText: "Denied: not on this machine (web)" }),
+      );
       assert.equal(existsSync(await workspaceFile(taskId, "approved.txt")), false);
 
       await visible(card.filter({ hasText: "second.txt" }));

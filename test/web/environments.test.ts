@@ -66,6 +66,7 @@ describe("environments in the web app", () => {
       const rowText = (await row.textContent()) ?? "";
       assert.match(rowText, /custom \(registry\.npmjs\.org\)/);
       assert.match(rowText, /setup only/);
+      assert.match(rowText, /· 1 variable ·/, "one variable, counted in words a person reads");
       assert.match(rowText, /warm pool of 2/);
       assert.doesNotMatch(rowText, /abcdefghijklmnop/, "the secret's value is never shown");
 

@@ -73,6 +73,13 @@ test("pick a repository, start, watch +N −M grow, open the changes, create a p
       await choices.evaluateAll((options) => options.map((option) => option.getAttribute("value"))),
       ["guarded", "project"],
     );
+    // The repository field takes the form's whole row, so a URL or path can be read as typed.
+    const field = await page.getByTestId("new-task-repo").boundingBox();
+    const prompt = await page.getByTestId("new-task-prompt").boundingBox();
+    assert.ok(
+      field && prompt && field.width >= prompt.width - 2,
+      `repository field ${field?.width}px of ${prompt?.width}px`,
+    );
     await page.getByTestId("new-task-prompt").fill("[scenario:repo-edit] add a hello module");
     await page.getByTestId("new-task-repo").fill("project");
     await visible(page.getByTestId("new-task-base-branch"));

@@ -77,6 +77,78 @@ describe("standaloneItem", () => {
   });
 });
 
+describe("steps around the agent's work read as words, not event types", () => {
+  const note = (type: string, payload: Record<string, unknown>) => {
+    const item = shown(type, payload).item;
+    return item?.kind === "note" ? [item.text, item.tone] : item;
+  };
+
+  it("says where the repository's work went: clone, commit, changes, push, pull request", () => {
+    assert.deepEqual(
+      note("repo.cloned", {
+        url: "/home/me/web",
+        base_branch: "main",
+        base_sha: "b6056b04aa",
+        branch: "omoi/fix-1",
+        continued: false,
+      }),
+      ["Cloned /home/me/web · main @ b6056b04 → omoi/fix-1 (a new branch)", "info"],
+    );
+    assert.deepEqual(
+      note("repo.committed", { sha: "f1a58952861b", message: "Add greet.sh\n\nbody" }),
+      ["Committed f1a58952 Add greet.sh", "info"],
+    );
+    assert.deepEqual(note("repo.changes", { files: [{}, {}], added: 7, removed: 1 }), [
+      "Changes: 2 files +7 −1",
+      "info",
+    ]);
+    assert.deepEqual(
+      note("repo.pushed", { branch: "omoi/fix-1", sha: "f1a58952861b", url: "/home/me/web" }),
+      ["Pushed omoi/fix-1 @ f1a58952 to /home/me/web", "success"],
+    );
+    assert.deepEqual(
+      note("repo.push_failed", { code: "push_rejected", reason: "protected branch" }),
+      ["Not pushed (push_rejected): protected branch", "danger"],
+    );
+  });
+
+  it("says who answered a request and how, which mode the agent is in, and a passed limit", () => {
+    assert.deepEqual(note("agent.permission_requested", { request_id: "r", tool: "Bash" }), [
+      "Bash asks for permission",
+      "warn",
+    ]);
+    assert.deepEqual(
+      note("agent.permission_resolved", {
+        request_id: "r",
+        kind: "permission",
+        status: "resolved",
+        decision: "allow",
+        answered_by: { kind: "person", client: "web" },
+      }),
+      ["Allowed (web)", "success"],
+    );
+    assert.deepEqual(
+      note("agent.permission_resolved", {
+        request_id: "r",
+        kind: "permission",
+        status: "expired",
+        decision: "deny",
+        reason: "nobody answered",
+        answered_by: { kind: "policy" },
+      }),
+      ["Denied: nobody answered (no answer: the task's policy)", "warn"],
+    );
+    assert.deepEqual(note("agent.mode_changed", { mode: "plan", previous: "default" }), [
+      "Permission mode: plan (was default)",
+      "info",
+    ]);
+    assert.deepEqual(
+      note("agent.limit_exceeded", { limit: "run_time", value: 125_000, max: 120_000, unit: "ms" }),
+      ["Run time limit passed: 2m5s of 2m0s allowed", "danger"],
+    );
+  });
+});
+
 describe("loadedItem", () => {
   it("lists settings and MCP servers, and makes no item when the session loaded none", () => {
     assert.equal(loadedItem("k", {}), null);

@@ -117,6 +117,7 @@ function EnvironmentRow({
   onDelete: () => void;
 }) {
   const servers = Object.keys(environment.mcp_servers);
+  const variableCount = Object.keys(environment.variables).length;
   return (
     <li className="environment-row" data-testid="environment-row" data-name={environment.name}>
       <div className="environment-head">
@@ -142,7 +143,7 @@ function EnvironmentRow({
       {environment.description ? <div className="muted">{environment.description}</div> : null}
       <div className="environment-meta muted" data-testid="environment-meta">
         setup network: {describe(environment.network.setup)} · agent network: {describe(environment.network.agent)} ·{" "}
-        {Object.keys(environment.variables).length} variables
+        {variableCount} variable{variableCount === 1 ? "" : "s"}
         {environment.setup_script ? " · setup script" : ""}
         {environment.model ? ` · model ${environment.model}` : ""}
         {environment.model_credentials

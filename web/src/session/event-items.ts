@@ -1,3 +1,4 @@
+import { stepWords } from "../../../src/client/step-words.ts";
 import type { StoredEvent } from "../api/types.ts";
 import type { Item, LoadedItem, NoteItem, NoteTone, Todo } from "./items.ts";
 import { bool, type Payload, record, str, strings } from "./payload.ts";
@@ -82,9 +83,12 @@ export function standaloneItem(key: string, frame: StoredEvent, payload: Payload
       };
     case "agent.todo_updated":
       return { item: { kind: "todos", key, todos: readTodos(payload.todos) } };
-    default:
-      // An event this view has no words for still shows, by its type.
-      return { item: noteItem(key, type, type, "info", frame.emitted_at) };
+    default: {
+      // Steps around the agent's work (repository, setup, approvals, modes, limits) in the
+      // terminal's words; an event this view has no words for still shows, by its type.
+      const words = stepWords(type, payload);
+      return { item: noteItem(key, type, words?.text ?? type, words?.tone ?? "info", frame.emitted_at) };
+    }
   }
 }
 

@@ -185,7 +185,7 @@ export function SessionPage({ target }: { target: SessionTarget }) {
             if (bottom && !jumping.current) following.current = true;
           }}
           follow={() => following.current}
-          activity={terminal ? "ended" : model.stats.activity}
+          activity={terminal ? "ended" : approvals.open().length > 0 ? "needs_you" : model.stats.activity}
           loading={!session.replayed}
           cwd={model.stats.cwd}
         />

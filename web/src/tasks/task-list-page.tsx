@@ -100,30 +100,33 @@ function TaskRow({ task, now }: { task: Task; now: number }) {
         data-status={task.status}
       >
         <StatusBadge status={task.status} testId="task-status" />
-        {task.needs_you ? (
-          <span className="needs-you" data-testid="needs-you" title={task.needs_you.summary}>
-            Needs you
+        {/* One cell for the title and its marks, so the row keeps its three columns. */}
+        <span className="task-main">
+          {task.needs_you ? (
+            <span className="needs-you" data-testid="needs-you" title={task.needs_you.summary}>
+              Needs you
+            </span>
+          ) : null}
+          <span className="task-title" data-testid="task-title">
+            {task.title || task.prompt}
           </span>
-        ) : null}
-        <span className="task-title" data-testid="task-title">
-          {task.title || task.prompt}
+          {task.repo ? (
+            <span className="task-repo small" data-testid="task-repo">
+              {task.repo.changes ? (
+                <span>
+                  <span className="diff-add-count">+{task.repo.changes.added}</span>{" "}
+                  <span className="diff-del-count">−{task.repo.changes.removed}</span>
+                </span>
+              ) : null}
+              {task.repo.pull_request ? (
+                <span data-testid="task-pull-request">
+                  {" "}
+                  PR #{task.repo.pull_request.number} · {task.repo.pull_request.state}
+                </span>
+              ) : null}
+            </span>
+          ) : null}
         </span>
-        {task.repo ? (
-          <span className="task-repo small" data-testid="task-repo">
-            {task.repo.changes ? (
-              <span>
-                <span className="diff-add-count">+{task.repo.changes.added}</span>{" "}
-                <span className="diff-del-count">−{task.repo.changes.removed}</span>
-              </span>
-            ) : null}
-            {task.repo.pull_request ? (
-              <span data-testid="task-pull-request">
-                {" "}
-                PR #{task.repo.pull_request.number} · {task.repo.pull_request.state}
-              </span>
-            ) : null}
-          </span>
-        ) : null}
         <span className="task-meta">
           <span title={new Date(task.created_at).toLocaleString()}>{formatAge(task.created_at, now)}</span>
           <span title="duration">{duration === null ? "—" : formatDuration(duration)}</span>

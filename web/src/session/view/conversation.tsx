@@ -131,7 +131,8 @@ interface ConversationProps {
   onAtBottom: (atBottom: boolean) => void;
   /** Keep the newest item in view as items arrive, while the reader is at the bottom. */
   follow: () => boolean;
-  activity: AgentActivity;
+  /** `needs_you`: a request waits for the person's answer (the cards below the conversation). */
+  activity: AgentActivity | "needs_you";
   loading: boolean;
   cwd: string | null;
 }
@@ -253,7 +254,14 @@ function HistoryHead({ context }: { context: HeadContext }) {
 
 const COMPONENTS = { List: ListElement, Item: ListItem, Header: HistoryHead };
 
-function ActivityLine({ activity }: { activity: AgentActivity }) {
+function ActivityLine({ activity }: { activity: AgentActivity | "needs_you" }) {
+  if (activity === "needs_you") {
+    return (
+      <div className="activity needs-answer" data-testid="agent-activity" data-activity="needs_you">
+        Claude is waiting for your answer below.
+      </div>
+    );
+  }
   if (activity === "working") {
     return (
       <div className="activity" data-testid="agent-activity" data-activity="working">
