@@ -25,7 +25,13 @@ describe("approvals in the terminal", () => {
     const first = await session.waitFor(
       "? allow it: y (yes) · a (always allow) · n [reason] (deny)",
     );
+    assert.match(
+      session.output(),
+      /\? Bash asks for permission: \$ echo approved > /,
+      "the request in words",
+    );
     session.type("n not in the terminal\r");
+    await session.waitFor("! denied: not in the terminal (cli)", first);
     const denied = await session.waitFor("First command outcome: not in the terminal", first);
     await session.waitFor("? allow it", denied);
     session.type("a\r");
@@ -38,6 +44,11 @@ describe("approvals in the terminal", () => {
     const first = await session.waitFor("? allow it");
     const taskId = /\((task_[A-Za-z0-9]+)\)/.exec(session.output())?.[1];
     assert.ok(taskId, "the run names its task");
+    // The list and the task's page say it waits for the person, and on what.
+    const listed = await runCli(["tasks", "--server", omoi.url]);
+    assert.match(listed.stdout, new RegExp(`${taskId}\\s+running · needs you`));
+    const detail = await runCli(["task", taskId, "--server", omoi.url]);
+    assert.match(detail.stdout, /^needs you\s+Allow Bash: echo approved/m);
     const bad = await runCli(["mode", taskId, "yolo", "--server", omoi.url]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /unknown mode 'yolo'/);

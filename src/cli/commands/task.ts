@@ -1,3 +1,4 @@
+import type { TaskRepo } from "../../protocol/repo.ts";
 import type { Sandbox, TaskWithSandbox as TaskDetail } from "../../protocol/sandbox.ts";
 import { entityIdArgument, isTaskId } from "../args.ts";
 import type { Command } from "../command.ts";
@@ -13,8 +14,9 @@ export const taskCommand: Command = {
   options: {},
   help: `Usage: omoi task <task-id>
 
-Shows a task: status, settings, sandbox, turns, tokens, cost, timing, result or
-error, and its prompt. Given a sandbox id, shows that sandbox.`,
+Shows a task: status (and what it waits for you on), settings, sandbox, its repository
+(branch, changes, push, pull request), turns, tokens, cost, timing, result or error, and
+its prompt. Given a sandbox id, shows that sandbox.`,
 
   async run({ positionals, global, terminal, client }) {
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
@@ -55,7 +57,9 @@ export function formatTask(task: TaskDetail, style: Style, now: number): string 
       [
         ["id", task.id],
         ["status", paintStatus(task.status, style)],
+        ["needs you", task.needs_you ? style.yellow(task.needs_you.summary) : undefined],
         ["priority", task.priority.toLowerCase()],
+        ["mode", task.permission_mode],
         ["phase", task.phase_id],
         ["model", task.model ?? undefined],
         ["limits", limits.length ? limits.join(", ") : undefined],
@@ -67,6 +71,7 @@ export function formatTask(task: TaskDetail, style: Style, now: number): string 
             : (task.sandbox_id ?? undefined),
         ],
         ["workspace", task.workspace ?? undefined],
+        ...repoFields(task.repo, style),
         ["turns", String(task.num_turns)],
         ["tokens", `${formatCount(task.input_tokens)} in / ${formatCount(task.output_tokens)} out`],
         ["cost", formatCost(task.cost_usd)],
@@ -82,6 +87,30 @@ export function formatTask(task: TaskDetail, style: Style, now: number): string 
   if (task.error) lines.push("", style.red(style.bold("error")), style.red(task.error));
   lines.push("", style.bold("prompt"), task.prompt);
   return lines.join("\n");
+}
+
+/** Where a task on a repository works and what reached the repository. */
+function repoFields(repo: TaskRepo | null, style: Style): [string, string | undefined][] {
+  if (!repo) return [];
+  const changes = repo.changes;
+  return [
+    ["repository", repo.url],
+    ["branch", `${repo.branch} ← ${repo.base_branch}${repo.continued ? " (continued)" : ""}`],
+    [
+      "changes",
+      changes
+        ? `${changes.files} file${changes.files === 1 ? "" : "s"} ${style.green(`+${changes.added}`)} ${style.red(`−${changes.removed}`)}`
+        : undefined,
+    ],
+    ["pushed", repo.pushed_sha ? repo.pushed_sha.slice(0, 8) : style.dim("not yet")],
+    ["not pushed", repo.last_error ? style.red(repo.last_error) : undefined],
+    [
+      "pull request",
+      repo.pull_request
+        ? `#${repo.pull_request.number} ${repo.pull_request.state} ${repo.pull_request.url}`
+        : (repo.compare_url ?? undefined),
+    ],
+  ];
 }
 
 export function formatSandbox(sandbox: Sandbox, style: Style, now: number): string {

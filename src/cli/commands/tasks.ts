@@ -38,7 +38,9 @@ Flags:
     const now = Date.now();
     const rows = list.tasks.map((task) => [
       task.id,
-      paintStatus(task.status, style),
+      task.needs_you
+        ? `${paintStatus(task.status, style)} ${style.yellow("· needs you")}`
+        : paintStatus(task.status, style),
       task.priority.toLowerCase(),
       cut(task.title, 60),
       formatAge(task.created_at, now),
