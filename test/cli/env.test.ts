@@ -185,8 +185,9 @@ describe("omoi env", () => {
       [["env", "create", "x", "--warm-pool", "two"], /--warm-pool must be a whole number/],
       [
         ["env", "create", "x", "--script", path.join(files.dir, "missing.sh")],
-        /--script .*missing\.sh/,
+        /--script .*missing\.sh: cannot read it: no such file$/m,
       ],
+      [["env", "create", "x", "--script", files.dir], /cannot read it: it is a folder, not a file/],
     ];
     for (const [args, message] of cases) {
       const result = await cli(args);

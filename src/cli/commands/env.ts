@@ -285,7 +285,16 @@ function readScript(file: string, flag = "--script"): string {
   try {
     return readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (error) {
-    throw new UsageError(`${flag} ${file}: ${(error as Error).message}`);
+    const code = (error as { code?: string }).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "you may not read it"
+          : code === "EISDIR"
+            ? "it is a folder, not a file"
+            : (error as Error).message;
+    throw new UsageError(`${flag} ${file}: cannot read it: ${why}`);
   }
 }
 
