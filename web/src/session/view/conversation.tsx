@@ -159,6 +159,9 @@ function ListItem({
   return <li {...props}>{children}</li>;
 }
 
+/** How near the end (px) the reader still counts as there. */
+const AT_END_PX = 160;
+
 /**
  * The conversation, virtualized: only the items near the viewport are in the DOM, however
  * long the session. It opens at its end, follows new items while the reader is at the
@@ -187,7 +190,6 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
   // the window would otherwise cover the newest items.
   const shown = items.length > 0 && !loading;
   const wrap = useRef<HTMLDivElement | null>(null);
-  const atBottom = useRef(true);
   const followRef = useRef(follow);
   followRef.current = follow;
   useLayoutEffect(() => {
@@ -197,11 +199,29 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
     toEnd();
     const element = wrap.current;
     if (!element) return;
+    // The reader leaves the end by scrolling up, never because the page grew: items measured
+    // taller than estimated, or a new step, push the end away without the reader moving, and
+    // the view must still follow them down. Back near the end, it follows again.
+    let atEnd = true;
+    let lastY = window.scrollY;
+    const onScroll = () => {
+      const y = window.scrollY;
+      const end = document.documentElement.scrollHeight - window.innerHeight;
+      if (y >= end - AT_END_PX) atEnd = true;
+      else if (y < lastY) atEnd = false;
+      lastY = y;
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
     const observer = new ResizeObserver(() => {
-      if (atBottom.current && followRef.current()) toEnd();
+      if (atEnd && followRef.current()) toEnd();
     });
+    // The page below the list (the space kept for the docked composer, cards) grows too.
     observer.observe(element);
-    return () => observer.disconnect();
+    observer.observe(document.body);
+    return () => {
+      observer.disconnect();
+      window.removeEventListener("scroll", onScroll);
+    };
   }, [shown]);
   if (!shown) {
     return (
@@ -227,11 +247,8 @@ export const Conversation = forwardRef<VirtuosoHandle, ConversationProps>(functi
         }}
         context={context}
         components={COMPONENTS}
-        atBottomStateChange={(bottom) => {
-          atBottom.current = bottom;
-          onAtBottom(bottom);
-        }}
-        atBottomThreshold={160}
+        atBottomStateChange={onAtBottom}
+        atBottomThreshold={AT_END_PX}
         startReached={onStartReached}
         increaseViewportBy={{ top: 800, bottom: 400 }}
         defaultItemHeight={80}
