@@ -201,7 +201,9 @@ async function main() {
     );
     console.log("wrote docs/benchmarks.md");
   } else {
-    console.log("docs/benchmarks.md not written (a partial run; add --write to write it)");
+    // What the docs would hold beside the headlines, so a part can be studied on its own.
+    for (const { title, body } of report.details) console.log(`\n## ${title}\n\n${body}`);
+    console.log("\ndocs/benchmarks.md not written (a partial run; add --write to write it)");
   }
 }
 

@@ -19,10 +19,18 @@ export interface RemoteHeads {
 export const workRef = (taskId: string) => `refs/omoi/tasks/${taskId}/work`;
 export const tipRef = (taskId: string) => `refs/omoi/tasks/${taskId}/tip`;
 
+/**
+ * How long the branches `inspect` read from the remote stand for it: a fetch that soon after
+ * finds the mirror holding exactly those tips has nothing to fetch, and skips the round trip.
+ */
+const OBSERVED_FRESH_MS = 10_000;
+
 /** A bare repository outside every sandbox that holds a remote's branches and task results. */
 export class Mirror {
   readonly path: string;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The remote's branches as `inspect` last read them, and when (see `fetch`). */
+  #observed: { at: number; branches: Map<string, string> } | null = null;
 
   constructor(
     root: string,
@@ -54,13 +62,42 @@ export class Mirror {
       if (branch) heads.branches.set(branch[2], branch[1]);
     }
     if (heads.defaultBranch && !heads.branches.has(heads.defaultBranch)) heads.defaultBranch = null;
+    this.#observed = { at: performance.now(), branches: new Map(heads.branches) };
     return heads;
   }
 
-  /** Creates the mirror when missing and fetches every branch of the remote into it. */
-  async fetch(): Promise<void> {
+  /**
+   * The mirror's branches and the commits they point at; a branch whose tip is not a commit
+   * is left out (a remote can point a branch at any object).
+   */
+  async heads(): Promise<Map<string, string>> {
+    const listing = await gitText(
+      ["for-each-ref", "--format=%(objecttype) %(objectname) %(refname)", "refs/heads/"],
+      { cwd: this.path },
+    );
+    const heads = new Map<string, string>();
+    for (const line of listing.split("\n")) {
+      const match = /^commit ([0-9a-f]{40,64}) refs\/heads\/(.+)$/.exec(line);
+      if (match) heads.set(match[2], match[1]);
+    }
+    return heads;
+  }
+
+  /**
+   * Creates the mirror when missing and fetches every branch of the remote into it — unless
+   * the remote's branches were read a moment ago (a task's plan) and the mirror holds each of
+   * `needed` exactly as the remote had it (at the same commit, or absent from both): then a
+   * fetch would bring nothing the caller uses.
+   */
+  async fetch(needed?: readonly string[]): Promise<void> {
+    const observed = this.#observed;
+    this.#observed = null;
     await this.serialize(async () => {
       await this.#ensure();
+      if (needed && observed && performance.now() - observed.at < OBSERVED_FRESH_MS) {
+        const held = await this.heads();
+        if (needed.every((name) => held.get(name) === observed.branches.get(name))) return;
+      }
       const result = await this.#remoteGit(
         [
           "fetch",

@@ -26,7 +26,7 @@ export interface RepoServiceOptions {
    * `SpareCheckouts`); none when unset.
    */
   prepareAhead?: (source: RepoSource) => boolean;
-  /** How long after a task's start its repository's next checkout is begun (default 1 s). */
+  /** How long after `prepareNext` the repository's next checkout is begun (default 1 s). */
   prepareAheadDelayMs?: number;
 }
 
@@ -71,8 +71,8 @@ export class RepoService {
   constructor(options: RepoServiceOptions) {
     this.#mirrorsDir = path.resolve(options.mirrorsDir);
     this.#prepareAhead = options.prepareAhead ?? (() => false);
-    this.spares = new SpareCheckouts(options.prepareAheadDelayMs);
     this.author = options.author ?? DEFAULT_IDENTITY;
+    this.spares = new SpareCheckouts(this.author, options.prepareAheadDelayMs);
     this.committer = options.committer ?? this.author;
   }
 
@@ -102,28 +102,37 @@ export class RepoService {
     source: RepoSource,
     request: { baseBranch?: string; branch?: string; title: string; taskId: string },
   ): Promise<RepoPlan> {
+    // The names are checked while the remote is asked (each check is a git process).
+    const names = [request.baseBranch, request.branch].flatMap((name) =>
+      name === undefined ? [] : [checkBranchName(name)],
+    );
+    for (const check of names) check.catch(() => undefined);
     const heads = await this.mirror(source).inspect();
+    await Promise.all(names);
     if (heads.branches.size === 0) {
       throw new RepoError("empty_repository", `repository ${source.display} has no branches yet`, {
         repo: source.display,
       });
     }
     const baseBranch = request.baseBranch ?? heads.defaultBranch ?? [...heads.branches.keys()][0];
-    await checkBranchName(baseBranch);
+    const branch = request.branch ?? defaultBranchName(request.title, request.taskId);
+    // The names the remote or Omoi chose, checked too.
+    await Promise.all([
+      request.baseBranch === undefined ? checkBranchName(baseBranch) : undefined,
+      request.branch === undefined ? checkBranchName(branch) : undefined,
+    ]);
     if (!heads.branches.has(baseBranch)) {
       throw new RepoError("base_branch_missing", `base branch '${baseBranch}' does not exist`, {
         base_branch: baseBranch,
       });
     }
-    const branch = request.branch ?? defaultBranchName(request.title, request.taskId);
-    await checkBranchName(branch);
     return { source, baseBranch, branch, continued: heads.branches.has(branch) };
   }
 
-  /** Fetches the mirror, then clones the task's workspace from it. */
+  /** Brings the mirror up to date, then makes the task's workspace from it. */
   async prepareWorkspace(plan: RepoPlan, workspace: string, taskId?: string): Promise<CloneResult> {
     const mirror = this.mirror(plan.source);
-    await mirror.fetch();
+    await mirror.fetch([plan.baseBranch, plan.branch]);
     return cloneWorkspace({
       mirror,
       workspace,
@@ -133,6 +142,16 @@ export class RepoService {
       taskId,
       spares: this.#prepareAhead(plan.source) ? this.spares : undefined,
     });
+  }
+
+  /**
+   * Begins preparing the repository's next checkout in the background (see `SpareCheckouts`),
+   * when it gets them; call it once a task's turn is taken out and pushed, so that work never
+   * shares the machine with a task's start or push.
+   */
+  prepareNext(plan: RepoPlan): void {
+    if (this.#prepareAhead(plan.source))
+      this.spares.prepare(this.mirror(plan.source), plan.baseBranch);
   }
 
   /** Takes a turn's result from the workspace (committing what was left) into the mirror. */

@@ -1,28 +1,36 @@
+import { execFile } from "node:child_process";
 import { setMaxListeners } from "node:events";
-import { rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { git } from "./git.ts";
+import { git, gitText } from "./git.ts";
 import type { Mirror } from "./mirror.ts";
+import type { GitIdentity } from "./workspace.ts";
 
 /**
  * Prepared checkouts. Writing a large repository's work tree file by file is most of the
- * time a repository task takes to start, so after a task's workspace is made from a mirror,
- * Omoi prepares the next one in the background, at the lowest CPU priority: a repository
- * with the base branch fetched from the mirror (no remote, no hard links), checked out, its
- * index settled. It lives in the mirror's folder, outside every sandbox, and no git but
- * Omoi's ever runs in it. The next task on the repository takes it whole — one `rename` into
- * its empty workspace folder under the mirror's lock — then brings it up to date from the
- * mirror (the commits it lacks, its own refs, `reset --hard`, which rewrites only what
- * changed). One prepared checkout per mirror, used once; without one, a task clones.
+ * time a repository task takes to start, so once a task's turn has been taken out of its
+ * workspace and pushed (not while it starts or pushes: the machine is theirs then), Omoi
+ * prepares the repository's next checkout in the background, at the lowest CPU priority: a
+ * repository with the base branch fetched from the mirror (no remote, no hard links),
+ * checked out, its index settled, its identity configured. It lives in the mirror's folder,
+ * outside every sandbox, and no git but Omoi's ever runs in it. The next task on the
+ * repository takes it whole — one `rename` into its empty workspace folder under the
+ * mirror's lock — then brings it up to date from the mirror when the base moved (the commits
+ * it lacks, `reset --hard`, which rewrites only what changed) and sets its own refs. One
+ * prepared checkout per mirror, used once; without one, a task clones.
  */
 export class SpareCheckouts {
   readonly #preparing = new Map<string, Promise<void>>();
   readonly #unusable = new Set<string>();
+  /** Mirrors whose prepared checkout this process made (so it has the identity configured). */
+  readonly #preparedHere = new Set<string>();
   readonly #abort = new AbortController();
 
   constructor(
-    /** How long after a claim the next checkout is started, so it does not slow this start. */
+    /** The author the workspace's git is configured with (`user.name`, `user.email`). */
+    private readonly identity: GitIdentity,
+    /** How long after it is asked for the next checkout is started. */
     private readonly delayMs = 1000,
   ) {
     // One listener per git or timer under way, across every repository.
@@ -31,14 +39,20 @@ export class SpareCheckouts {
 
   /**
    * Makes the mirror's prepared checkout `workspace` (an empty folder on the same file
-   * system). False when there is none; the caller clones instead. Call it under the mirror's
+   * system). Null when there is none; the caller clones instead. Call it under the mirror's
    * lock, so the refs it is brought up to date with are the ones the caller read.
    */
-  async claim(mirror: Mirror, workspace: string): Promise<boolean> {
-    if (this.#unusable.has(mirror.path)) return false;
+  async claim(mirror: Mirror, workspace: string): Promise<ClaimedCheckout | null> {
+    if (this.#unusable.has(mirror.path)) return null;
+    const configured = this.#preparedHere.has(mirror.path);
     try {
       await rename(spareDir(mirror), workspace);
-      return true;
+      this.#preparedHere.delete(mirror.path);
+      // Omoi's own: no agent has run in it yet.
+      const prepared = await gitText(["rev-parse", "--verify", "HEAD^{commit}"], {
+        cwd: workspace,
+      });
+      return { prepared, configured };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EXDEV") {
@@ -46,7 +60,12 @@ export class SpareCheckouts {
         this.#unusable.add(mirror.path);
         void rm(spareDir(mirror), { recursive: true, force: true }).catch(() => {});
       }
-      return false;
+      if (code !== "ENOENT" && code !== "EXDEV") {
+        // Taken, but unreadable: the caller clones into the emptied folder.
+        await rm(workspace, { recursive: true, force: true });
+        await mkdir(workspace, { recursive: true });
+      }
+      return null;
     }
   }
 
@@ -99,12 +118,18 @@ export class SpareCheckouts {
     );
     await git(["symbolic-ref", "HEAD", `refs/heads/${baseBranch}`], inCopy);
     await git(["reset", "--quiet", "--hard", "HEAD"], inCopy);
+    await git(["config", "user.name", this.identity.name], inCopy);
+    await git(["config", "user.email", this.identity.email], inCopy);
     // Files written in the same second as the index are "racily clean": git would hash them
     // all again at the claim. Refreshed a moment later, the index vouches for every file.
     await sleep(1100, undefined, { signal });
     await git(["update-index", "-q", "--refresh"], inCopy);
+    // Its 200 MB (say) go to disk now, as part of this background work, rather than being
+    // written back later under a task's own commits and pushes.
+    await flushFileSystem(temporary, signal);
     try {
       await rename(temporary, spareDir(mirror));
+      this.#preparedHere.add(mirror.path);
     } catch (error) {
       // The mirror went away (or a checkout is there already): this copy is not needed.
       await rm(temporary, { recursive: true, force: true });
@@ -112,6 +137,13 @@ export class SpareCheckouts {
         throw error;
     }
   }
+}
+
+/** `sync --file-system` on the folder's file system; where that is not possible, nothing. */
+function flushFileSystem(folder: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    execFile("sync", ["--file-system", folder], { signal }, () => resolve());
+  });
 }
 
 const spareDir = (mirror: Mirror) => path.join(mirror.path, "omoi", "spare");
@@ -124,6 +156,14 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** A prepared checkout taken as a task's workspace. */
+export interface ClaimedCheckout {
+  /** The commit it was prepared at (its HEAD): its files are that commit's. */
+  prepared: string;
+  /** Its git is configured with the service's identity already. */
+  configured: boolean;
+}
+
 /**
  * Brings a claimed checkout's objects up to date: fetches the branches whose commits it
  * lacks from the mirror (both trusted: no agent has run in the copy yet). Under the
@@ -134,14 +174,19 @@ export async function catchUpSpare(
   workspace: string,
   wanted: { branch: string; sha: string }[],
 ): Promise<void> {
-  const missing: string[] = [];
-  for (const { branch, sha } of wanted) {
-    const present = await git(["cat-file", "-e", `${sha}^{commit}`], { cwd: workspace }).then(
-      () => true,
-      () => false,
-    );
-    if (!present) missing.push(`refs/heads/${branch}`);
-  }
+  const listing = await gitText(["cat-file", "--batch-check=%(objecttype) %(objectname)"], {
+    cwd: workspace,
+    input: `${wanted.map(({ sha }) => sha).join("\n")}\n`,
+  });
+  const commits = new Set(
+    listing
+      .split("\n")
+      .filter((line) => line.startsWith("commit "))
+      .map((line) => line.slice("commit ".length)),
+  );
+  const missing = wanted
+    .filter(({ sha }) => !commits.has(sha))
+    .map(({ branch }) => `refs/heads/${branch}`);
   if (missing.length === 0) return;
   await git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", mirror.path, ...missing], {
     cwd: workspace,

@@ -110,17 +110,19 @@ export class TaskRepos {
 
   /**
    * After a turn: take the result out of the workspace (committing what was left), record
-   * the changes, push the branch, and open or refresh the pull request when asked.
+   * the changes, push the branch, and open or refresh the pull request when asked. Then
+   * the repository's next checkout is prepared, in the background.
    */
   async afterTurn(taskId: string, summary: string | null, emit: RepoEventSink): Promise<void> {
     const task = await this.options.store.getTask(taskId);
     if (!task?.repo || !task.workspace) return;
     const repo = task.repo;
     let resolved: ResolvedRepository | undefined;
+    let plan: RepoPlan | undefined;
     try {
       const opened = await this.#open(task);
       resolved = opened.resolved;
-      const { plan } = opened;
+      plan = opened.plan;
       const message = commitMessage(summary, task.title, this.options.taskLink(task.id));
       const result = await this.options.service.collect(plan, task.workspace, task.id, message);
       if (result.committed) await emit(RepoCommitted, result.committed);
@@ -177,6 +179,8 @@ export class TaskRepos {
       this.options.logger?.warn({ taskId, code, reason }, "repository: turn result not pushed");
       await this.#patch(taskId, { last_error: reason });
       await emit(RepoPushFailed, { branch: repo.branch, reason, code });
+    } finally {
+      if (plan) this.options.service.prepareNext(plan);
     }
   }
 

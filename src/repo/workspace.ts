@@ -1,10 +1,10 @@
-import { copyFile, mkdir, readdir, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { RepoError } from "./errors.ts";
 import { git, gitRaw, gitText } from "./git.ts";
 import { type Mirror, tipRef, workRef } from "./mirror.ts";
-import { catchUpSpare, type SpareCheckouts } from "./spare.ts";
+import { type ClaimedCheckout, catchUpSpare, type SpareCheckouts } from "./spare.ts";
 import {
   advanceWorkspace,
   checkWorkspaceGitDir,
@@ -40,7 +40,7 @@ export async function cloneWorkspace(options: {
   identity: GitIdentity;
   /** Keeps the fresh index for this task's turns (see `collectTurn`). */
   taskId?: string;
-  /** Prepared checkouts: one is taken when ready, and the next one prepared. */
+  /** Prepared checkouts: one is taken when ready. */
   spares?: SpareCheckouts;
 }): Promise<CloneResult> {
   const { mirror, workspace, baseBranch, branch } = options;
@@ -48,33 +48,27 @@ export async function cloneWorkspace(options: {
   if ((await readdir(workspace)).length > 0) {
     throw new RepoError("git_failed", "the workspace folder is not empty");
   }
-  const { baseSha, branchSha } = await mirror.serialize(async () => {
-    const base = await gitRaw(["rev-parse", "--verify", `refs/heads/${baseBranch}^{commit}`], {
-      cwd: mirror.path,
-    });
-    if (base.code !== 0) {
+  const { baseSha, branchSha, claimed } = await mirror.serialize(async () => {
+    const heads = await mirror.heads();
+    const base = heads.get(baseBranch);
+    if (base === undefined) {
       throw new RepoError("base_branch_missing", `base branch '${baseBranch}' does not exist`, {
         base_branch: baseBranch,
       });
     }
-    const existing = await gitRaw(["rev-parse", "--verify", `refs/heads/${branch}^{commit}`], {
-      cwd: mirror.path,
-    });
-    const shas = {
-      baseSha: base.stdout.toString().trim(),
-      branchSha: existing.code === 0 ? existing.stdout.toString().trim() : null,
-    };
+    const shas = { baseSha: base, branchSha: heads.get(branch) ?? null };
     const wanted = [{ branch: baseBranch, sha: shas.baseSha }];
     if (shas.branchSha) wanted.push({ branch, sha: shas.branchSha });
     const headSha = shas.branchSha ?? shas.baseSha;
-    if (await claimSpare(options.spares, mirror, workspace, wanted, headSha)) return shas;
+    const spare = await claimSpare(options.spares, mirror, workspace, wanted, headSha);
+    if (spare) return { ...shas, claimed: spare };
     await git(
       ["clone", "--quiet", "--local", "--no-hardlinks", "--no-checkout", mirror.path, workspace],
       {},
     );
     // The sandbox's copy names no remote: the mirror's path is Omoi's business.
     await git(["remote", "remove", "origin"], { cwd: workspace });
-    return shas;
+    return { ...shas, claimed: null };
   });
   const inWorkspace = { cwd: workspace };
   const headSha = branchSha ?? baseSha;
@@ -82,29 +76,45 @@ export async function cloneWorkspace(options: {
   // A clone also made a branch for the mirror's HEAD, a prepared checkout one for the base it
   // was made at: keep only the two the task is about, dropped first (`dev` blocks `dev/fix`).
   const local = await gitText(["for-each-ref", "--format=%(refname)", "refs/heads/"], inWorkspace);
-  for (const ref of local.split("\n").filter(Boolean)) {
-    if (ref !== `refs/heads/${branch}` && ref !== `refs/heads/${baseBranch}`) {
-      await git(["update-ref", "-d", ref], inWorkspace);
-    }
+  const dropped = local
+    .split("\n")
+    .filter(
+      (ref) => ref !== "" && ref !== `refs/heads/${branch}` && ref !== `refs/heads/${baseBranch}`,
+    );
+  if (dropped.length > 0)
+    await updateRefs(
+      workspace,
+      dropped.map((ref) => `delete ${ref}`),
+    );
+  const kept = [`update refs/heads/${branch} ${headSha}`];
+  if (branch !== baseBranch) kept.push(`update refs/heads/${baseBranch} ${baseSha}`);
+  await updateRefs(workspace, kept);
+  // A prepared checkout still at the commit the task starts from has its files and index.
+  if (claimed?.prepared !== headSha)
+    await git(["reset", "--quiet", "--hard", headSha], inWorkspace);
+  if (!claimed?.configured) {
+    await git(["config", "user.name", options.identity.name], inWorkspace);
+    await git(["config", "user.email", options.identity.email], inWorkspace);
   }
-  await git(["update-ref", `refs/heads/${branch}`, headSha], inWorkspace);
-  if (branch !== baseBranch)
-    await git(["update-ref", `refs/heads/${baseBranch}`, baseSha], inWorkspace);
-  await git(["reset", "--quiet", "--hard", headSha], inWorkspace);
-  await git(["config", "user.name", options.identity.name], inWorkspace);
-  await git(["config", "user.email", options.identity.email], inWorkspace);
   // The ref logs name where the copy came from (the mirror's path) and when: Omoi's business.
   await rm(path.join(workspace, ".git", "logs"), { recursive: true, force: true });
   // No agent has touched the workspace yet: its index (with every file's stat data) is
   // Omoi's own. A copy on the trusted side spares the turns from hashing every file again.
   if (options.taskId) await keepIndex(options.mirror, options.taskId, gitIndex(workspace));
-  options.spares?.prepare(mirror, baseBranch);
   return { baseSha, headSha, continued: branchSha !== null };
+}
+
+/** One transaction of `git update-ref --stdin` instructions in a repository Omoi owns. */
+async function updateRefs(repository: string, instructions: string[]): Promise<void> {
+  await git(["update-ref", "--stdin"], {
+    cwd: repository,
+    input: `${instructions.join("\n")}\n`,
+  });
 }
 
 /**
  * Takes the mirror's prepared checkout as the workspace and gives it the objects of the
- * task's branches; false (and the folder empty again) when there is none or it cannot be
+ * task's branches; null (and the folder empty again) when there is none or it cannot be
  * brought up to date.
  */
 async function claimSpare(
@@ -113,10 +123,14 @@ async function claimSpare(
   workspace: string,
   wanted: { branch: string; sha: string }[],
   headSha: string,
-): Promise<boolean> {
-  if (!spares || !(await spares.claim(mirror, workspace))) return false;
+): Promise<ClaimedCheckout | null> {
+  const claimed = spares ? await spares.claim(mirror, workspace) : null;
+  if (!claimed) return null;
   try {
-    await catchUpSpare(mirror, workspace, wanted);
+    // Its HEAD commit (and so its history) it has: only other commits may be missing.
+    const others = wanted.filter(({ sha }) => sha !== claimed.prepared);
+    if (others.length > 0) await catchUpSpare(mirror, workspace, others);
+    if (claimed.prepared === headSha) return claimed;
     // `reset --hard` rewrites only files whose content changed; a file whose attributes
     // changed (line endings, `ident`, an encoding) would keep its old form. Such a
     // checkout is not the one the task's commit gives: clone instead.
@@ -125,11 +139,11 @@ async function claimSpare(
       { cwd: workspace },
     );
     if (attributes.code !== 0) throw new Error("attributes changed");
-    return true;
+    return claimed;
   } catch {
     await rm(workspace, { recursive: true, force: true });
     await mkdir(workspace, { recursive: true });
-    return false;
+    return null;
   }
 }
 
@@ -236,8 +250,19 @@ async function keepIndex(mirror: Mirror, taskId: string, index: string): Promise
   const kept = keptIndexPath(mirror, taskId);
   await mkdir(path.dirname(kept), { recursive: true });
   const temporary = `${kept}.${process.pid}.tmp`;
-  await copyFile(index, temporary);
+  await copyIndex(index, temporary);
   await rename(temporary, kept);
+}
+
+/**
+ * Copies an index with its modification time: git trusts an entry's stat data only when the
+ * file is older than the index (a file changed in the same second as its entry was taken is
+ * "racily clean" and hashed again), so a copy stamped later would hide such a change.
+ */
+async function copyIndex(from: string, to: string): Promise<void> {
+  const { atime, mtime } = await stat(from);
+  await copyFile(from, to);
+  await utimes(to, atime, mtime);
 }
 
 /**
@@ -253,7 +278,7 @@ async function startIndex(
   scratch: string,
   env: Record<string, string>,
 ): Promise<void> {
-  const copied = await copyFile(keptIndexPath(mirror, taskId), scratch).then(
+  const copied = await copyIndex(keptIndexPath(mirror, taskId), scratch).then(
     () => true,
     () => false,
   );

@@ -124,6 +124,44 @@ test("smart HTTP with basic auth: the same loop; the credential travels only in 
   assert.equal(workspaceFiles, "");
 });
 
+test("a task's start asks the remote nothing more when its plan just found the branches the mirror holds; a branch that moved is fetched", async (t) => {
+  const { root, service, remote } = await setUp(t);
+  const server = await serveGitHttp(root, { username: "alice", password: "s3cret-token-value" });
+  t.after(() => server.close());
+  const source = parseRepoSource(`${server.url}/project.git`, {
+    forbiddenRoots: [],
+    credential: { kind: "basic", username: "alice", password: "s3cret-token-value" },
+  });
+  let count = 0;
+  const start = async () => {
+    const taskId = `tsk_${String(++count).padStart(8, "0")}00000000`;
+    const plan = await service.plan(source, { title: "Add a feature", taskId });
+    const planned = server.requests.length;
+    const workspace = path.join(root, "data", "workspaces", taskId);
+    const clone = await service.prepareWorkspace(plan, workspace, taskId);
+    return { clone, workspace, asked: server.requests.length - planned };
+  };
+  const first = await start();
+  assert.ok(first.asked > 0, "the first task fetches the new mirror");
+  const second = await start();
+  assert.equal(second.asked, 0, "the mirror held what the plan read: no second round trip");
+  assert.equal(second.clone.baseSha, (await refsOf(remote))["refs/heads/main"]);
+
+  // Someone pushes to main: the next task's plan sees it, and its start fetches it.
+  const other = path.join(root, "other");
+  await git(["clone", "--quiet", remote, other]);
+  const moved = await commitFiles(other, { "src/moved.js": "export const m = 1;\n" }, "moved");
+  await git(["push", "--quiet", "origin", "main"], { cwd: other });
+  const third = await start();
+  assert.ok(third.asked > 0, "a branch that moved is fetched");
+  assert.equal(third.clone.baseSha, moved);
+  assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: third.workspace }), moved);
+  assert.equal(
+    await readFile(path.join(third.workspace, "src", "moved.js"), "utf8"),
+    "export const m = 1;\n",
+  );
+});
+
 test("checkable failures are clear errors before any work", async (t) => {
   const { root, service, parse, remote } = await setUp(t);
   const server = await serveGitHttp(root, { username: "alice", password: "right" });

@@ -23,13 +23,20 @@ async function setUp(t: Parameters<typeof tempDir>[0], prepareAheadDelayMs?: num
   const mirror = service.mirror(source);
   const spare = path.join(mirror.path, "omoi", "spare");
   let count = 0;
-  /** Plans and prepares one task's workspace, as a task start does. */
-  const start = async (request: { branch?: string; baseBranch?: string } = {}) => {
+  /**
+   * Plans and prepares one task's workspace, as a task start does; then, unless told not to,
+   * asks for the next checkout, as the end of the task's turn does.
+   */
+  const start = async (
+    request: { branch?: string; baseBranch?: string; prepareNext?: boolean } = {},
+  ) => {
     // Distinct in their first 8 characters, as a task's default branch name takes those.
     const taskId = `tsk_${String(++count).padStart(8, "0")}00000000`;
-    const plan: RepoPlan = await service.plan(source, { title: "Fix it", taskId, ...request });
+    const { prepareNext = true, ...names } = request;
+    const plan: RepoPlan = await service.plan(source, { title: "Fix it", taskId, ...names });
     const workspace = path.join(data, "workspaces", taskId);
     const clone = await service.prepareWorkspace(plan, workspace, taskId);
+    if (prepareNext) service.prepareNext(plan);
     return { taskId, plan, workspace, clone };
   };
   return { root, remote, data, service, mirror, spare, start };
@@ -150,15 +157,17 @@ test("tasks starting together: one takes the prepared checkout, the others clone
 
 test("a task's work never reaches the next task's prepared checkout, even once collected and pushed", async (t) => {
   const { remote, service, mirror, start } = await setUp(t);
-  const first = await start();
+  const first = await start({ prepareNext: false });
   // The first task's agent writes what it can reach in its own workspace: files, a commit,
-  // a hook and git config. Omoi collects its turn into the mirror and pushes its branch.
+  // a hook and git config. Omoi collects its turn into the mirror and pushes its branch,
+  // then prepares the next checkout, as the end of a turn does.
   await commitFiles(first.workspace, { "agent.txt": "from the agent\n" }, "agent commit");
   await writeFile(path.join(first.workspace, "README.md"), "agent was here\n");
   await writeFile(path.join(first.workspace, ".git", "hooks", "post-checkout"), "#!/bin/sh\n");
   await git(["config", "core.fsmonitor", "touch pwned"], { cwd: first.workspace });
   await service.collect(first.plan, first.workspace, first.taskId, "turn\n");
   await service.push(first.plan, first.taskId);
+  service.prepareNext(first.plan);
   await service.spares.settled();
 
   const second = await start();
@@ -260,6 +269,7 @@ test("without prepareAhead, no checkout is prepared", async (t) => {
     path.join(data, "workspaces", "one"),
     "tsk_0000000000000001",
   );
+  service.prepareNext(plan);
   await service.spares.settled();
   const names = await readdir(path.join(service.mirror(source).path, "omoi"));
   assert.deepEqual(names, ["index"]);

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { newTaskId } from "../../src/protocol/ids.ts";
 import { CreateTaskBody } from "../../src/protocol/task.ts";
+import { gitText } from "../../src/repo/git.ts";
 import { RepoService } from "../../src/repo/repo-service.ts";
 import { RepositoryRegistry } from "../../src/repo/repositories.ts";
 import { type RepoEventSink, TaskRepos } from "../../src/repo/task-repos.ts";
@@ -16,7 +17,7 @@ import { startGitHubStandIn } from "./github-stand-in.ts";
 
 const TOKEN = "ghp_standintoken0000000000000000000001";
 
-async function setUp(t: Parameters<typeof tempDir>[0], app = false) {
+async function setUp(t: Parameters<typeof tempDir>[0], app = false, prepareAhead = false) {
   const root = await tempDir(t);
   await mkdir(path.join(root, "acme"));
   const remote = await makeRemote(path.join(root, "acme"), "project");
@@ -46,7 +47,11 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false) {
   const store = new SqliteStore(path.join(dataDir, "omoi.db"));
   await store.migrate();
   t.after(() => store.close());
-  const service = new RepoService({ mirrorsDir: path.join(dataDir, "mirrors") });
+  const service = new RepoService({
+    mirrorsDir: path.join(dataDir, "mirrors"),
+    ...(prepareAhead ? { prepareAhead: () => true, prepareAheadDelayMs: 0 } : {}),
+  });
+  t.after(() => service.close());
   const registry = new RepositoryRegistry(
     store,
     new Vault("a-test-secret-of-some-length", "repositories"),
@@ -72,7 +77,7 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false) {
         }
       : { kind: "token", token: TOKEN },
   });
-  return { root, remote, git, github, dataDir, store, repos, registered };
+  return { root, remote, git, github, dataDir, store, service, repos, registered };
 }
 
 /** Creates a task the way the API does and prepares its workspace. */
@@ -202,6 +207,32 @@ test("a push the remote refuses ends as repo.push_failed with the reason; the wo
   const task = (await setup.store.getTask(id))!;
   assert.equal(task.repo!.pushed_sha, null);
   assert.match(task.repo!.last_error ?? "", /rejected/);
-  const { gitText } = await import("../../src/repo/git.ts");
   assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: workspace }), task.repo!.head_sha);
+});
+
+test("a repository's next checkout is prepared once a task's turn is pushed, never while the task starts; the next task takes it", async (t) => {
+  const setup = await setUp(t, false, true);
+  const first = await createTask(setup, { repo: "project" });
+  await setup.service.spares.settled();
+  const mirror = (await readdir(path.join(setup.dataDir, "mirrors"))).find((name) =>
+    name.endsWith(".git"),
+  )!;
+  const spare = path.join(setup.dataDir, "mirrors", mirror, "omoi", "spare");
+  await assert.rejects(stat(spare), { code: "ENOENT" }, "nothing is prepared while a task starts");
+
+  await writeFile(path.join(first.workspace, "hello.txt"), "hello\n");
+  await setup.repos.afterTurn(first.id, "Added a greeting file.", first.emit);
+  assert.ok(first.events.some((event) => event.type === "repo.pushed"));
+  await setup.service.spares.settled();
+  const prepared = (await stat(path.join(spare, "README.md"))).ino;
+
+  const second = await createTask(setup, { repo: "project" });
+  assert.equal((await stat(path.join(second.workspace, "README.md"))).ino, prepared);
+  await assert.rejects(stat(path.join(second.workspace, "hello.txt")), { code: "ENOENT" });
+  const at = { cwd: second.workspace };
+  assert.equal(await gitText(["status", "--porcelain", "--untracked-files=all"], at), "");
+  assert.equal(await gitText(["config", "user.name"], at), "Omoi agent");
+  assert.equal(await gitText(["config", "user.email"], at), "agent@omoi.invalid");
+  const branch = (await setup.store.getTask(second.id))!.repo!.branch;
+  assert.equal(await gitText(["symbolic-ref", "HEAD"], at), `refs/heads/${branch}`);
 });
