@@ -13,6 +13,7 @@ import {
 } from "../client/api.ts";
 import { Approval, ApprovalList, SandboxModeAnswer, TaskModeAnswer } from "../protocol/approval.ts";
 import { Environment, EnvironmentList } from "../protocol/environment.ts";
+import { ErrorName } from "../protocol/error.ts";
 import { EventPage } from "../protocol/event.ts";
 import { Health } from "../protocol/health.ts";
 import { safeJsonParse } from "../protocol/json.ts";
@@ -174,5 +175,20 @@ function explain(error: RequestError, serverUrl: string, timeoutMs: number): Err
   if (status === 401) {
     return new ApiError(status, errorName, `${message} (pass --token or set OMOI_API_TOKEN)`);
   }
+  const unknown = errorName === ErrorName.NotFound ? UNKNOWN_ID.exec(message) : null;
+  if (unknown) return new ApiError(status, errorName, unknownIdMessage(unknown[1], unknown[2]));
   return new ApiError(status, errorName, message);
+}
+
+/** The server's NotFound for a task or sandbox id (protocol/error.ts `notFound`). */
+const UNKNOWN_ID = /^(task|sandbox) '(.+)' not found$/;
+
+/**
+ * Every command that takes a task or sandbox id (task, watch, send, mode, stop, diff, pr,
+ * checkout) fails here on an id the server does not know; say where the ids are. An id that
+ * does not start with task_ was looked up as a sandbox, so it is neither.
+ */
+function unknownIdMessage(kind: string | undefined, id: string | undefined): string {
+  if (kind === "task") return `task '${id}' not found — run \`omoi tasks\` to see task ids`;
+  return `task or sandbox '${id}' not found — run \`omoi tasks\` to see task ids (\`omoi sandboxes\` for sandbox ids)`;
 }

@@ -7,7 +7,7 @@ import {
   type PatchEnvironmentBody,
   secretHint,
 } from "../protocol/environment.ts";
-import { conflict, notFound } from "../protocol/error.ts";
+import { badRequest, conflict, notFound } from "../protocol/error.ts";
 import type {
   EnvironmentRecord,
   EnvironmentSpec,
@@ -93,6 +93,7 @@ export class Environments {
 
   async update(idOrName: string, patch: PatchEnvironmentBody): Promise<Environment> {
     return this.modify(idOrName, (current, spec, values) => {
+      checkRemovals(current, patch);
       if (patch.description !== undefined) spec.description = patch.description;
       if (patch.setup_script !== undefined) spec.setup_script = patch.setup_script;
       if (patch.network !== undefined) {
@@ -263,4 +264,26 @@ function toEnvironment(record: EnvironmentRecord): Environment {
     created_at: record.created_at,
     updated_at: record.updated_at,
   };
+}
+
+/**
+ * A name a patch deletes (`null` in `variables` or `secrets`) must be a variable or a secret
+ * of the environment: removing a misspelt name would otherwise change nothing, silently.
+ * Either kind will do, so a client may delete a name from both without knowing which it is.
+ */
+function checkRemovals(current: EnvironmentRecord, patch: PatchEnvironmentBody): void {
+  const known = new Set([
+    ...Object.keys(current.spec.variables),
+    ...current.spec.secrets.map((secret) => secret.name),
+  ]);
+  const removed = [
+    ...Object.entries(patch.variables ?? {}),
+    ...Object.entries(patch.secrets ?? {}),
+  ].flatMap(([name, value]) => (value === null ? [name] : []));
+  const unknown = [...new Set(removed.filter((name) => !known.has(name)))];
+  if (unknown.length === 0) return;
+  throw badRequest(
+    `environment '${current.name}' has no variable or secret ${unknown.map((name) => `'${name}'`).join(", ")} to remove`,
+    { names: unknown },
+  );
 }

@@ -148,6 +148,28 @@ describe("omoi env", () => {
     assert.equal(stored.body.warm_pool, 0);
   });
 
+  it("env with no subcommand lists the environments, as env list does", async () => {
+    const bare = await cli(["env"]);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.match(bare.stdout, /^NAME +SETUP NET +AGENT NET/m);
+    assert.match(bare.stdout, /^web +/m);
+    const json = (args: string[]) => cli([...args, "--json"]).then((result) => result.stdout);
+    assert.equal(await json(["env"]), await json(["env", "list"]));
+    const help = await cli(["env", "--help"]);
+    assert.match(help.stdout, /^Usage: omoi env \[list\]$/m);
+    assert.match(help.stdout, /With no subcommand it lists the environments/);
+  });
+
+  it("edit --unset of a name that is neither a variable nor a secret is an error naming it, and changes nothing", async () => {
+    const before = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    const result = await cli(["env", "edit", "web", "--unset", "NOPE", "--var", "ADDED=1"]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /environment 'web' has no variable or secret 'NOPE' to remove/);
+    const after = await api<Environment>(server.url, "GET", "/api/v1/environments/web");
+    assert.deepEqual(after.body, before.body, "nothing of the edit was stored");
+    assert.equal(after.body.variables.ADDED, undefined);
+  });
+
   it("run --env names the environment; an unknown one is a clear error and no task", async () => {
     const created = await cli(["run", "build it", "--env", "web", "--detach"]);
     assert.equal(created.code, 0, created.stderr);
@@ -161,7 +183,6 @@ describe("omoi env", () => {
 
   it("bad arguments are usage errors naming what is wrong", async () => {
     const cases: [string[], RegExp][] = [
-      [["env"], /missing subcommand/],
       [["env", "rename", "x"], /unknown subcommand 'rename'/],
       [["env", "show"], /missing environment name/],
       [["env", "create", "x", "--agent-network", "custom"], /needs --agent-host/],

@@ -85,10 +85,43 @@ describe("omoi commands against a server", () => {
     assert.equal((JSON.parse(result.stdout) as { status: string }).status, "cancelled");
   });
 
-  it("an unknown id gets the server's message and exit 1", async () => {
+  it("an unknown id says it was not found and how to list ids, with exit 1, in every command that takes one", async () => {
     const result = await cli(["task", "task_nope"]);
     assert.equal(result.code, 1);
-    assert.equal(result.stderr, "omoi: task 'task_nope' not found\n");
+    assert.equal(
+      result.stderr,
+      "omoi: task 'task_nope' not found — run `omoi tasks` to see task ids\n",
+    );
+    const cases: string[][] = [
+      ["watch", "task_nope"],
+      ["send", "task_nope", "hello"],
+      ["stop", "task_nope"],
+      ["mode", "task_nope", "plan"],
+      ["diff", "task_nope"],
+    ];
+    for (const args of cases) {
+      const failed = await cli(args);
+      assert.equal(failed.code, 1, args.join(" "));
+      assert.match(
+        failed.stderr,
+        /^omoi: task 'task_nope' not found — run `omoi tasks` to see task ids\n$/,
+        args.join(" "),
+      );
+    }
+    // Not shaped like a task id, so looked up as a sandbox: it is neither.
+    for (const args of [
+      ["watch", "nosuch"],
+      ["send", "nosuch", "hello"],
+      ["stop", "nosuch"],
+    ]) {
+      const failed = await cli(args);
+      assert.equal(failed.code, 1, args.join(" "));
+      assert.match(
+        failed.stderr,
+        /^omoi: task or sandbox 'nosuch' not found — run `omoi tasks` to see task ids \(`omoi sandboxes` for sandbox ids\)\n$/,
+        args.join(" "),
+      );
+    }
   });
 
   it("a missing token says how to pass one", async () => {

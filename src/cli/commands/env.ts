@@ -37,12 +37,14 @@ export const envCommand: Command = {
     "no-mcp-servers": { type: "boolean" },
     "warm-pool": { type: "string" },
   },
-  help: `Usage: omoi env list
+  help: `Usage: omoi env [list]
        omoi env show NAME
        omoi env create NAME [flags]
        omoi env edit NAME [flags]
        omoi env delete NAME
        omoi env rebuild NAME
+
+With no subcommand it lists the environments, as 'omoi env list' does.
 
 An environment prepares a task's sandbox: a setup script run before the agent, the
 network each phase may reach, variables and secrets. Run a task in one with
@@ -63,7 +65,8 @@ Flags (create and edit):
                             is read from your own environment variable NAME, so it stays
                             out of your shell history
   --setup-secret NAME[=VALUE]  a secret for the setup script only
-  --unset NAME              (edit) remove a variable or secret (repeat)
+  --unset NAME              (edit) remove a variable or secret (repeat); a name that is
+                            neither is an error and nothing is changed
   --model NAME              the model the agent uses
   --mcp-servers FILE        MCP servers the agent may use: a JSON object by name, e.g.
                             {"docs": {"type": "stdio", "command": "docs-mcp",
@@ -79,8 +82,8 @@ Flags (create and edit):
 Hosts: example.com, *.example.com, host:port.`,
 
   async run(context) {
-    const [subcommand, name, extra] = context.positionals;
-    if (!subcommand) throw new UsageError(`missing subcommand: omoi env ${SUBCOMMANDS.join("|")}`);
+    // Like \`omoi repos\` (and \`git remote\`): no subcommand lists.
+    const [subcommand = "list", name, extra] = context.positionals;
     if (!SUBCOMMANDS.includes(subcommand as (typeof SUBCOMMANDS)[number])) {
       throw new UsageError(`unknown subcommand '${subcommand}': use ${SUBCOMMANDS.join(", ")}`);
     }
@@ -244,7 +247,7 @@ function fields(
   const unset = list(values.unset);
   if (unset.length > 0 && mode === "create") throw new UsageError("--unset is for edit");
   for (const name of unset) {
-    // The server knows which it is; unsetting a name that is neither changes nothing.
+    // The server knows which it is, and refuses the whole edit for a name that is neither.
     variables[name] = null;
     secrets[name] = null;
   }
