@@ -18,7 +18,7 @@ export function App() {
       <header className="topbar">
         <a className="brand" href="#/" aria-label="Omoi home">
           <span className="brand-mark" aria-hidden="true" />
-          Omoi
+          <span className="brand-name">Omoi</span>
         </a>
         <nav className="topnav" aria-label="Main">
           <a href="#/" aria-current={route.name === "tasks" ? "page" : undefined}>
