@@ -23,16 +23,18 @@ export async function readChanges(
   const mergeBase = await gitText(["merge-base", base, head], inMirror);
   const range = [mergeBase, head];
   const plain = ["--no-ext-diff", "--no-textconv", "--no-color", "-M"];
-  const statusOutput = (
-    await git(["diff", ...plain, "--name-status", "-z", ...range], inMirror)
-  ).stdout
-    .toString("utf8")
-    .split("\0");
-  const numstatOutput = (
-    await git(["diff", ...plain, "--numstat", "-z", ...range], inMirror)
-  ).stdout
-    .toString("utf8")
-    .split("\0");
+  // Four reads of the same range, side by side.
+  const [status, numstat, fullDiff, log] = await Promise.all([
+    git(["diff", ...plain, "--name-status", "-z", ...range], inMirror),
+    git(["diff", ...plain, "--numstat", "-z", ...range], inMirror),
+    git(["diff", ...plain, ...range], { ...inMirror, maxOutputBytes: 256 * 1024 * 1024 }),
+    gitText(
+      ["log", "--no-color", "--format=%H%x1f%s%x1f%an%x1f%at", `${mergeBase}..${head}`],
+      inMirror,
+    ),
+  ]);
+  const statusOutput = status.stdout.toString("utf8").split("\0");
+  const numstatOutput = numstat.stdout.toString("utf8").split("\0");
 
   const files: ChangedFile[] = [];
   for (let index = 0; index < statusOutput.length - 1; ) {
@@ -76,13 +78,7 @@ export async function readChanges(
   for (const file of files) Object.assign(file, counts.get(file.path) ?? {});
 
   const limit = options.maxDiffBytes ?? 2 * 1024 * 1024;
-  const diff = (
-    await git(["diff", ...plain, ...range], { ...inMirror, maxOutputBytes: 256 * 1024 * 1024 })
-  ).stdout;
-  const log = await gitText(
-    ["log", "--no-color", "--format=%H%x1f%s%x1f%an%x1f%at", `${mergeBase}..${head}`],
-    inMirror,
-  );
+  const diff = fullDiff.stdout;
   const commits = log
     .split("\n")
     .filter(Boolean)

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { type Changes, readChanges } from "./changes.ts";
 import { RepoError } from "./errors.ts";
-import { git } from "./git.ts";
+import { GitCommandError, git, gitRaw } from "./git.ts";
 import { Mirror, tipRef } from "./mirror.ts";
 import type { RepoSource } from "./source.ts";
 import { SpareCheckouts } from "./spare.ts";
@@ -186,6 +186,17 @@ export class RepoService {
       git(["bundle", "create", "--quiet", file, tipRef(taskId)], { cwd: mirror.path }),
     );
     return tipRef(taskId);
+  }
+
+  /** Whether the task's result has commits its base branch lacks (so there is something to push). */
+  async hasCommits(plan: RepoPlan, taskId: string): Promise<boolean> {
+    const mirror = this.mirror(plan.source);
+    const result = await gitRaw(
+      ["merge-base", "--is-ancestor", tipRef(taskId), `refs/heads/${plan.baseBranch}`],
+      { cwd: mirror.path },
+    );
+    if (result.code === 0 || result.code === 1) return result.code === 1;
+    throw new GitCommandError(["merge-base"], result.code, result.stderr);
   }
 
   /** The task's changes against the merge-base with the base branch. */

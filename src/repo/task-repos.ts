@@ -45,6 +45,13 @@ export interface TaskReposOptions {
   logger?: TaskReposLogger;
 }
 
+/** Resolves with how long `work` took, in ms. */
+async function timed(work: Promise<unknown>): Promise<{ ms: number }> {
+  const started = Date.now();
+  await work;
+  return { ms: Date.now() - started };
+}
+
 /** Most files a `repo.changes` event lists; the API has them all. */
 const EVENT_FILE_LIMIT = 300;
 
@@ -126,7 +133,17 @@ export class TaskRepos {
       const message = commitMessage(summary, task.title, this.options.taskLink(task.id));
       const result = await this.options.service.collect(plan, task.workspace, task.id, message);
       if (result.committed) await emit(RepoCommitted, result.committed);
-      const changes = await this.options.service.changes(plan, task.id);
+      // The push (when the branch has commits the remote lacks) runs while the changes are read.
+      const service = this.options.service;
+      const pushing =
+        result.tip !== repo.pushed_sha && (await service.hasCommits(plan, task.id))
+          ? timed(service.push(plan, task.id))
+          : null;
+      pushing?.catch(() => undefined);
+      const changes = await service.changes(plan, task.id).catch(async (error) => {
+        await pushing?.catch(() => undefined);
+        throw error;
+      });
       await emit(RepoChanges, {
         files: changes.files
           .slice(0, EVENT_FILE_LIMIT)
@@ -148,15 +165,14 @@ export class TaskRepos {
         removed: changes.removed,
       };
       await this.#patch(task.id, { head_sha: result.tip, changes: summaryOfChanges });
-      if (changes.commits.length === 0 || result.tip === repo.pushed_sha) return;
+      if (!pushing) return;
 
-      const pushStarted = Date.now();
-      await this.options.service.push(plan, task.id);
+      const pushed = await pushing;
       await emit(RepoPushed, {
         branch: repo.branch,
         sha: result.tip,
         url: repo.url,
-        duration_ms: Date.now() - pushStarted,
+        duration_ms: pushed.ms,
       });
       const forge = githubTarget(repo.url, resolved.record?.api_base_url ?? null);
       await this.#patch(task.id, {

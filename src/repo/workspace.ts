@@ -197,7 +197,12 @@ export async function collectTurn(options: {
         detail: String((error as Error).message).slice(0, 500),
       });
     });
-    const work = await gitText(["rev-parse", "--verify", `${workRef(taskId)}^{commit}`], inMirror);
+    const [work, workTree] = (
+      await gitText(
+        ["rev-parse", `${workRef(taskId)}^{commit}`, `${workRef(taskId)}^{tree}`],
+        inMirror,
+      )
+    ).split("\n");
 
     const scratch = path.join(os.tmpdir(), `omoi-index-${taskId}-${process.pid}-${Date.now()}`);
     const indexEnv = {
@@ -213,7 +218,6 @@ export async function collectTurn(options: {
         config: ["core.bare=false", "add.ignoreErrors=true"],
       });
       const tree = await gitText(["write-tree"], { env: indexEnv });
-      const workTree = await gitText(["rev-parse", `${work}^{tree}`], inMirror);
       if (tree === workTree) {
         await git(["update-ref", tipRef(taskId), work], inMirror);
         await keepIndex(mirror, taskId, scratch);
