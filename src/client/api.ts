@@ -17,6 +17,7 @@ import type { PostMessageInput, PostMessageResponse } from "../protocol/message.
 import type {
   BranchList,
   CreateRepositoryBody,
+  PatchRepositoryBody,
   PullRequestResult,
   Repository,
   RepositoryList,
@@ -229,8 +230,12 @@ export class ApiClient {
 
   /** Sets (null: clears) a registered repository's default environment. */
   setRepositoryEnvironment(key: string, environment: string | null) {
-    const path = `/api/v1/repositories/${segment(key)}`;
-    return this.send("repository", "PATCH", path, { environment });
+    return this.updateRepository(key, { environment });
+  }
+
+  /** Edits a registered repository; a new URL or credential is tried first (403/404 when not). */
+  updateRepository(key: string, body: PatchRepositoryBody) {
+    return this.send("repository", "PATCH", `/api/v1/repositories/${segment(key)}`, body);
   }
 
   /** A repository's branches, for a picker. */

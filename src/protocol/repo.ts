@@ -122,42 +122,46 @@ const RepositoryName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "must be 1-100 letters, digits, '.', '_' or '-'");
 
+const RepositoryUrl = z.string().trim().min(1).max(2048);
+const ApiBaseUrl = z.url().max(2048);
+
 const EnvironmentKey = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be an environment's name or id");
+
+/** How Omoi authenticates to a repository's remote (sealed at rest, never shown again). */
+export const RepositoryCredential = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("token"),
+    token: z.string().min(1).max(4096),
+    username: z.string().min(1).max(200).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("basic"),
+    username: z.string().min(1).max(200),
+    password: z.string().min(1).max(4096),
+  }),
+  z.strictObject({
+    kind: z.literal("github_app"),
+    app_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
+    installation_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
+    private_key: z.string().min(1).max(16_384),
+  }),
+]);
+export type RepositoryCredential = z.infer<typeof RepositoryCredential>;
 
 /** `POST /api/v1/repositories`. */
 export const CreateRepositoryBody = z
   .object({
     name: RepositoryName.optional(),
-    url: z.string().trim().min(1).max(2048),
-    api_base_url: z.url().max(2048).optional(),
+    url: RepositoryUrl,
+    api_base_url: ApiBaseUrl.optional(),
     /** The default environment of tasks on this repository, by name or id. */
     environment: EnvironmentKey.optional(),
-    credential: z
-      .discriminatedUnion("kind", [
-        z.object({
-          kind: z.literal("token"),
-          token: z.string().min(1).max(4096),
-          username: z.string().min(1).max(200).optional(),
-        }),
-        z.object({
-          kind: z.literal("basic"),
-          username: z.string().min(1).max(200),
-          password: z.string().min(1).max(4096),
-        }),
-        z.object({
-          kind: z.literal("github_app"),
-          app_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
-          installation_id: z.union([z.string().min(1).max(50), z.number().int().positive()]),
-          private_key: z.string().min(1).max(16_384),
-        }),
-      ])
-      .optional(),
+    credential: RepositoryCredential.optional(),
   })
   .strict();
 export type CreateRepositoryBody = z.infer<typeof CreateRepositoryBody>;
-export type RepositoryCredential = NonNullable<CreateRepositoryBody["credential"]>;
 
 /** `POST /api/v1/bundles`: a repository sent as a git bundle, ready to be a task's `repo`. */
 export const UploadedRepository = z.object({
@@ -185,6 +189,22 @@ export const BranchList = z.object({
 });
 export type BranchList = z.infer<typeof BranchList>;
 
-/** `PATCH /api/v1/repositories/{id}`: the default environment, by name or id; null clears it. */
-export const PatchRepositoryBody = z.object({ environment: EnvironmentKey.nullable() }).strict();
+/**
+ * `PATCH /api/v1/repositories/{id}`: any of the registration's fields. A new URL or
+ * credential is tried against the remote before anything is kept; `environment` and
+ * `api_base_url` take null to clear them.
+ */
+export const PatchRepositoryBody = z
+  .object({
+    name: RepositoryName.optional(),
+    url: RepositoryUrl.optional(),
+    api_base_url: ApiBaseUrl.nullable().optional(),
+    environment: EnvironmentKey.nullable().optional(),
+    credential: RepositoryCredential.optional(),
+  })
+  .strict()
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message:
+      "name at least one field to change: name, url, api_base_url, environment or credential",
+  });
 export type PatchRepositoryBody = z.infer<typeof PatchRepositoryBody>;

@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { badRequest, conflict, notFound } from "../protocol/error.ts";
 import type {
   CreateRepositoryBody,
+  PatchRepositoryBody,
   Repository,
   RepositoryCredential,
   RepositoryRecord,
 } from "../protocol/repo.ts";
-import type { Store } from "../store/store.ts";
+import type { RepositoryPatch, Store } from "../store/store.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { GitCredential } from "./credential.ts";
 import { RepoError } from "./errors.ts";
@@ -41,9 +42,7 @@ export class RepositoryRegistry {
   async register(body: CreateRepositoryBody): Promise<Repository> {
     const probe = parseRepoSource(body.url, { forbiddenRoots: this.forbiddenRoots });
     const name = body.name ?? defaultName(probe.location);
-    if (await this.store.getRepository(name)) {
-      throw conflict(`a repository named '${name}' is already registered`, { name });
-    }
+    await this.requireFreeName(name);
     const environmentId = body.environment ? await this.environmentId(body.environment) : null;
     const id = `repo_${randomUUID().replaceAll("-", "").slice(0, 20)}`;
     const now = Date.now();
@@ -51,18 +50,79 @@ export class RepositoryRegistry {
       id,
       name,
       url: probe.location,
-      credential_kind: body.credential?.kind ?? "none",
-      credential_hint: body.credential ? hint(body.credential) : null,
-      credential_ciphertext: body.credential ? this.vault.sealJson(body.credential) : null,
-      api_base_url: body.api_base_url?.replace(/\/+$/, "") ?? null,
+      ...this.sealed(body.credential ?? null),
+      api_base_url: body.api_base_url ? apiBaseUrl(body.api_base_url) : null,
       environment_id: environmentId,
       created_at: now,
       updated_at: now,
     };
+    await this.verify(record);
+    return publicView(await this.store.createRepository(record));
+  }
+
+  /**
+   * Edits a registered repository. A new URL, credential or API address is tried against
+   * the remote exactly as at registration before anything is kept; when it fails, nothing
+   * changes and the old credential goes on working. Tasks read the repository afresh for
+   * each operation, so tasks already created use the new credential and URL from then on.
+   */
+  async update(idOrName: string, body: PatchRepositoryBody): Promise<Repository> {
+    const current = await this.store.getRepository(idOrName);
+    if (!current) throw notFound("repository", idOrName);
+    const patch: RepositoryPatch = {};
+    if (body.name !== undefined && body.name !== current.name) {
+      await this.requireFreeName(body.name, current.id);
+      patch.name = body.name;
+    }
+    if (body.url !== undefined) {
+      patch.url = parseRepoSource(body.url, { forbiddenRoots: this.forbiddenRoots }).location;
+    }
+    if (body.api_base_url !== undefined) {
+      patch.api_base_url = body.api_base_url === null ? null : apiBaseUrl(body.api_base_url);
+    }
+    if (body.environment !== undefined) {
+      patch.environment_id =
+        body.environment === null ? null : await this.environmentId(body.environment);
+    }
+    if (body.credential !== undefined) Object.assign(patch, this.sealed(body.credential));
+    const reachesRemote =
+      patch.url !== undefined ||
+      patch.api_base_url !== undefined ||
+      patch.credential_ciphertext !== undefined;
     // The credential must work before it is kept.
+    if (reachesRemote) await this.verify({ ...current, ...patch });
+    const updated = await this.store.updateRepository(current.id, patch);
+    if (!updated) {
+      throw conflict(`repository '${idOrName}' or the environment named went away meanwhile`);
+    }
+    return publicView(updated);
+  }
+
+  private async requireFreeName(name: string, exceptId?: string): Promise<void> {
+    const taken = await this.store.getRepository(name);
+    if (taken && taken.id !== exceptId) {
+      throw conflict(`a repository named '${name}' is already registered`, { name });
+    }
+  }
+
+  /** The stored form of a credential: sealed, with only a masked hint in the clear. */
+  private sealed(
+    credential: RepositoryCredential | null,
+  ): Pick<RepositoryRecord, "credential_kind" | "credential_hint" | "credential_ciphertext"> {
+    if (!credential) {
+      return { credential_kind: "none", credential_hint: null, credential_ciphertext: null };
+    }
+    return {
+      credential_kind: credential.kind,
+      credential_hint: hint(credential),
+      credential_ciphertext: this.vault.sealJson(credential),
+    };
+  }
+
+  /** Lists the remote's branches with the record's URL and credential (ls-remote, trusted side). */
+  private async verify(record: RepositoryRecord): Promise<void> {
     const resolved = await this.open(record);
     await this.service.mirror(resolved.source).inspect();
-    return publicView(await this.store.createRepository(record));
   }
 
   async list(): Promise<Repository[]> {
@@ -73,20 +133,6 @@ export class RepositoryRegistry {
     const record = await this.store.getRepository(idOrName);
     if (!record) throw notFound("repository", idOrName);
     return publicView(record);
-  }
-
-  /** Sets or (null) clears the environment tasks on this repository run in when they name none. */
-  async setEnvironment(idOrName: string, environment: string | null): Promise<Repository> {
-    const record = await this.store.getRepository(idOrName);
-    if (!record) throw notFound("repository", idOrName);
-    const environmentId = environment === null ? null : await this.environmentId(environment);
-    const updated = await this.store.setRepositoryEnvironment(record.id, environmentId);
-    if (!updated) {
-      throw conflict(
-        `repository '${idOrName}' or environment '${environment}' went away meanwhile`,
-      );
-    }
-    return publicView(updated);
   }
 
   /** The environment a new task on this registered repository runs in when it names none. */
@@ -183,6 +229,11 @@ function hint(credential: RepositoryCredential): string {
   if (credential.kind === "basic")
     return `${credential.username}:${maskSecret(credential.password)}`;
   return `GitHub App ${credential.app_id}, installation ${credential.installation_id}`;
+}
+
+/** A forge API address as kept: without trailing slashes. */
+function apiBaseUrl(url: string): string {
+  return url.replace(/\/+$/, "");
 }
 
 function defaultName(location: string): string {

@@ -2,7 +2,7 @@ import { DEFAULT_PERMISSION_MODE } from "../protocol/approval.ts";
 import type { RepositoryRecord } from "../protocol/repo.ts";
 import type { Sandbox } from "../protocol/sandbox.ts";
 import { PRIORITY_RANK, type Task } from "../protocol/task.ts";
-import type { NewSandbox, NewTask, SandboxPatch, TaskPatch } from "./store.ts";
+import type { NewSandbox, NewTask, RepositoryPatch, SandboxPatch, TaskPatch } from "./store.ts";
 
 /*
  * Column values for inserts and patches, shared by both adapters. Patches are turned into
@@ -180,4 +180,25 @@ export function repositoryColumns(repository: RepositoryRecord): Columns {
     ["created_at", repository.created_at],
     ["updated_at", repository.updated_at],
   ];
+}
+
+const REPOSITORY_PATCH_COLUMNS = [
+  "name",
+  "url",
+  "credential_kind",
+  "credential_hint",
+  "credential_ciphertext",
+  "api_base_url",
+  "environment_id",
+] as const satisfies readonly (keyof RepositoryPatch)[];
+
+/** The patch's columns plus `updated_at` (now). */
+export function repositoryPatchColumns(patch: RepositoryPatch, now: number): Columns {
+  const columns: Columns = [];
+  for (const column of REPOSITORY_PATCH_COLUMNS) {
+    const value = patch[column];
+    if (value !== undefined) columns.push([column, value]);
+  }
+  columns.push(["updated_at", now]);
+  return columns;
 }

@@ -12,6 +12,7 @@ import {
   newSandboxColumns,
   newTaskColumns,
   repositoryColumns,
+  repositoryPatchColumns,
   sandboxPatchColumns,
   taskPatchColumns,
 } from "./columns.ts";
@@ -44,6 +45,7 @@ import type {
   NewMessage,
   NewSandbox,
   NewTask,
+  RepositoryPatch,
   SandboxPatch,
   Store,
   TaskPatch,
@@ -376,17 +378,34 @@ export class PostgresStore implements Store {
     return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
   }
 
-  async setRepositoryEnvironment(
+  async updateRepository(
     id: string,
-    environmentId: string | null,
+    patch: RepositoryPatch,
   ): Promise<RepositoryRecord | undefined> {
-    const result = await this.pool.query<Row>(
-      `UPDATE repositories SET environment_id = $2, updated_at = $3
-       WHERE id = $1 AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM environments WHERE id = $2))
-       RETURNING *`,
-      [id, environmentId, Date.now()],
-    );
-    return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
+    const columns = repositoryPatchColumns(patch, Date.now());
+    const values: unknown[] = columns.map(([, value]) => value);
+    const assignments = columns.map(([column], index) => `${column} = $${index + 1}`).join(", ");
+    values.push(id, patch.environment_id ?? null);
+    const [idParameter, environmentParameter] = [values.length - 1, values.length];
+    // The environment is checked in the same statement, so a deleted one is never named.
+    const sql = `UPDATE repositories SET ${assignments}
+       WHERE id = $${idParameter} AND ($${environmentParameter}::text IS NULL
+         OR EXISTS (SELECT 1 FROM environments WHERE id = $${environmentParameter}))
+       RETURNING *`;
+    try {
+      const result = await this.pool.query<Row>(sql, values);
+      return result.rows[0] ? rowToRepository(result.rows[0]) : undefined;
+    } catch (error) {
+      if (
+        errorCode(error) === UNIQUE_VIOLATION &&
+        constraintOf(error) === PRIMARY_KEYS.repository
+      ) {
+        throw conflict(`a repository named '${patch.name}' is already registered`, {
+          name: patch.name,
+        });
+      }
+      throw error;
+    }
   }
 
   async listRepositories(): Promise<RepositoryRecord[]> {

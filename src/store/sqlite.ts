@@ -13,6 +13,7 @@ import {
   newSandboxColumns,
   newTaskColumns,
   repositoryColumns,
+  repositoryPatchColumns,
   type SqlValue,
   sandboxPatchColumns,
   taskPatchColumns,
@@ -39,6 +40,7 @@ import type {
   NewMessage,
   NewSandbox,
   NewTask,
+  RepositoryPatch,
   SandboxPatch,
   Store,
   TaskPatch,
@@ -377,15 +379,29 @@ export class SqliteStore implements Store {
     return this.statement("SELECT * FROM repositories ORDER BY name").all().map(rowToRepository);
   }
 
-  async setRepositoryEnvironment(
+  async updateRepository(
     id: string,
-    environmentId: string | null,
+    patch: RepositoryPatch,
   ): Promise<RepositoryRecord | undefined> {
-    const changed = this.statement(
-      `UPDATE repositories SET environment_id = ?, updated_at = ?
-       WHERE id = ? AND (? IS NULL OR EXISTS (SELECT 1 FROM environments WHERE id = ?))`,
-    ).run(environmentId, Date.now(), id, environmentId, environmentId).changes;
-    return changed > 0 ? this.getRepository(id) : undefined;
+    const columns = repositoryPatchColumns(patch, Date.now());
+    const assignments = columns.map(([column]) => `${column} = ?`).join(", ");
+    // The environment is checked in the same statement, so a deleted one is never named.
+    const environmentId = patch.environment_id ?? null;
+    const sql = `UPDATE repositories SET ${assignments}
+       WHERE id = ? AND (? IS NULL OR EXISTS (SELECT 1 FROM environments WHERE id = ?))
+       RETURNING *`;
+    const values = [...columns.map(([, value]) => value), id, environmentId, environmentId];
+    try {
+      const row = this.statement(sql).get(...values);
+      return row ? rowToRepository(row) : undefined;
+    } catch (error) {
+      if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw conflict(`a repository named '${patch.name}' is already registered`, {
+          name: patch.name,
+        });
+      }
+      throw error;
+    }
   }
 
   async deleteRepository(id: string): Promise<boolean> {

@@ -6,6 +6,20 @@ import type { Task, TaskStatus } from "../protocol/task.ts";
 import type { ApprovalQueries } from "./approval-queries.ts";
 import type { EnvironmentStore } from "./environment-store.ts";
 
+/** What an edit of a registered repository may change (a null environment clears it). */
+export type RepositoryPatch = Partial<
+  Pick<
+    RepositoryRecord,
+    | "name"
+    | "url"
+    | "credential_kind"
+    | "credential_hint"
+    | "credential_ciphertext"
+    | "api_base_url"
+    | "environment_id"
+  >
+>;
+
 /** An event ready to store: validated, id minted, stream resolved. */
 export interface EventToStore {
   id: string;
@@ -153,13 +167,11 @@ export interface Store {
   getRepository(idOrName: string): Promise<RepositoryRecord | undefined>;
   listRepositories(): Promise<RepositoryRecord[]>;
   /**
-   * Sets (or, with null, clears) a repository's default environment; undefined when the
-   * repository, or the environment named, is not there (one statement: never a dangling id).
+   * Changes a repository's fields in one statement (all or nothing) and stamps `updated_at`;
+   * undefined when the repository, or the environment named, is not there (never a dangling
+   * id). A name another repository has is a conflict and changes nothing.
    */
-  setRepositoryEnvironment(
-    id: string,
-    environmentId: string | null,
-  ): Promise<RepositoryRecord | undefined>;
+  updateRepository(id: string, patch: RepositoryPatch): Promise<RepositoryRecord | undefined>;
   /** True when it existed. */
   deleteRepository(id: string): Promise<boolean>;
 

@@ -16,8 +16,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI to completion with stdin closed and no colour-forcing environment. */
-export function omoi(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs the CLI to completion with `input` (or nothing) on stdin and no colour-forcing environment. */
+export function omoi(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
@@ -32,7 +36,7 @@ export function omoi(args: string[], env: Record<string, string> = {}): Promise<
         resolve({ code: child.exitCode ?? code, stdout, stderr });
       },
     );
-    child.stdin?.end();
+    child.stdin?.end(input);
   });
 }
 

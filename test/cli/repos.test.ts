@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Environment } from "../../src/protocol/environment.ts";
 import type { Task } from "../../src/protocol/task.ts";
 import { api, startTestOmoi, type TestOmoi } from "../helpers/omoi.ts";
-import { makeRemote, tempDir } from "../repo/fixtures.ts";
+import { makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 import { omoi } from "./cli-process.ts";
 
 describe("omoi repos", () => {
@@ -19,7 +21,8 @@ describe("omoi repos", () => {
     await server?.stop();
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
-  const cli = (args: string[]) => omoi([...args, "--server", server.url]);
+  const cli = (args: string[], input?: string) =>
+    omoi([...args, "--server", server.url], {}, input);
 
   it("sets a repository's default environment, lists it, and omoi run --repo uses it", async () => {
     assert.equal(
@@ -54,5 +57,90 @@ describe("omoi repos", () => {
     const usage = await cli(["repos", "env", "shop"]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /missing arguments/);
+  });
+
+  it("omoi repos edit: a new password from stdin or a variable, tried first; a refused one changes nothing", async () => {
+    const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+    await mkdir(path.join(root, "acme"));
+    await makeRemote(path.join(root, "acme"), "site");
+    await makeRemote(path.join(root, "acme"), "site2");
+    const OLD = "cli-edit-old-password-111111";
+    const NEW = "cli-edit-new-password-222222";
+    let accepted = OLD;
+    const git = await serveGitHttp(
+      root,
+      (user, password) => user === "bob" && password === accepted,
+    );
+    cleanups.push(() => git.close());
+    const registered = await api(server.url, "POST", "/api/v1/repositories", {
+      url: `${git.url}/acme/site.git`,
+      credential: { kind: "basic", username: "bob", password: OLD },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+
+    accepted = NEW;
+    const refused = await cli(
+      ["repos", "edit", "site", "--username", "bob", "--password-stdin"],
+      "wrong-password-here\n",
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /refused the credentials/);
+    assert.doesNotMatch(refused.stderr + refused.stdout, /wrong-password-here/);
+    const unchanged = await api<{ credential_hint: string }>(
+      server.url,
+      "GET",
+      "/api/v1/repositories/site",
+    );
+    assert.equal(unchanged.body.credential_hint, "bob:…1111");
+
+    const edited = await cli(
+      ["repos", "edit", "site", "--username", "bob", "--password-stdin"],
+      `${NEW}\n`,
+    );
+    assert.equal(edited.code, 0, edited.stderr);
+    assert.equal(edited.stdout, "site: credential bob:…2222\n");
+    assert.doesNotMatch(edited.stdout + edited.stderr, new RegExp(NEW));
+
+    const moved = await omoi(
+      [
+        "repos",
+        "edit",
+        "site",
+        "--url",
+        `${git.url}/acme/site2.git`,
+        "--name",
+        "site2",
+        "--username",
+        "bob",
+        "--password-env",
+        "SITE_PASSWORD",
+        "--json",
+        "--server",
+        server.url,
+      ],
+      { SITE_PASSWORD: NEW },
+    );
+    assert.equal(moved.code, 0, moved.stderr);
+    const repository = JSON.parse(moved.stdout);
+    assert.equal(repository.name, "site2");
+    assert.equal(repository.url, `${git.url}/acme/site2.git`);
+    assert.equal(repository.credential_ciphertext, undefined);
+    assert.doesNotMatch(moved.stdout, new RegExp(NEW));
+
+    const usage: [string[], RegExp][] = [
+      [["repos", "edit"], /missing argument/],
+      [["repos", "edit", "site2"], /nothing to change/],
+      [["repos", "edit", "site2", "--password-stdin"], /needs --username/],
+      [["repos", "edit", "site2", "--token-env", "NOPE_NOT_SET"], /NOPE_NOT_SET is not set/],
+      [["repos", "edit", "site2", "--username", "bob"], /--username goes with/],
+    ];
+    for (const [args, message] of usage) {
+      const result = await cli(args);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.match(result.stderr, message, args.join(" "));
+    }
+    const taken = await cli(["repos", "edit", "site2", "--name", "shop"]);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, /'shop' is already registered/);
   });
 });

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { gitText } from "../../src/repo/git.ts";
-import { api, type OmoiProcess, pidAlive, spawnOmoi } from "../helpers/omoi.ts";
+import { api, collectOutput, type OmoiProcess, pidAlive, spawnOmoi } from "../helpers/omoi.ts";
 import { TestViewer } from "../helpers/viewer.ts";
 import { makeRemote, refsOf, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 
@@ -21,7 +21,7 @@ describe("a task on a repository, end to end", () => {
   let git: Awaited<ReturnType<typeof serveGitHttp>>;
   let omoi: OmoiProcess;
   let viewer: TestViewer;
-  let logs = "";
+  let logs = () => "";
   const cleanups: (() => Promise<void> | void)[] = [];
 
   before(async () => {
@@ -36,11 +36,7 @@ describe("a task on a repository, end to end", () => {
       OMOI_IDLE_WINDOW_MS: "600000",
       OMOI_LOG_LEVEL: "debug",
     });
-    for (const stream of [omoi.child.stdout, omoi.child.stderr]) {
-      stream?.on("data", (chunk: Buffer) => {
-        logs += chunk.toString("utf8");
-      });
-    }
+    logs = collectOutput(omoi);
     viewer = new TestViewer(
       `${omoi.url.replace("http", "ws")}/ws/events?entity_types=sandbox,task&event_types=task.*,repo.*,agent.tool_result`,
     );
@@ -165,9 +161,9 @@ describe("a task on a repository, end to end", () => {
       assert.ok(!everything.includes(needle), "not in any event");
       assert.ok(!JSON.stringify(stored.body).includes(needle), "not in the task");
       assert.ok(!JSON.stringify(repositories.body).includes(needle), "not in the repositories");
-      assert.ok(!logs.includes(needle), "not in the server's logs");
+      assert.ok(!logs().includes(needle), "not in the server's logs");
     }
-    assert.ok(logs.length > 0, "the logs were read");
+    assert.ok(logs().length > 0, "the logs were read");
   });
   test("a clone that fails once the task started ends its run with the reason; no worker is left", async () => {
     // The remote's refs list fine (the task is accepted) but an object is missing, so the

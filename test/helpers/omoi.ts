@@ -53,6 +53,17 @@ export interface OmoiProcess {
   stop(): Promise<void>;
 }
 
+/** Everything a spawned Omoi prints from now on (stdout and stderr), read when called. */
+export function collectOutput(omoi: OmoiProcess): () => string {
+  let output = "";
+  for (const stream of [omoi.child.stdout, omoi.child.stderr]) {
+    stream?.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+    });
+  }
+  return () => output;
+}
+
 /** Omoi as a separate process (for kill -9 and replicas). Resolves once it listens. */
 export async function spawnOmoi(env: Record<string, string>): Promise<OmoiProcess> {
   const child = spawn(process.execPath, ["bin/omoi.js", "serve"], {

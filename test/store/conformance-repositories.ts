@@ -58,10 +58,16 @@ export function repositoryConformance(makeStore: MakeStore) {
         created_at: 1000,
         updated_at: 1000,
       });
-      assert.equal(await store.setRepositoryEnvironment("repo_web", "env_missing"), undefined);
+      assert.equal(
+        await store.updateRepository("repo_web", { environment_id: "env_missing" }),
+        undefined,
+      );
       assert.equal((await store.getRepository("web"))?.environment_id, null);
-      assert.equal(await store.setRepositoryEnvironment("repo_missing", "env_node"), undefined);
-      const set = await store.setRepositoryEnvironment("repo_web", "env_node");
+      assert.equal(
+        await store.updateRepository("repo_missing", { environment_id: "env_node" }),
+        undefined,
+      );
+      const set = await store.updateRepository("repo_web", { environment_id: "env_node" });
       assert.equal(set?.environment_id, "env_node");
       await assert.rejects(store.environments.delete("env_node"), (error: unknown) => {
         assert.equal((error as { status?: number }).status, 409);
@@ -69,7 +75,10 @@ export function repositoryConformance(makeStore: MakeStore) {
         return true;
       });
       assert.ok(await store.environments.get("env_node"));
-      assert.equal((await store.setRepositoryEnvironment("repo_web", null))?.environment_id, null);
+      assert.equal(
+        (await store.updateRepository("repo_web", { environment_id: null }))?.environment_id,
+        null,
+      );
       assert.equal(await store.environments.delete("env_node"), true);
     });
 
@@ -85,6 +94,57 @@ export function repositoryConformance(makeStore: MakeStore) {
       );
       assert.equal((await store.getRepository("web"))?.id, "repo_web");
       assert.equal(await store.getRepository("repo_other"), undefined);
+    });
+
+    it("edits a repository's name, URL and credential in one write, stamping updated_at", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      await store.createRepository(repository("web"));
+      const before = Date.now();
+      const edited = await store.updateRepository("repo_web", {
+        name: "site",
+        url: "https://git.example.com/site.git",
+        credential_kind: "basic",
+        credential_hint: "alice:…9876",
+        credential_ciphertext: "v1:new:sealed:value",
+        api_base_url: "https://ghe.example.com/api/v3",
+      });
+      const expected = {
+        ...repository("web"),
+        name: "site",
+        url: "https://git.example.com/site.git",
+        credential_kind: "basic" as const,
+        credential_hint: "alice:…9876",
+        credential_ciphertext: "v1:new:sealed:value",
+        api_base_url: "https://ghe.example.com/api/v3",
+        updated_at: edited?.updated_at ?? 0,
+      };
+      assert.deepEqual(edited, expected);
+      assert.ok(expected.updated_at >= before, "updated_at is stamped");
+      assert.deepEqual(await store.getRepository("site"), expected);
+      assert.equal(await store.getRepository("web"), undefined, "the old name is free again");
+      // Fields the patch leaves out stay as they are.
+      const renamed = await store.updateRepository("repo_web", { api_base_url: null });
+      assert.deepEqual(renamed, {
+        ...expected,
+        api_base_url: null,
+        updated_at: renamed?.updated_at,
+      });
+    });
+
+    it("an edit to a taken name is a 409 and changes nothing, not even the other fields", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      const web = await store.createRepository(repository("web"));
+      await store.createRepository(repository("api"));
+      await assert.rejects(
+        store.updateRepository("repo_web", { name: "api", credential_ciphertext: "v1:x:y:z" }),
+        (error: unknown) => {
+          assert.equal((error as { status?: number }).status, 409);
+          assert.match(String((error as Error).message), /'api' is already registered/);
+          return true;
+        },
+      );
+      assert.deepEqual(await store.getRepository("repo_web"), web);
+      assert.equal(await store.updateRepository("repo_missing", { name: "x" }), undefined);
     });
 
     it("keeps a task's repository state and patches it", async () => {

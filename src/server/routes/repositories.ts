@@ -54,7 +54,9 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
   });
 
   const patchSchema = routeSchema({
-    summary: "Change a registered repository's default environment (null: none)",
+    summary:
+      "Edit a registered repository: name, URL, credential, API address or default environment " +
+      "(a new URL or credential is tried against the remote before anything is kept)",
     params: RepositoryParams,
     body: PatchRepositoryBody,
     response: { 200: Repository },
@@ -62,7 +64,7 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
   app.patch("/api/v1/repositories/:id", { schema: patchSchema }, async (request) => {
     const { id } = parseRequest(RepositoryParams, request.params, "repository id");
     const body = parseRequest(PatchRepositoryBody, request.body, "repository patch");
-    return repositories.setEnvironment(id, body.environment);
+    return repositories.update(id, body);
   });
 
   const deleteSchema = routeSchema({
