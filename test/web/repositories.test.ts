@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import type { Environment } from "../../src/protocol/environment.ts";
 import type { Repository } from "../../src/protocol/repo.ts";
 import type { Task } from "../../src/protocol/task.ts";
@@ -19,6 +19,8 @@ import { launchBrowser, newPage, screenshot, visible, WAIT_MS } from "./browser.
 
 const TOKEN = "ghp_repositorypage0000000000000000007";
 const PASSWORD = "correct-horse-battery";
+/** The password the forge moves to; editing replaces the stored one with it. */
+const NEW_PASSWORD = "rotated-staple-battery-2468";
 let omoi: TestOmoi;
 let browser: Browser;
 let git: Awaited<ReturnType<typeof serveGitHttp>>;
@@ -29,11 +31,13 @@ before(async () => {
   const root = await tempDir({ after: (fn) => cleanups.push(fn) });
   await mkdir(path.join(root, "acme"));
   await makeRemote(path.join(root, "acme"), "project");
+  await makeRemote(path.join(root, "acme"), "moved");
   git = await serveGitHttp(
     root,
     (username, password) =>
       (username === "x-access-token" && password === TOKEN) ||
-      (username === "alice" && password === PASSWORD),
+      (username === "alice" && password === PASSWORD) ||
+      (username === "bob" && password === NEW_PASSWORD),
   );
   [omoi, browser] = await Promise.all([startTestOmoi({ OMOI_RUN_AGENTS: "0" }), launchBrowser()]);
   const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
@@ -55,6 +59,18 @@ async function listed(): Promise<Repository[]> {
   const list = await api<{ repositories: Repository[] }>(omoi.url, "GET", "/api/v1/repositories");
   assert.equal(list.status, 200);
   return list.body.repositories;
+}
+
+/** Nothing is wider than a 390-pixel phone, and each of `testIds` (the first in `scope`) is on it. */
+async function assertFitsPhone(page: Page, scope: Page | Locator, testIds: string[]) {
+  const overflow = await page.evaluate(
+    "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+  );
+  assert.equal(overflow, 0, "nothing is wider than the phone");
+  for (const testId of testIds) {
+    const box = await scope.getByTestId(testId).first().boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${testId} is within the screen`);
+  }
 }
 
 /** Every answer body the page received, read as text (the page's own bundle left out). */
@@ -269,25 +285,103 @@ describe("repositories in the web app", () => {
         .filter({ hasText: "a-repository-with-a-long-name" });
       await visible(row.getByTestId("repository-default-branch"));
       await visible(page.getByTestId("repositories-link"));
-      const overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
-      );
-      assert.equal(overflow, 0, "nothing is wider than the phone");
-      for (const testId of [
+      await assertFitsPhone(page, page, [
         "repository-environment",
         "repository-forget",
         "repository-url-input",
         "repository-submit",
-      ]) {
-        const box = await page.getByTestId(testId).first().boundingBox();
-        assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${testId} is within the screen`);
-      }
+      ]);
       await screenshot(page, "repositories-phone", { fullPage: true });
       await row.getByTestId("repository-environment").selectOption({ label: "node" });
       await visible(
         page.getByTestId("repositories-notice").filter({ hasText: "tasks run in node" }),
       );
       assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("edit at 390×844: a refused credential is said next to the form and changes nothing; a new one, URL and name are saved", async () => {
+    const registered = await api<Repository>(omoi.url, "POST", "/api/v1/repositories", {
+      name: "editable",
+      url: repositoryUrl(),
+      credential: { kind: "basic", username: "alice", password: PASSWORD },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const { page, context, errors } = await newPage(browser, {
+      width: 390,
+      height: 844,
+      isMobile: true,
+    });
+    const answers = recordAnswers(page);
+    try {
+      await page.goto(`${omoi.url}/#/repositories`);
+      const row = page.getByTestId("repository-row").filter({ hasText: "editable" });
+      await row.getByTestId("repository-edit").click();
+      const form = row.getByTestId("repository-edit-form");
+      await visible(form);
+      assert.equal(await form.getByTestId("repository-url-input").inputValue(), repositoryUrl());
+      assert.equal(await form.getByTestId("repository-name-input").inputValue(), "editable");
+
+      // Nothing changed: said before anything is sent.
+      await form.getByTestId("repository-submit").click();
+      await visible(form.getByTestId("repository-error").filter({ hasText: "Nothing to change" }));
+
+      // A refused password: the server's words next to the form; the stored one is untouched.
+      await form.getByTestId("repository-credential").selectOption("basic");
+      await form.getByTestId("repository-username-input").fill("bob");
+      const password = form.getByTestId("repository-password-input");
+      assert.equal(await password.getAttribute("type"), "password");
+      await password.fill("not-the-new-password");
+      await form.getByTestId("repository-name-input").fill("renamed");
+      await form.getByTestId("repository-submit").click();
+      await visible(
+        form
+          .getByTestId("repository-error")
+          .filter({ hasText: "the remote refused the credentials" }),
+      );
+      assert.equal(await password.inputValue(), "", "the refused secret is emptied");
+      const kept = (await listed()).find((repository) => repository.id === registered.body.id);
+      assert.deepEqual(kept, registered.body, "nothing changed, not even the name");
+
+      await assertFitsPhone(page, form, [
+        "repository-url-input",
+        "repository-password-input",
+        "repository-submit",
+      ]);
+      await screenshot(page, "repository-edit-phone", { fullPage: true });
+
+      // The new password, a new URL and a new name, saved together.
+      await password.fill(NEW_PASSWORD);
+      await form.getByTestId("repository-url-input").fill(`${git.url}/acme/moved.git`);
+      await form.getByTestId("repository-submit").click();
+      await visible(page.getByTestId("repositories-notice").filter({ hasText: "renamed: saved." }));
+      const saved = page.getByTestId("repository-row").filter({ hasText: "renamed" });
+      await visible(
+        saved.getByTestId("repository-credential-hint").filter({ hasText: "password bob:…2468" }),
+      );
+      await visible(saved.getByTestId("repository-url").filter({ hasText: "/acme/moved.git" }));
+      await visible(saved.getByTestId("repository-default-branch"));
+      const stored = (await listed()).find((repository) => repository.id === registered.body.id);
+      assert.equal(stored?.name, "renamed");
+      assert.equal(stored?.url, `${git.url}/acme/moved.git`);
+      assert.equal(stored?.credential_hint, "bob:…2468");
+
+      const html = await page.content();
+      const bodies = (await answers()).join("\n");
+      for (const secret of [NEW_PASSWORD, PASSWORD, "not-the-new-password"]) {
+        assert.ok(
+          !html.includes(secret) && !bodies.includes(secret),
+          "no password reaches the page",
+        );
+      }
+      // The refused PATCH's 403 is the one resource error the console may show.
+      assert.deepEqual(
+        errors.filter((error) => !error.includes("status of 403")),
+        [],
+      );
+      assert.equal((await api(omoi.url, "DELETE", "/api/v1/repositories/renamed")).status, 204);
     } finally {
       await context.close();
     }

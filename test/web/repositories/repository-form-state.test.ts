@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Environment } from "../../../src/protocol/environment.ts";
-import { CreateRepositoryBody } from "../../../src/protocol/repo.ts";
+import {
+  CreateRepositoryBody,
+  PatchRepositoryBody,
+  type Repository,
+} from "../../../src/protocol/repo.ts";
 import {
   describeCredential,
+  EDIT_CREDENTIAL_CHOICES,
+  editBody,
+  editRepositoryForm,
   environmentName,
   initialRepositoryForm,
   type RepositoryFormState,
@@ -123,5 +130,74 @@ describe("the register-a-repository form's state", () => {
     assert.equal(environmentName("env_1", environments), "node");
     assert.equal(environmentName("env_gone", environments), "env_gone");
     assert.equal(environmentName(null, environments), null);
+  });
+});
+
+describe("the edit-a-repository form's state", () => {
+  const repository: Repository = {
+    id: "repo_1",
+    name: "project",
+    url: "https://git.example.com/acme/project.git",
+    credential_kind: "token",
+    credential_hint: "ghp_…1234",
+    api_base_url: null,
+    environment_id: null,
+    created_at: 1,
+    updated_at: 1,
+  };
+  const edited = (change: Partial<RepositoryFormState>) => ({
+    ...editRepositoryForm(repository),
+    ...change,
+  });
+  const patchAccepted = (body: unknown) => {
+    const parsed = PatchRepositoryBody.safeParse(body);
+    assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+  };
+
+  it("starts from the repository, keeping its credential, which it never holds", () => {
+    const state = editRepositoryForm(repository);
+    assert.equal(state.credential, "keep");
+    assert.equal(state.name, "project");
+    assert.equal(state.url, repository.url);
+    assert.equal(state.token, "");
+    assert.deepEqual(
+      EDIT_CREDENTIAL_CHOICES.map((choice) => choice.value),
+      ["keep", "token", "basic", "github_app"],
+    );
+  });
+
+  it("sends only what differs: a new credential, URL, name or forge API", () => {
+    const rotated = editBody(edited({ credential: "token", token: "ghp_new5678" }), repository);
+    assert.deepEqual(rotated, { credential: { kind: "token", token: "ghp_new5678" } });
+    patchAccepted(rotated);
+    const moved = editBody(
+      edited({
+        url: " https://git.example.com/acme/site.git ",
+        name: " site ",
+        apiBaseUrl: "https://ghe.example.com/api/v3",
+      }),
+      repository,
+    );
+    assert.deepEqual(moved, {
+      name: "site",
+      url: "https://git.example.com/acme/site.git",
+      api_base_url: "https://ghe.example.com/api/v3",
+    });
+    patchAccepted(moved);
+    const cleared = editBody(edited({ apiBaseUrl: "" }), {
+      ...repository,
+      api_base_url: "https://ghe.example.com/api/v3",
+    });
+    assert.deepEqual(cleared, { api_base_url: null });
+  });
+
+  it("says when nothing changed, or what is missing, instead of sending it", () => {
+    assert.throws(() => editBody(edited({}), repository), /Nothing to change/);
+    assert.throws(() => editBody(edited({ name: " " }), repository), /Name/);
+    assert.throws(() => editBody(edited({ url: "" }), repository), /URL/);
+    assert.throws(
+      () => editBody(edited({ credential: "basic", username: "alice" }), repository),
+      /username and the password/,
+    );
   });
 });

@@ -5,6 +5,7 @@ import type {
   CreateRepositoryBody,
   CreateTaskBody,
   PatchEnvironmentBody,
+  PatchRepositoryBody,
   PostMessageBody,
 } from "./types.ts";
 
@@ -52,6 +53,7 @@ export const api = {
   listRepositories: () => client.listRepositories(),
   registerRepository: (body: CreateRepositoryBody) => client.registerRepository(body),
   deleteRepository: (id: string) => client.deleteRepository(id),
+  updateRepository: (id: string, body: PatchRepositoryBody) => client.updateRepository(id, body),
   setRepositoryEnvironment: (id: string, environment: string | null) =>
     client.setRepositoryEnvironment(id, environment),
   listBranches: (repo: string) => client.listBranches(repo),

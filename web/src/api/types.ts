@@ -26,6 +26,7 @@ export type {
   ChangedFile,
   CreateRepositoryBody,
   CredentialKind,
+  PatchRepositoryBody,
   Repository,
   TaskChanges,
   TaskPullRequest,

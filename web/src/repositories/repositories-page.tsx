@@ -88,6 +88,7 @@ function RepositoryRow({
   const id = useId();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [editing, setEditing] = useState(false);
   const defaultBranch = useDefaultBranch(repository.name);
   const current = environmentName(repository.environment_id, environments);
 
@@ -124,9 +125,27 @@ function RepositoryRow({
     <li className="repository-row" data-testid="repository-row" data-name={repository.name}>
       <div className="environment-head">
         <strong data-testid="repository-name">{repository.name}</strong>
-        <button type="button" className="button small" data-testid="repository-forget" disabled={busy} onClick={forget}>
-          Forget
-        </button>
+        <span className="repository-actions">
+          <button
+            type="button"
+            className="button small"
+            data-testid="repository-edit"
+            aria-expanded={editing}
+            disabled={busy}
+            onClick={() => setEditing((open) => !open)}
+          >
+            Edit
+          </button>
+          <button
+            type="button"
+            className="button small"
+            data-testid="repository-forget"
+            disabled={busy}
+            onClick={forget}
+          >
+            Forget
+          </button>
+        </span>
       </div>
       <div className="repository-url mono small" data-testid="repository-url">
         {repository.url}
@@ -166,6 +185,17 @@ function RepositoryRow({
           ) : null}
         </select>
       </div>
+      {editing ? (
+        <RepositoryForm
+          environments={environments}
+          editing={repository}
+          onCancel={() => setEditing(false)}
+          onDone={(saved) => {
+            setEditing(false);
+            onChanged(`${saved.name}: saved.`);
+          }}
+        />
+      ) : null}
       {error ? (
         <div className="alert alert-danger" role="alert" data-testid="repository-row-error">
           {error}

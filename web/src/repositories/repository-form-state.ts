@@ -1,4 +1,10 @@
-import type { CreateRepositoryBody, CredentialKind, Environment, Repository } from "../api/types.ts";
+import type {
+  CreateRepositoryBody,
+  CredentialKind,
+  Environment,
+  PatchRepositoryBody,
+  Repository,
+} from "../api/types.ts";
 
 /*
  * The register-a-repository form's state and the body it sends. The credential is
@@ -13,7 +19,8 @@ export interface RepositoryFormState {
   apiBaseUrl: string;
   /** The default environment's id; empty for none. */
   environment: string;
-  credential: CredentialKind;
+  /** `keep`: an edit that leaves the stored credential as it is. */
+  credential: CredentialKind | "keep";
   token: string;
   /** Who the token is sent as; empty for the server's default (`x-access-token`). */
   tokenUsername: string;
@@ -48,6 +55,23 @@ export function initialRepositoryForm(): RepositoryFormState {
   };
 }
 
+/** What editing offers: keep the stored credential, or replace it with one of these. */
+export const EDIT_CREDENTIAL_CHOICES: { value: RepositoryFormState["credential"]; label: string }[] = [
+  { value: "keep", label: "Keep the current one" },
+  ...CREDENTIAL_CHOICES.filter((choice) => choice.value !== "none"),
+];
+
+/** The edit form of a registered repository: its name, URL and API address; its credential kept. */
+export function editRepositoryForm(repository: Repository): RepositoryFormState {
+  return {
+    ...initialRepositoryForm(),
+    name: repository.name,
+    url: repository.url,
+    apiBaseUrl: repository.api_base_url ?? "",
+    credential: "keep",
+  };
+}
+
 /** The same form with every secret it held emptied (after the server took them). */
 export function withoutSecrets(state: RepositoryFormState): RepositoryFormState {
   return { ...state, token: "", password: "", privateKey: "" };
@@ -56,6 +80,7 @@ export function withoutSecrets(state: RepositoryFormState): RepositoryFormState 
 function credential(state: RepositoryFormState): CreateRepositoryBody["credential"] {
   switch (state.credential) {
     case "none":
+    case "keep":
       return undefined;
     case "token": {
       if (!state.token) throw new Error("Credential: enter the access token");
@@ -90,6 +115,26 @@ export function registerBody(state: RepositoryFormState): CreateRepositoryBody {
   if (state.environment) body.environment = state.environment;
   const sent = credential(state);
   if (sent) body.credential = sent;
+  return body;
+}
+
+/**
+ * The body of `PATCH /api/v1/repositories/{id}`: only what differs from `repository`. Throws an
+ * Error saying what to fix, or that nothing changed.
+ */
+export function editBody(state: RepositoryFormState, repository: Repository): PatchRepositoryBody {
+  const body: PatchRepositoryBody = {};
+  const name = state.name.trim();
+  if (!name) throw new Error("Name: a registered repository needs one");
+  if (name !== repository.name) body.name = name;
+  const url = state.url.trim();
+  if (!url) throw new Error("URL: enter the repository's clone URL (https://…)");
+  if (url !== repository.url) body.url = url;
+  const apiBaseUrl = state.apiBaseUrl.trim() || null;
+  if (apiBaseUrl !== repository.api_base_url) body.api_base_url = apiBaseUrl;
+  const sent = credential(state);
+  if (sent) body.credential = sent;
+  if (Object.keys(body).length === 0) throw new Error("Nothing to change: edit a field or pick a new credential");
   return body;
 }
 

@@ -1,9 +1,12 @@
 import { useId, useState } from "react";
 import { api } from "../api/client.ts";
-import type { CredentialKind, Environment, Repository } from "../api/types.ts";
+import type { Environment, Repository } from "../api/types.ts";
 import { useFormSubmit } from "../components/use-form-submit.ts";
 import {
   CREDENTIAL_CHOICES,
+  EDIT_CREDENTIAL_CHOICES,
+  editBody,
+  editRepositoryForm,
   initialRepositoryForm,
   type RepositoryFormState,
   registerBody,
@@ -13,27 +16,50 @@ import {
 type TextKey = Exclude<keyof RepositoryFormState, "credential">;
 
 /**
- * Registers a repository. The server tries the credential before it keeps anything and says
- * why when it cannot (refused, unreachable, a name taken); that message is shown here. Secrets
- * are password fields, emptied once the server has them.
+ * Registers a repository, or (given `editing`) edits one: its name, URL, forge API, or a new
+ * credential in place of the stored one. The server tries a new credential or URL before it
+ * keeps anything and says why when it cannot (refused, unreachable, a name taken); that message
+ * is shown here. Secrets are password fields, emptied once the server has them.
  */
 export function RepositoryForm({
   environments,
   onDone,
+  editing,
+  onCancel,
 }: {
   environments: Environment[];
   onDone: (repository: Repository) => void;
+  editing?: Repository;
+  onCancel?: () => void;
 }) {
   const id = useId();
-  const [state, setState] = useState<RepositoryFormState>(initialRepositoryForm);
+  const [state, setState] = useState<RepositoryFormState>(() =>
+    editing ? editRepositoryForm(editing) : initialRepositoryForm(),
+  );
   const set = <K extends keyof RepositoryFormState>(key: K, value: RepositoryFormState[K]) =>
     setState((current) => ({ ...current, [key]: value }));
 
-  const { submit, submitting, error } = useFormSubmit(async () => {
-    const repository = await api.registerRepository(registerBody(state));
-    setState(initialRepositoryForm());
-    onDone(repository);
-  }, "could not register the repository");
+  const { submit, submitting, error } = useFormSubmit(
+    async () => {
+      if (editing) {
+        try {
+          onDone(await api.updateRepository(editing.id, editBody(state, editing)));
+        } finally {
+          setState(withoutSecrets);
+        }
+        return;
+      }
+      const repository = await api.registerRepository(registerBody(state));
+      setState(initialRepositoryForm());
+      onDone(repository);
+    },
+    editing ? "could not save the repository" : "could not register the repository",
+  );
+  const usesApi =
+    state.credential === "token" ||
+    state.credential === "github_app" ||
+    (state.credential === "keep" &&
+      (editing?.credential_kind === "token" || editing?.credential_kind === "github_app"));
 
   const field = (
     key: TextKey,
@@ -57,39 +83,51 @@ export function RepositoryForm({
   );
 
   return (
-    <form className="repository-form" onSubmit={submit} noValidate data-testid="repository-form">
+    <form
+      className="repository-form"
+      onSubmit={submit}
+      noValidate
+      data-testid={editing ? "repository-edit-form" : "repository-form"}
+    >
       <div className="form-grid">
         {field("url", "Clone URL", { placeholder: "https://github.com/acme/project.git", wide: true })}
-        {field("name", "Name", { placeholder: "from the URL" })}
+        {field("name", "Name", { placeholder: editing ? undefined : "from the URL" })}
+        {editing ? null : (
+          <div className="field">
+            <label htmlFor={`${id}-environment`}>Default environment</label>
+            <select
+              id={`${id}-environment`}
+              className="input"
+              data-testid="repository-environment-input"
+              value={state.environment}
+              onChange={(event) => set("environment", event.target.value)}
+            >
+              <option value="">none</option>
+              {environments.map((environment) => (
+                <option key={environment.id} value={environment.id}>
+                  {environment.name}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
         <div className="field">
-          <label htmlFor={`${id}-environment`}>Default environment</label>
-          <select
-            id={`${id}-environment`}
-            className="input"
-            data-testid="repository-environment-input"
-            value={state.environment}
-            onChange={(event) => set("environment", event.target.value)}
-          >
-            <option value="">none</option>
-            {environments.map((environment) => (
-              <option key={environment.id} value={environment.id}>
-                {environment.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-credential`}>Credential</label>
+          <label htmlFor={`${id}-credential`}>
+            {editing ? "Credential (the current one is never shown)" : "Credential"}
+          </label>
           <select
             id={`${id}-credential`}
             className="input"
             data-testid="repository-credential"
             value={state.credential}
             onChange={(event) =>
-              setState((current) => ({ ...withoutSecrets(current), credential: event.target.value as CredentialKind }))
+              setState((current) => ({
+                ...withoutSecrets(current),
+                credential: event.target.value as RepositoryFormState["credential"],
+              }))
             }
           >
-            {CREDENTIAL_CHOICES.map((choice) => (
+            {(editing ? EDIT_CREDENTIAL_CHOICES : CREDENTIAL_CHOICES).map((choice) => (
               <option key={choice.value} value={choice.value}>
                 {choice.label}
               </option>
@@ -132,7 +170,7 @@ export function RepositoryForm({
           />
         </div>
       ) : null}
-      {state.credential === "token" || state.credential === "github_app" ? (
+      {usesApi ? (
         <div className="form-grid">
           {field("apiBaseUrl", "Forge API (GitHub Enterprise)", {
             placeholder: "https://ghe.example.com/api/v3 — empty for github.com",
@@ -146,9 +184,18 @@ export function RepositoryForm({
         </div>
       ) : null}
       <div className="form-actions">
-        <span className="muted small">The server tries the credential before it keeps it.</span>
+        <span className="muted small">
+          {editing
+            ? "A new credential or URL is tried first; when refused, nothing changes."
+            : "The server tries the credential before it keeps it."}
+        </span>
+        {onCancel ? (
+          <button type="button" className="button" data-testid="repository-edit-cancel" onClick={onCancel}>
+            Cancel
+          </button>
+        ) : null}
         <button type="submit" className="button primary" data-testid="repository-submit" disabled={submitting}>
-          {submitting ? "Checking…" : "Register repository"}
+          {submitting ? "Checking…" : editing ? "Save changes" : "Register repository"}
         </button>
       </div>
     </form>
