@@ -22,11 +22,12 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false, prepareAhead
   await mkdir(path.join(root, "acme"));
   const remote = await makeRemote(path.join(root, "acme"), "project");
   let github: Awaited<ReturnType<typeof startGitHubStandIn>> | undefined;
+  /** The PATs the git server takes now (a test rotates them as a forge would). */
+  const tokens = new Set(app ? [] : [TOKEN]);
   // The git server takes the PAT, or any installation token the API stand-in minted (as GitHub does).
   const git = await serveGitHttp(
     root,
-    (_user, password) =>
-      (!app && password === TOKEN) || (github?.mintedTokens.includes(password) ?? false),
+    (_user, password) => tokens.has(password) || (github?.mintedTokens.includes(password) ?? false),
   );
   t.after(() => git.close());
   const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -77,7 +78,19 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false, prepareAhead
         }
       : { kind: "token", token: TOKEN },
   });
-  return { root, remote, git, github, dataDir, store, service, repos, registered };
+  return {
+    root,
+    remote,
+    git,
+    github,
+    dataDir,
+    store,
+    service,
+    repos,
+    registry,
+    registered,
+    tokens,
+  };
 }
 
 /** Creates a task the way the API does and prepares its workspace. */
@@ -164,6 +177,31 @@ test("a registered repository: clone, turn, changes, push, auto pull request, an
   const database = await readFile(path.join(setup.dataDir, "omoi.db"));
   const wal = await readFile(path.join(setup.dataDir, "omoi.db-wal")).catch(() => Buffer.alloc(0));
   assert.ok(!database.includes(TOKEN) && !wal.includes(TOKEN), "sealed at rest");
+});
+
+test("a task made before its repository's token was rotated pushes with the new token", async (t) => {
+  const setup = await setUp(t);
+  const { id, workspace, events, emit } = await createTask(setup, { repo: "project" });
+  const NEW_TOKEN = "ghp_rotatedtoken000000000000000000002";
+  setup.tokens.clear();
+  setup.tokens.add(NEW_TOKEN); // the forge revoked the old token
+  const edited = await setup.registry.update("project", {
+    credential: { kind: "token", token: NEW_TOKEN },
+  });
+  assert.equal(edited.credential_hint, "ghp_…0002");
+
+  await writeFile(path.join(workspace, "rotated.txt"), "after the rotation\n");
+  await setup.repos.afterTurn(id, "Work after the rotation.", emit);
+  assert.ok(
+    events.some((event) => event.type === "repo.pushed"),
+    JSON.stringify(events),
+  );
+  const task = (await setup.store.getTask(id))!;
+  assert.equal(
+    (await refsOf(setup.remote))[`refs/heads/${task.repo!.branch}`],
+    task.repo!.pushed_sha,
+  );
+  assert.ok(!JSON.stringify(events).includes(NEW_TOKEN));
 });
 
 test("a GitHub App: installation tokens minted from the App key per operation push and open a draft", async (t) => {
