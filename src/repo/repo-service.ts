@@ -154,6 +154,11 @@ export class RepoService {
       this.spares.prepare(this.mirror(plan.source), plan.baseBranch);
   }
 
+  /** Removes the repository's prepared checkout (a repository forgotten or moved). */
+  discardPrepared(source: RepoSource): Promise<void> {
+    return this.spares.discard(this.mirror(source));
+  }
+
   /** Takes a turn's result from the workspace (committing what was left) into the mirror. */
   collect(
     plan: RepoPlan,

@@ -95,7 +95,20 @@ export class RepositoryRegistry {
     if (!updated) {
       throw conflict(`repository '${idOrName}' or the environment named went away meanwhile`);
     }
+    if (updated.url !== current.url) await this.discardPrepared(current.url);
     return publicView(updated);
+  }
+
+  /**
+   * Frees the disk of the checkout prepared for `url`'s next task (see `SpareCheckouts`) when
+   * no registered repository names that URL any more. Its mirror stays: tasks created
+   * earlier still fetch and push through it.
+   */
+  private async discardPrepared(url: string): Promise<void> {
+    const others = await this.store.listRepositories();
+    if (others.some((record) => record.url === url)) return;
+    const source = parseRepoSource(url, { forbiddenRoots: this.forbiddenRoots });
+    await this.service.discardPrepared(source).catch(() => undefined);
   }
 
   private async requireFreeName(name: string, exceptId?: string): Promise<void> {
@@ -151,6 +164,7 @@ export class RepositoryRegistry {
     if (!record || !(await this.store.deleteRepository(record.id))) {
       throw notFound("repository", idOrName);
     }
+    await this.discardPrepared(record.url);
   }
 
   /**

@@ -80,6 +80,13 @@ export class SpareCheckouts {
     this.#preparing.set(mirror.path, work);
   }
 
+  /** Removes the mirror's prepared checkout, once any preparation under way has ended. */
+  async discard(mirror: Mirror): Promise<void> {
+    await this.#preparing.get(mirror.path);
+    this.#preparedHere.delete(mirror.path);
+    await rm(spareDir(mirror), { recursive: true, force: true });
+  }
+
   /** Resolves when no checkout is being prepared (tests and benchmarks wait on it). */
   async settled(): Promise<void> {
     while (this.#preparing.size > 0) await Promise.all(this.#preparing.values());

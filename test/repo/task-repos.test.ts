@@ -274,3 +274,19 @@ test("a repository's next checkout is prepared once a task's turn is pushed, nev
   const branch = (await setup.store.getTask(second.id))!.repo!.branch;
   assert.equal(await gitText(["symbolic-ref", "HEAD"], at), `refs/heads/${branch}`);
 });
+
+test("forgetting a repository frees the disk of its prepared checkout; its mirror stays for the tasks made earlier", async (t) => {
+  const setup = await setUp(t, false, true);
+  const task = await createTask(setup, { repo: "project" });
+  await writeFile(path.join(task.workspace, "hello.txt"), "hello\n");
+  await setup.repos.afterTurn(task.id, "Added a greeting file.", task.emit);
+  await setup.service.spares.settled();
+  const mirrors = path.join(setup.dataDir, "mirrors");
+  const mirror = (await readdir(mirrors)).find((name) => name.endsWith(".git"))!;
+  const spare = path.join(mirrors, mirror, "omoi", "spare");
+  assert.ok((await stat(spare)).isDirectory(), "a checkout was prepared");
+
+  await setup.registry.remove("project");
+  await assert.rejects(stat(spare), { code: "ENOENT" });
+  assert.ok((await stat(path.join(mirrors, mirror, "HEAD"))).isFile(), "the mirror stays");
+});
