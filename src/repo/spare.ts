@@ -48,11 +48,16 @@ export class SpareCheckouts {
     try {
       await rename(spareDir(mirror), workspace);
       this.#preparedHere.delete(mirror.path);
-      // Omoi's own: no agent has run in it yet.
-      const prepared = await gitText(["rev-parse", "--verify", "HEAD^{commit}"], {
-        cwd: workspace,
-      });
-      return { prepared, configured };
+      // Omoi's own: no agent has run in it yet. Its one branch is the one HEAD names.
+      const [prepared, ref] = (
+        await gitText(["rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD"], {
+          cwd: workspace,
+        })
+      ).split("\n");
+      if (!/^[0-9a-f]{40,64}$/.test(prepared ?? "") || !ref?.startsWith("refs/heads/")) {
+        throw new Error("the prepared checkout has no branch checked out");
+      }
+      return { prepared, ref, configured };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EXDEV") {
@@ -167,6 +172,8 @@ async function exists(file: string): Promise<boolean> {
 export interface ClaimedCheckout {
   /** The commit it was prepared at (its HEAD): its files are that commit's. */
   prepared: string;
+  /** Its one branch (the base it was prepared at), `refs/heads/…`. */
+  ref: string;
   /** Its git is configured with the service's identity already. */
   configured: boolean;
 }

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, rename, rm, stat, utimes } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { RepoError } from "./errors.ts";
@@ -72,10 +72,13 @@ export async function cloneWorkspace(options: {
   });
   const inWorkspace = { cwd: workspace };
   const headSha = branchSha ?? baseSha;
-  await git(["symbolic-ref", "HEAD", `refs/heads/${branch}`], inWorkspace);
+  // What `git symbolic-ref HEAD` writes; no agent has had this repository yet.
+  await writeFile(path.join(workspace, ".git", "HEAD"), `ref: refs/heads/${branch}\n`);
   // A clone also made a branch for the mirror's HEAD, a prepared checkout one for the base it
   // was made at: keep only the two the task is about, dropped first (`dev` blocks `dev/fix`).
-  const local = await gitText(["for-each-ref", "--format=%(refname)", "refs/heads/"], inWorkspace);
+  const local = claimed
+    ? claimed.ref
+    : await gitText(["for-each-ref", "--format=%(refname)", "refs/heads/"], inWorkspace);
   const dropped = local
     .split("\n")
     .filter(
