@@ -89,7 +89,13 @@ export class SpareCheckouts {
   async discard(mirror: Mirror): Promise<void> {
     await this.#preparing.get(mirror.path);
     this.#preparedHere.delete(mirror.path);
-    await rm(spareDir(mirror), { recursive: true, force: true });
+    // Moved aside first, whole, so a task taking it at this moment gets all of it or none.
+    const doomed = `${spareDir(mirror)}.discarded.${process.pid}.${Date.now()}`;
+    const moved = await rename(spareDir(mirror), doomed).then(
+      () => true,
+      () => false,
+    );
+    if (moved) await rm(doomed, { recursive: true, force: true });
   }
 
   /** Resolves when no checkout is being prepared (tests and benchmarks wait on it). */
