@@ -70,6 +70,11 @@ export interface Confinement {
 /** The launcher the sandbox runs: it drops what srt sets that would break or leak, then execs the CLI. */
 function launcherScript(tmpDir: string): string {
   return [
+    // srt starts its two proxy bridges in the background and runs the command at once: on a
+    // busy machine a first request (a setup script's download) could find no listener yet.
+    // Wait (at most 5 s) until both accept a connection (bash's /dev/tcp).
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell expansions, run inside the sandbox
+    'if [ -n "${BASH_VERSION:-}" ] && [ -n "${HTTP_PROXY:-}" ]; then for omoi_port in 3128 1080; do omoi_try=0; until (exec 3<>"/dev/tcp/127.0.0.1/$omoi_port") 2>/dev/null || [ "$omoi_try" -ge 500 ]; do omoi_try=$((omoi_try + 1)); sleep 0.01; done; done; unset omoi_port omoi_try; fi',
     // srt exempts loopback from its proxy; inside the sandbox the direct route does not exist.
     "unset NO_PROXY no_proxy",
     // srt points TMPDIR at a shared /tmp/claude; the agent gets its own.
