@@ -77,7 +77,7 @@ describe("worker process (main.ts)", () => {
   });
 
   it("runs the same turn compiled, as the local provider starts it (plain node, no tsx)", async () => {
-    const events = await run("stop-frame", await buildWorker());
+    const events = await run("stop-frame", (await buildWorker()).command);
     assert.equal(events.at(-1)?.payload.reason, "done here");
   });
 
