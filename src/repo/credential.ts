@@ -29,13 +29,17 @@ export function credentialEnvironment(
 ): Record<string, string> {
   if (!credential) return {};
   const origin = new URL(url).origin;
-  const pair = basicPair(credential);
-  const encoded = Buffer.from(`${pair.username}:${pair.password}`).toString("base64");
   return {
     GIT_CONFIG_COUNT: "1",
     GIT_CONFIG_KEY_0: `http.${origin}/.extraHeader`,
-    GIT_CONFIG_VALUE_0: `Authorization: Basic ${encoded}`,
+    GIT_CONFIG_VALUE_0: `Authorization: ${basicAuthorization(credential)}`,
   };
+}
+
+/** The `Authorization` header value that presents `credential` over HTTPS. */
+export function basicAuthorization(credential: GitCredential): string {
+  const pair = basicPair(credential);
+  return `Basic ${Buffer.from(`${pair.username}:${pair.password}`).toString("base64")}`;
 }
 
 /** Replaces every secret of `credential` in `text` (defence in depth before logging). */

@@ -4,6 +4,7 @@ import path from "node:path";
 import { credentialEnvironment, redact } from "./credential.ts";
 import { classifyRemoteFailure, RepoError } from "./errors.ts";
 import { GitCommandError, git, gitRaw, gitText } from "./git.ts";
+import { listRemoteHeads } from "./smart-http.ts";
 import type { RepoSource } from "./source.ts";
 
 /** What a remote holds, read without cloning it. */
@@ -47,8 +48,21 @@ export class Mirror {
     return next;
   }
 
-  /** Lists the remote's branches and default branch; a clear error when it cannot. */
+  /**
+   * Lists the remote's branches and default branch; a clear error when it cannot. Over HTTP
+   * it asks in process first (see `listRemoteHeads`); git answers whatever that could not.
+   */
   async inspect(): Promise<RemoteHeads> {
+    const heads =
+      (this.source.kind === "remote"
+        ? await listRemoteHeads(this.source.location, this.source.credential)
+        : null) ?? (await this.#lsRemote());
+    if (heads.defaultBranch && !heads.branches.has(heads.defaultBranch)) heads.defaultBranch = null;
+    this.#observed = { at: performance.now(), branches: new Map(heads.branches) };
+    return heads;
+  }
+
+  async #lsRemote(): Promise<RemoteHeads> {
     const result = await this.#remoteGit(["ls-remote", "--symref", this.source.location]);
     if (result.code !== 0) throw this.#remoteFailure(result.stderr);
     const heads: RemoteHeads = { defaultBranch: null, branches: new Map() };
@@ -61,8 +75,6 @@ export class Mirror {
       const branch = /^([0-9a-f]{40,64})\trefs\/heads\/(\S+)$/.exec(line);
       if (branch) heads.branches.set(branch[2], branch[1]);
     }
-    if (heads.defaultBranch && !heads.branches.has(heads.defaultBranch)) heads.defaultBranch = null;
-    this.#observed = { at: performance.now(), branches: new Map(heads.branches) };
     return heads;
   }
 

@@ -102,13 +102,10 @@ export class RepoService {
     source: RepoSource,
     request: { baseBranch?: string; branch?: string; title: string; taskId: string },
   ): Promise<RepoPlan> {
-    // The names are checked while the remote is asked (each check is a git process).
-    const names = [request.baseBranch, request.branch].flatMap((name) =>
-      name === undefined ? [] : [checkBranchName(name)],
-    );
-    for (const check of names) check.catch(() => undefined);
     const heads = await this.mirror(source).inspect();
-    await Promise.all(names);
+    for (const name of [request.baseBranch, request.branch]) {
+      if (name !== undefined) checkBranchName(name);
+    }
     if (heads.branches.size === 0) {
       throw new RepoError("empty_repository", `repository ${source.display} has no branches yet`, {
         repo: source.display,
@@ -117,10 +114,8 @@ export class RepoService {
     const baseBranch = request.baseBranch ?? heads.defaultBranch ?? [...heads.branches.keys()][0];
     const branch = request.branch ?? defaultBranchName(request.title, request.taskId);
     // The names the remote or Omoi chose, checked too.
-    await Promise.all([
-      request.baseBranch === undefined ? checkBranchName(baseBranch) : undefined,
-      request.branch === undefined ? checkBranchName(branch) : undefined,
-    ]);
+    if (request.baseBranch === undefined) checkBranchName(baseBranch);
+    if (request.branch === undefined) checkBranchName(branch);
     if (!heads.branches.has(baseBranch)) {
       throw new RepoError("base_branch_missing", `base branch '${baseBranch}' does not exist`, {
         base_branch: baseBranch,

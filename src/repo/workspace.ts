@@ -174,7 +174,7 @@ export async function collectTurn(options: {
   const { mirror, workspace, taskId } = options;
   await checkWorkspaceGitDir(workspace);
   const headBranch = await readWorkspaceHead(workspace);
-  if (headBranch !== null) await checkBranchName(headBranch);
+  if (headBranch !== null) checkBranchName(headBranch);
   return mirror.serialize(async () => {
     const inMirror = { cwd: mirror.path };
     const uploadPack = [
@@ -301,12 +301,33 @@ async function startIndex(
   await git(["read-tree", work], { env });
 }
 
-/** Rejects a branch name git would not accept (and so any name that walks out of refs/). */
-export async function checkBranchName(branch: string): Promise<void> {
-  const result = await gitRaw(["check-ref-format", `refs/heads/${branch}`]);
-  if (result.code !== 0 || branch.startsWith("-") || branch.length > 200) {
+/**
+ * Rejects a branch name git would not accept (`git check-ref-format refs/heads/<name>`, whose
+ * rules this follows without starting a process), and so any name that walks out of refs/;
+ * also a name that reads as an option, or longer than 200 characters.
+ */
+export function checkBranchName(branch: string): void {
+  if (!isBranchName(branch)) {
     throw new RepoError("invalid_branch", `'${branch}' is not a valid branch name`, { branch });
   }
+}
+
+/** Characters no ref may hold besides controls, space and DEL. */
+const REF_FORBIDDEN = new Set("~^:?*[\\");
+
+function isBranchName(branch: string): boolean {
+  if (branch === "" || branch.length > 200 || branch.startsWith("-")) return false;
+  for (const char of branch) {
+    const code = char.charCodeAt(0);
+    if (code <= 0x20 || code === 0x7f || REF_FORBIDDEN.has(char)) return false;
+  }
+  if (branch.includes("..") || branch.includes("@{")) return false;
+  if (branch.endsWith(".")) return false;
+  // Components: none empty (no leading, trailing or doubled slash), none starting with a dot,
+  // none ending in `.lock`.
+  return branch
+    .split("/")
+    .every((part) => part !== "" && !part.startsWith(".") && !part.endsWith(".lock"));
 }
 
 /** Objects reachable from `tip` but not from `known`, read from the mirror. */

@@ -99,6 +99,8 @@ export async function serveGitHttp(
   credentials:
     | { username: string; password: string }
     | ((username: string, password: string) => boolean),
+  /** `v0`: the server ignores a client's request for protocol v2 (as older servers do). */
+  options: { protocol?: "v0" | "v2" } = {},
 ): Promise<GitHttpServer> {
   const allowed = (header: string | undefined) => {
     const match = /^Basic (.+)$/.exec(header ?? "");
@@ -141,7 +143,7 @@ export async function serveGitHttp(
       ...(request.headers["content-encoding"]
         ? { HTTP_CONTENT_ENCODING: request.headers["content-encoding"] }
         : {}),
-      GIT_PROTOCOL: String(request.headers["git-protocol"] ?? ""),
+      GIT_PROTOCOL: options.protocol === "v0" ? "" : String(request.headers["git-protocol"] ?? ""),
     };
     const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "inherit"] });
     request.pipe(child.stdin);
