@@ -132,6 +132,11 @@ export class TaskRepos {
       plan = opened.plan;
       const message = commitMessage(summary, task.title, this.options.taskLink(task.id));
       const result = await this.options.service.collect(plan, task.workspace, task.id, message);
+      for (const warning of result.warnings)
+        this.options.logger?.warn(
+          { taskId, warning },
+          "repository: workspace setting not honoured",
+        );
       if (result.committed) await emit(RepoCommitted, result.committed);
       // The push (when the branch has commits the remote lacks) runs while the changes are read.
       const service = this.options.service;

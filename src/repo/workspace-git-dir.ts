@@ -1,5 +1,15 @@
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+} from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { deflate } from "node:zlib";
@@ -14,6 +24,8 @@ import { RepoError } from "./errors.ts";
 const deflateAsync = promisify(deflate);
 const MAX_ENTRIES = 500_000;
 const HEAD_LIMIT = 4096;
+/** Most of the workspace's `.git/info/exclude` Omoi reads; the whole lines within it are used. */
+export const EXCLUDE_LIMIT = 64 * 1024;
 
 /**
  * Refuses a `.git` that could make a fetch from it read outside the workspace: `.git` not a
@@ -64,6 +76,61 @@ export async function readWorkspaceHead(workspace: string): Promise<string | nul
     return match ? match[1] : null;
   } finally {
     await handle.close();
+  }
+}
+
+export interface WorkspaceExclude {
+  /** The patterns to honour, as git reads them (null: none). */
+  patterns: Buffer | null;
+  /** Why the file was not honoured, or only in part (for the log). */
+  warning: string | null;
+}
+
+/**
+ * The workspace's `.git/info/exclude`, read as hostile data: only a regular file is read
+ * (opened without following a link and without blocking, so a FIFO or a device is never
+ * waited on), only if the descriptor really is that file (a folder on the way swapped for a
+ * link after Omoi's check leads elsewhere), and at most `EXCLUDE_LIMIT` bytes: beyond, only
+ * the whole lines within the limit are kept. Anything else is ignored with a warning.
+ */
+export async function readWorkspaceExclude(workspace: string): Promise<WorkspaceExclude> {
+  const relative = ".git/info/exclude";
+  const ignored = (why: string): WorkspaceExclude => ({
+    patterns: null,
+    warning: `the workspace's ${relative} ${why}; it is not honoured`,
+  });
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(
+      path.join(workspace, relative),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+    );
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { patterns: null, warning: null };
+    return ignored(code === "ELOOP" ? "is a symbolic link" : `cannot be opened (${code})`);
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return ignored("is not a regular file");
+    const expected = path.join(await realpath(workspace), relative);
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => expected);
+    if (opened !== expected) return ignored("leads out of the workspace");
+    const buffer = Buffer.alloc(EXCLUDE_LIMIT + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length <= EXCLUDE_LIMIT) return { patterns: buffer.subarray(0, length), warning: null };
+    // A line cut at the limit could be a shorter pattern than the one written: it goes too.
+    const kept = buffer.subarray(0, buffer.lastIndexOf(10, EXCLUDE_LIMIT - 1) + 1);
+    return {
+      patterns: kept,
+      warning: `the workspace's ${relative} is larger than ${EXCLUDE_LIMIT} bytes; only its whole lines within the first ${EXCLUDE_LIMIT} bytes are honoured`,
+    };
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   checkWorkspaceGitDir,
   type GitObject,
   readBounded,
+  readWorkspaceExclude,
   readWorkspaceHead,
   writeLooseObjects,
 } from "./workspace-git-dir.ts";
@@ -155,6 +156,8 @@ export interface CollectResult {
   tip: string;
   /** Set when Omoi committed what the agent left uncommitted. */
   committed: { sha: string; message: string } | null;
+  /** What Omoi could not honour in the workspace (for the log), such as its `info/exclude`. */
+  warnings: string[];
 }
 
 /**
@@ -162,6 +165,11 @@ export interface CollectResult {
  * into the mirror (git's upload-pack reads the agent's repository with every setting that
  * could run a program pinned), commits what is left uncommitted from the mirror's side with
  * a private index, and hands that commit back to the workspace as plain files.
+ *
+ * Untracked files the workspace's `.git/info/exclude` names are left out, as the agent's own
+ * `git add --all` would: its patterns are copied to a file of Omoi's and handed to git as
+ * `core.excludesFile`, so git never opens a path in the workspace's `.git`. The workspace's
+ * own `core.excludesFile` (a path the agent chooses, anywhere) is never read.
  */
 export async function collectTurn(options: {
   mirror: Mirror;
@@ -208,6 +216,7 @@ export async function collectTurn(options: {
     ).split("\n");
 
     const scratch = path.join(os.tmpdir(), `omoi-index-${taskId}-${process.pid}-${Date.now()}`);
+    const excludes = `${scratch}.exclude`;
     const indexEnv = {
       GIT_DIR: mirror.path,
       GIT_WORK_TREE: workspace,
@@ -215,16 +224,20 @@ export async function collectTurn(options: {
     };
     try {
       await startIndex(mirror, taskId, work, scratch, indexEnv);
+      const exclude = await readWorkspaceExclude(workspace);
+      const warnings = exclude.warning ? [exclude.warning] : [];
+      // Omoi's own copy of the patterns: git opens nothing in the workspace's `.git` for them.
+      await writeFile(excludes, exclude.patterns ?? "", { mode: 0o600 });
       await git(["add", "--all", "--", "."], {
         env: indexEnv,
         cwd: workspace,
-        config: ["core.bare=false", "add.ignoreErrors=true"],
+        config: ["core.bare=false", "add.ignoreErrors=true", `core.excludesFile=${excludes}`],
       });
       const tree = await gitText(["write-tree"], { env: indexEnv });
       if (tree === workTree) {
         await git(["update-ref", tipRef(taskId), work], inMirror);
         await keepIndex(mirror, taskId, scratch);
-        return { tip: work, committed: null };
+        return { tip: work, committed: null, warnings };
       }
       const sha = await gitText(["commit-tree", tree, "-p", work, "-F", "-"], {
         ...inMirror,
@@ -241,9 +254,10 @@ export async function collectTurn(options: {
       await writeLooseObjects(workspace, objects);
       await advanceWorkspace(workspace, headBranch, sha, await readBounded(scratch, 1 << 30));
       await keepIndex(mirror, taskId, scratch);
-      return { tip: sha, committed: { sha, message: options.message } };
+      return { tip: sha, committed: { sha, message: options.message }, warnings };
     } finally {
       await rm(scratch, { force: true });
+      await rm(excludes, { force: true });
     }
   });
 }
