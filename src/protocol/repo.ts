@@ -192,7 +192,8 @@ export type BranchList = z.infer<typeof BranchList>;
 /**
  * `PATCH /api/v1/repositories/{id}`: any of the registration's fields. A new URL or
  * credential is tried against the remote before anything is kept; `environment` and
- * `api_base_url` take null to clear them.
+ * `api_base_url` take null to clear them, and `credential` null removes the stored one (the
+ * remote is tried without a credential first).
  */
 export const PatchRepositoryBody = z
   .object({
@@ -200,7 +201,7 @@ export const PatchRepositoryBody = z
     url: RepositoryUrl.optional(),
     api_base_url: ApiBaseUrl.nullable().optional(),
     environment: EnvironmentKey.nullable().optional(),
-    credential: RepositoryCredential.optional(),
+    credential: RepositoryCredential.nullable().optional(),
   })
   .strict()
   .refine((body) => Object.values(body).some((value) => value !== undefined), {

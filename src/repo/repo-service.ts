@@ -2,7 +2,7 @@ import path from "node:path";
 import { type Changes, readChanges } from "./changes.ts";
 import { RepoError } from "./errors.ts";
 import { GitCommandError, git, gitRaw } from "./git.ts";
-import { Mirror, tipRef } from "./mirror.ts";
+import { Mirror, type RemoteHeads, tipRef } from "./mirror.ts";
 import type { RepoSource } from "./source.ts";
 import { SpareCheckouts } from "./spare.ts";
 import {
@@ -79,6 +79,14 @@ export class RepoService {
   /** Stops the background work (checkouts being prepared). */
   close(): Promise<void> {
     return this.spares.close();
+  }
+
+  /**
+   * Lists a remote's branches with `source`'s credential, on a mirror of its own: a
+   * credential being tried (or none) never replaces the one tasks' git is using meanwhile.
+   */
+  probe(source: RepoSource): Promise<RemoteHeads> {
+    return new Mirror(this.#mirrorsDir, source).inspect();
   }
 
   mirror(source: RepoSource): Mirror {

@@ -89,8 +89,13 @@ export class RepositoryRegistry {
       patch.url !== undefined ||
       patch.api_base_url !== undefined ||
       patch.credential_ciphertext !== undefined;
-    // The credential must work before it is kept.
-    if (reachesRemote) await this.verify({ ...current, ...patch });
+    // The credential (or going without one) must work before it is kept.
+    if (reachesRemote) {
+      const next = { ...current, ...patch };
+      await this.verify(next).catch((error: unknown) => {
+        throw body.credential === null ? credentialNeeded(error) : error;
+      });
+    }
     const updated = await this.store.updateRepository(current.id, patch);
     if (!updated) {
       throw conflict(`repository '${idOrName}' or the environment named went away meanwhile`);
@@ -132,10 +137,13 @@ export class RepositoryRegistry {
     };
   }
 
-  /** Lists the remote's branches with the record's URL and credential (ls-remote, trusted side). */
+  /**
+   * Lists the remote's branches with the record's URL and credential (ls-remote, trusted
+   * side). The credential being tried is never lent to the git of tasks running meanwhile.
+   */
   private async verify(record: RepositoryRecord): Promise<void> {
     const resolved = await this.open(record);
-    await this.service.mirror(resolved.source).inspect();
+    await this.service.probe(resolved.source);
   }
 
   async list(): Promise<Repository[]> {
@@ -231,6 +239,21 @@ export class RepositoryRegistry {
     });
     return { source, record, apiToken };
   }
+}
+
+/**
+ * A remote refusing to be read without a credential, when asked to drop the stored one:
+ * said plainly, since the remote's own answer (a refused login) reads as a wrong password.
+ */
+function credentialNeeded(error: unknown): unknown {
+  if (!(error instanceof RepoError) || error.code !== "auth_refused") return error;
+  const display = String(error.data?.repo ?? "the repository");
+  return new RepoError(
+    "auth_refused",
+    `${display} needs a credential: the remote refused to be read without one, ` +
+      "so the stored credential is kept and nothing changed",
+    { repo: display },
+  );
 }
 
 export function publicView(record: RepositoryRecord): Repository {

@@ -143,4 +143,59 @@ describe("omoi repos", () => {
     assert.notEqual(taken.code, 0);
     assert.match(taken.stderr, /'shop' is already registered/);
   });
+
+  it("omoi repos edit --no-credential: refused while the remote needs one, then removed; never with a new secret", async () => {
+    const root = await tempDir({ after: (fn) => cleanups.push(fn) });
+    await mkdir(path.join(root, "acme"));
+    await makeRemote(path.join(root, "acme"), "docs");
+    const PASSWORD = "cli-remove-password-333333";
+    let publicRead = false;
+    const git = await serveGitHttp(
+      root,
+      (user, password) => user === "carol" && password === PASSWORD,
+      { anonymous: () => publicRead },
+    );
+    cleanups.push(() => git.close());
+    const registered = await api(server.url, "POST", "/api/v1/repositories", {
+      url: `${git.url}/acme/docs.git`,
+      credential: { kind: "basic", username: "carol", password: PASSWORD },
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+
+    const combos: string[][] = [
+      ["--token-stdin"],
+      ["--token-env", "SOME_TOKEN"],
+      ["--username", "carol", "--password-stdin"],
+      ["--password-env", "SOME_PASSWORD"],
+      ["--username", "carol"],
+    ];
+    for (const flags of combos) {
+      const result = await omoi(
+        ["repos", "edit", "docs", "--no-credential", ...flags, "--server", server.url],
+        { SOME_TOKEN: "t", SOME_PASSWORD: "p" },
+        "a-secret-on-stdin\n",
+      );
+      assert.equal(result.code, 2, flags.join(" "));
+      assert.match(result.stderr, /--no-credential removes the credential: it cannot go with --/);
+      assert.match(result.stderr, new RegExp(flags[0]), flags.join(" "));
+    }
+
+    const refused = await cli(["repos", "edit", "docs", "--no-credential"]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /docs\.git needs a credential/);
+    const kept = await api<{ credential_hint: string }>(
+      server.url,
+      "GET",
+      "/api/v1/repositories/docs",
+    );
+    assert.equal(kept.body.credential_hint, "carol:…3333");
+
+    publicRead = true;
+    const removed = await cli(["repos", "edit", "docs", "--no-credential"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, "docs: credential removed\n");
+    assert.match((await cli(["repos"])).stdout, /^docs +\S+docs\.git +none /m);
+    const help = await cli(["repos", "--help"]);
+    assert.match(help.stdout + help.stderr, /--no-credential +remove the stored credential/);
+  });
 });

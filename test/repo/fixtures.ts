@@ -99,8 +99,12 @@ export async function serveGitHttp(
   credentials:
     | { username: string; password: string }
     | ((username: string, password: string) => boolean),
-  /** `v0`: the server ignores a client's request for protocol v2 (as older servers do). */
-  options: { protocol?: "v0" | "v2" } = {},
+  options: {
+    /** `v0`: the server ignores a client's request for protocol v2 (as older servers do). */
+    protocol?: "v0" | "v2";
+    /** Whether a request without credentials is served (a public repository) right now. */
+    anonymous?: () => boolean;
+  } = {},
 ): Promise<GitHttpServer> {
   const allowed = (header: string | undefined) => {
     const match = /^Basic (.+)$/.exec(header ?? "");
@@ -121,7 +125,8 @@ export async function serveGitHttp(
       url: request.url ?? "",
       authorization: request.headers.authorization,
     });
-    const user = allowed(request.headers.authorization);
+    const anonymous = request.headers.authorization === undefined && options.anonymous?.() === true;
+    const user = anonymous ? "" : allowed(request.headers.authorization);
     if (user === null) {
       response.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' });
       response.end("authentication required\n");

@@ -5,6 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { newTaskId } from "../../src/protocol/ids.ts";
 import { CreateTaskBody } from "../../src/protocol/task.ts";
+import type { RepoError } from "../../src/repo/errors.ts";
 import { gitText } from "../../src/repo/git.ts";
 import { RepoService } from "../../src/repo/repo-service.ts";
 import { RepositoryRegistry } from "../../src/repo/repositories.ts";
@@ -24,10 +25,13 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false, prepareAhead
   let github: Awaited<ReturnType<typeof startGitHubStandIn>> | undefined;
   /** The PATs the git server takes now (a test rotates them as a forge would). */
   const tokens = new Set(app ? [] : [TOKEN]);
+  /** Whether the git server serves a request without credentials (a public repository). */
+  const access = { anonymous: false };
   // The git server takes the PAT, or any installation token the API stand-in minted (as GitHub does).
   const git = await serveGitHttp(
     root,
     (_user, password) => tokens.has(password) || (github?.mintedTokens.includes(password) ?? false),
+    { anonymous: () => access.anonymous },
   );
   t.after(() => git.close());
   const keys = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -90,6 +94,7 @@ async function setUp(t: Parameters<typeof tempDir>[0], app = false, prepareAhead
     registry,
     registered,
     tokens,
+    access,
   };
 }
 
@@ -202,6 +207,66 @@ test("a task made before its repository's token was rotated pushes with the new 
     task.repo!.pushed_sha,
   );
   assert.ok(!JSON.stringify(events).includes(NEW_TOKEN));
+});
+
+test("a refused credential removal keeps the token working; once the repository is public, the next task clones without one", async (t) => {
+  const setup = await setUp(t);
+  const stored = await setup.store.getRepository("project");
+  await assert.rejects(setup.registry.update("project", { credential: null }), (error: unknown) => {
+    assert.equal((error as RepoError).code, "auth_refused");
+    assert.match(String((error as Error).message), /needs a credential/);
+    return true;
+  });
+  assert.deepEqual(await setup.store.getRepository("project"), stored, "nothing changed");
+  const branches = await setup.repos.branches("project");
+  assert.equal(branches.default_branch, "main", "the token still opens the remote");
+
+  setup.access.anonymous = true; // the repository was made public
+  const removed = await setup.registry.update("project", { credential: null });
+  assert.equal(removed.credential_kind, "none");
+  assert.equal(removed.credential_hint, null);
+  assert.equal((await setup.store.getRepository("project"))?.credential_ciphertext, null);
+
+  // The token still opens the server, so a request sent with it would carry it.
+  const asked = setup.git.requests.length;
+  const { workspace, events } = await createTask(setup, { repo: "project" });
+  assert.deepEqual(
+    events.map((event) => event.type),
+    ["repo.cloned"],
+  );
+  assert.equal(await readFile(path.join(workspace, "README.md"), "utf8"), "# project\n");
+  const since = setup.git.requests.slice(asked);
+  assert.ok(
+    since.some((request) => request.method === "POST"),
+    "the first clone fetched from the remote",
+  );
+  assert.deepEqual(
+    since.filter((request) => request.authorization !== undefined),
+    [],
+    "no credential was sent",
+  );
+});
+
+test("a GitHub App credential is removed the same way: no installation token is minted afterwards", async (t) => {
+  const setup = await setUp(t, true);
+  await assert.rejects(
+    setup.registry.update("project", { credential: null }),
+    /needs a credential/,
+  );
+  assert.equal((await setup.store.getRepository("project"))?.credential_kind, "github_app");
+  setup.access.anonymous = true;
+  const removed = await setup.registry.update("project", { credential: null });
+  assert.equal(removed.credential_kind, "none");
+  assert.equal(removed.credential_hint, null);
+  const minted = setup.github.mintedTokens.length;
+  const { events } = await createTask(setup, { repo: "project" });
+  assert.deepEqual(
+    events.map((event) => event.type),
+    ["repo.cloned"],
+  );
+  assert.equal(setup.github.mintedTokens.length, minted, "no token was minted");
+  const stored = await setup.store.getRepository("project");
+  assert.equal(stored?.credential_ciphertext, null);
 });
 
 test("a GitHub App: installation tokens minted from the App key per operation push and open a draft", async (t) => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { collectOutput, type OmoiProcess, spawnOmoi } from "../helpers/omoi.ts";
 import { makeRemote, serveGitHttp, tempDir } from "../repo/fixtures.ts";
 
@@ -23,6 +24,8 @@ describe("editing a registered repository over the API", () => {
   let logs = () => "";
   /** What the git server accepts right now: rotating it is what a forge does to a token. */
   let accepted = new Set([OLD_PASSWORD]);
+  /** Whether the git server serves a request without credentials (the repository went public). */
+  let publicRead = false;
   const cleanups: (() => Promise<void> | void)[] = [];
 
   before(async () => {
@@ -34,6 +37,7 @@ describe("editing a registered repository over the API", () => {
     server = await serveGitHttp(
       root,
       (username, password) => username === "alice" && accepted.has(password),
+      { anonymous: () => publicRead },
     );
     omoi = await spawnOmoi({
       OMOI_PORT: "0",
@@ -185,6 +189,10 @@ describe("editing a registered repository over the API", () => {
       ],
       [{ environment: "nowhere" }, 400, /environment: 'nowhere' does not exist/],
       [{ api_base_url: "not a url" }, 400, /api_base_url/],
+      // Only api_base_url, environment and credential take null.
+      [{ name: null }, 400, /name/],
+      [{ url: null }, 400, /url/],
+      [{ credential: { kind: "none" } }, 400, /credential/],
       ["[1,2]", 400, /./],
     ];
     for (const case_ of cases) {
@@ -201,6 +209,70 @@ describe("editing a registered repository over the API", () => {
     assert.deepEqual((await api("GET", "/api/v1/repositories/moved")).body, before.body);
     // Renaming to its own name is no conflict.
     assert.equal((await api("PATCH", "/api/v1/repositories/moved", { name: "moved" })).status, 200);
+  });
+
+  it("removing the credential from a remote that needs one is a 403 saying so; nothing changes and the credential goes on working", async () => {
+    const before = await api("GET", "/api/v1/repositories/moved");
+    assert.equal(before.body.credential_kind, "basic");
+    for (const body of [{ credential: null }, { credential: null, name: "public" }]) {
+      const refused = await api("PATCH", "/api/v1/repositories/moved", body);
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.data.code, "auth_refused");
+      assert.match(
+        refused.body.error.message,
+        /\/acme\/moved\.git needs a credential: the remote refused to be read without one/,
+      );
+    }
+    assert.deepEqual((await api("GET", "/api/v1/repositories/moved")).body, before.body);
+    assert.equal((await api("GET", "/api/v1/repositories/public")).status, 404);
+    const task = await api("POST", "/api/v1/tasks", { prompt: "p", repo: "moved" });
+    assert.equal(task.status, 201, `the credential still works: ${JSON.stringify(task.body)}`);
+    await api("POST", `/api/v1/tasks/${task.body.id}/cancel`, {});
+  });
+
+  it("removing the credential from a public remote: tried without one, gone from the answer and the database, and not sent again", async () => {
+    publicRead = true; // the repository was made public
+    const before = await api("GET", "/api/v1/repositories/moved");
+    const removed = await api("PATCH", "/api/v1/repositories/moved", { credential: null });
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    assert.equal(removed.body.id, before.body.id);
+    assert.equal(removed.body.credential_kind, "none");
+    assert.equal(removed.body.credential_hint, null);
+    assert.equal(removed.body.credential_ciphertext, undefined);
+    assert.deepEqual((await api("GET", "/api/v1/repositories/moved")).body, removed.body);
+
+    const database = new Database(path.join(root, "data", "omoi.db"), { readonly: true });
+    try {
+      const row = database
+        .prepare(
+          "SELECT credential_kind, credential_hint, credential_ciphertext FROM repositories WHERE id = ?",
+        )
+        .get(before.body.id);
+      assert.deepEqual(
+        { ...(row as object) },
+        { credential_kind: "none", credential_hint: null, credential_ciphertext: null },
+      );
+    } finally {
+      database.close();
+    }
+
+    // The server still takes the old password, so any git request Omoi sent with it would say so.
+    const asked = server.requests.length;
+    const task = await api("POST", "/api/v1/tasks", { prompt: "p", repo: "moved" });
+    assert.equal(task.status, 201, JSON.stringify(task.body));
+    const since = server.requests.slice(asked);
+    assert.ok(since.length > 0, "the task's check reached the remote");
+    assert.deepEqual(
+      since.filter((request) => request.authorization !== undefined),
+      [],
+      "no credential was sent",
+    );
+    await api("POST", `/api/v1/tasks/${task.body.id}/cancel`, {});
+
+    // Removing it again, where there is none, is no error.
+    const again = await api("PATCH", "/api/v1/repositories/moved", { credential: null });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.credential_kind, "none");
   });
 
   it("no credential, old, new or refused, is in the log or in the database in the clear", async () => {

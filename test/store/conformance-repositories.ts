@@ -131,6 +131,26 @@ export function repositoryConformance(makeStore: MakeStore) {
       });
     });
 
+    it("removes a credential: kind none, no hint and no ciphertext left in the row", async () => {
+      const store = await stores.open(stores.freshDatabase());
+      await store.createRepository(repository("web"));
+      const removed = await store.updateRepository("repo_web", {
+        credential_kind: "none",
+        credential_hint: null,
+        credential_ciphertext: null,
+      });
+      const expected = {
+        ...repository("web"),
+        credential_kind: "none" as const,
+        credential_hint: null,
+        credential_ciphertext: null,
+        updated_at: removed?.updated_at ?? 0,
+      };
+      assert.deepEqual(removed, expected);
+      assert.deepEqual(await store.getRepository("web"), expected);
+      assert.deepEqual(await store.listRepositories(), [expected]);
+    });
+
     it("an edit to a taken name is a 409 and changes nothing, not even the other fields", async () => {
       const store = await stores.open(stores.freshDatabase());
       const web = await store.createRepository(repository("web"));

@@ -25,6 +25,8 @@ let omoi: TestOmoi;
 let browser: Browser;
 let git: Awaited<ReturnType<typeof serveGitHttp>>;
 let environment: Environment;
+/** Whether the git server serves a request without credentials (the repository went public). */
+let publicRead = false;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 before(async () => {
@@ -38,6 +40,7 @@ before(async () => {
       (username === "x-access-token" && password === TOKEN) ||
       (username === "alice" && password === PASSWORD) ||
       (username === "bob" && password === NEW_PASSWORD),
+    { anonymous: () => publicRead },
   );
   [omoi, browser] = await Promise.all([startTestOmoi({ OMOI_RUN_AGENTS: "0" }), launchBrowser()]);
   const created = await api<Environment>(omoi.url, "POST", "/api/v1/environments", {
@@ -302,7 +305,7 @@ describe("repositories in the web app", () => {
     }
   });
 
-  test("edit at 390×844: a refused credential is said next to the form and changes nothing; a new one, URL and name are saved", async () => {
+  test("edit at 390×844: a refused credential is said next to the form and changes nothing; a new one, URL and name are saved; the credential is removed once the remote is public", async () => {
     const registered = await api<Repository>(omoi.url, "POST", "/api/v1/repositories", {
       name: "editable",
       url: repositoryUrl(),
@@ -368,6 +371,29 @@ describe("repositories in the web app", () => {
       assert.equal(stored?.url, `${git.url}/acme/moved.git`);
       assert.equal(stored?.credential_hint, "bob:…2468");
 
+      // Removing the credential: refused while the remote needs one, with the server's words.
+      await saved.getByTestId("repository-edit").click();
+      const again = saved.getByTestId("repository-edit-form");
+      await again.getByTestId("repository-credential").selectOption("none");
+      assert.equal(await again.getByTestId("repository-password-input").count(), 0);
+      await again.getByTestId("repository-submit").click();
+      await visible(
+        again.getByTestId("repository-error").filter({ hasText: "needs a credential" }),
+      );
+      const unchanged = (await listed()).find((repository) => repository.id === stored?.id);
+      assert.deepEqual(unchanged, stored, "the credential is kept");
+      // Once the repository is public, the same edit is saved and the hint is gone.
+      publicRead = true;
+      await again.getByTestId("repository-submit").click();
+      await visible(
+        saved
+          .getByTestId("repository-credential-hint")
+          .filter({ hasText: "no credential (public)" }),
+      );
+      const removed = (await listed()).find((repository) => repository.id === stored?.id);
+      assert.equal(removed?.credential_kind, "none");
+      assert.equal(removed?.credential_hint, null);
+
       const html = await page.content();
       const bodies = (await answers()).join("\n");
       for (const secret of [NEW_PASSWORD, PASSWORD, "not-the-new-password"]) {
@@ -383,6 +409,7 @@ describe("repositories in the web app", () => {
       );
       assert.equal((await api(omoi.url, "DELETE", "/api/v1/repositories/renamed")).status, 204);
     } finally {
+      publicRead = false;
       await context.close();
     }
   });

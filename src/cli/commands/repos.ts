@@ -15,12 +15,14 @@ export const reposCommand: Command = {
     username: { type: "string" },
     "password-stdin": { type: "boolean" },
     "password-env": { type: "string" },
+    "no-credential": { type: "boolean" },
     url: { type: "string" },
     name: { type: "string" },
   },
   help: `Usage: omoi repos [list]
        omoi repos edit NAME [--token-stdin | --token-env VAR] [--username USER]
                             [--password-stdin | --password-env VAR] [--url URL] [--name NEW]
+       omoi repos edit NAME --no-credential [--url URL] [--name NEW]
        omoi repos env NAME ENVIRONMENT
        omoi repos env NAME none
 
@@ -33,6 +35,8 @@ history): they are read from stdin or from an environment variable you name.
   --username USER         the user for a token, or with a password (basic credential)
   --password-stdin        the new password, read from stdin (needs --username)
   --password-env VAR      the new password, read from environment variable VAR
+  --no-credential         remove the stored credential (a public repository); the remote is
+                          tried without one first, and when it refuses, nothing changes
   --url URL               a new URL (a new URL means a new mirror, fetched afresh)
   --name NEW              a new name (tasks made before keep working)
 
@@ -82,9 +86,9 @@ async function editRepository(context: CommandContext): Promise<number> {
   const newName = stringFlag(context.values, "name");
   if (newName !== undefined) body.name = newName;
   const credential = credentialFlags(context);
-  if (credential) body.credential = credential;
+  if (credential !== undefined) body.credential = credential;
   if (Object.keys(body).length === 0) {
-    throw new UsageError("nothing to change: give a credential, --url or --name");
+    throw new UsageError("nothing to change: give a credential, --no-credential, --url or --name");
   }
   const repository = await context.client().updateRepository(name, body);
   if (context.global.json) {
@@ -92,6 +96,7 @@ async function editRepository(context: CommandContext): Promise<number> {
     return 0;
   }
   const changed = [
+    credential === null && "credential removed",
     credential && `credential ${repository.credential_hint ?? repository.credential_kind}`,
     url !== undefined && `url ${repository.url}`,
     newName !== undefined && `name ${repository.name}`,
@@ -100,8 +105,22 @@ async function editRepository(context: CommandContext): Promise<number> {
   return 0;
 }
 
-/** The new credential from the flags, its secret from stdin or a named variable only. */
+/**
+ * The new credential from the flags, its secret from stdin or a named variable only; null
+ * for --no-credential.
+ */
 function credentialFlags({ values, env }: CommandContext): PatchRepositoryBody["credential"] {
+  if (values["no-credential"] === true) {
+    const given = ["token-stdin", "token-env", "username", "password-stdin", "password-env"].filter(
+      (flag) => values[flag] !== undefined,
+    );
+    if (given.length > 0) {
+      throw new UsageError(
+        `--no-credential removes the credential: it cannot go with --${given.join(", --")}`,
+      );
+    }
+    return null;
+  }
   const username = stringFlag(values, "username");
   const wantsPassword = values["password-stdin"] === true || values["password-env"] !== undefined;
   if (wantsPassword && !username) throw new UsageError("a password needs --username");

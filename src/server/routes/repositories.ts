@@ -56,7 +56,8 @@ export function repositoryRoutes(app: FastifyInstance, context: ServerContext) {
   const patchSchema = routeSchema({
     summary:
       "Edit a registered repository: name, URL, credential, API address or default environment " +
-      "(a new URL or credential is tried against the remote before anything is kept)",
+      "(a new URL or credential is tried against the remote before anything is kept; " +
+      "credential null removes the stored one once the remote reads without it)",
     params: RepositoryParams,
     body: PatchRepositoryBody,
     response: { 200: Repository },

@@ -8,8 +8,8 @@ import {
 } from "../../../src/protocol/repo.ts";
 import {
   describeCredential,
-  EDIT_CREDENTIAL_CHOICES,
   editBody,
+  editCredentialChoices,
   editRepositoryForm,
   environmentName,
   initialRepositoryForm,
@@ -161,8 +161,29 @@ describe("the edit-a-repository form's state", () => {
     assert.equal(state.url, repository.url);
     assert.equal(state.token, "");
     assert.deepEqual(
-      EDIT_CREDENTIAL_CHOICES.map((choice) => choice.value),
+      editCredentialChoices(repository).map((choice) => choice.value),
+      ["keep", "none", "token", "basic", "github_app"],
+    );
+    // A repository with no credential has none to remove.
+    assert.deepEqual(
+      editCredentialChoices({ credential_kind: "none" }).map((choice) => choice.value),
       ["keep", "token", "basic", "github_app"],
+    );
+  });
+
+  it("removing the credential sends credential null, alone or with other changes", () => {
+    const removed = editBody(edited({ credential: "none" }), repository);
+    assert.deepEqual(removed, { credential: null });
+    patchAccepted(removed);
+    const moved = editBody(
+      edited({ credential: "none", url: "https://git.example.com/acme/public.git" }),
+      repository,
+    );
+    assert.deepEqual(moved, { url: "https://git.example.com/acme/public.git", credential: null });
+    patchAccepted(moved);
+    assert.throws(
+      () => editBody(edited({ credential: "none" }), { ...repository, credential_kind: "none" }),
+      /Nothing to change/,
     );
   });
 

@@ -19,7 +19,10 @@ export interface RepositoryFormState {
   apiBaseUrl: string;
   /** The default environment's id; empty for none. */
   environment: string;
-  /** `keep`: an edit that leaves the stored credential as it is. */
+  /**
+   * `keep`: an edit that leaves the stored credential as it is; `none` in an edit removes the
+   * stored one.
+   */
   credential: CredentialKind | "keep";
   token: string;
   /** Who the token is sent as; empty for the server's default (`x-access-token`). */
@@ -55,11 +58,21 @@ export function initialRepositoryForm(): RepositoryFormState {
   };
 }
 
-/** What editing offers: keep the stored credential, or replace it with one of these. */
-export const EDIT_CREDENTIAL_CHOICES: { value: RepositoryFormState["credential"]; label: string }[] = [
-  { value: "keep", label: "Keep the current one" },
-  ...CREDENTIAL_CHOICES.filter((choice) => choice.value !== "none"),
-];
+/**
+ * What editing offers: keep the stored credential, remove it (when there is one), or replace
+ * it with one of these.
+ */
+export function editCredentialChoices(
+  repository: Pick<Repository, "credential_kind">,
+): { value: RepositoryFormState["credential"]; label: string }[] {
+  return [
+    { value: "keep", label: "Keep the current one" },
+    ...(repository.credential_kind === "none"
+      ? []
+      : [{ value: "none" as const, label: "Remove it (a public repository)" }]),
+    ...CREDENTIAL_CHOICES.filter((choice) => choice.value !== "none"),
+  ];
+}
 
 /** The edit form of a registered repository: its name, URL and API address; its credential kept. */
 export function editRepositoryForm(repository: Repository): RepositoryFormState {
@@ -134,6 +147,7 @@ export function editBody(state: RepositoryFormState, repository: Repository): Pa
   if (apiBaseUrl !== repository.api_base_url) body.api_base_url = apiBaseUrl;
   const sent = credential(state);
   if (sent) body.credential = sent;
+  else if (state.credential === "none" && repository.credential_kind !== "none") body.credential = null;
   if (Object.keys(body).length === 0) throw new Error("Nothing to change: edit a field or pick a new credential");
   return body;
 }

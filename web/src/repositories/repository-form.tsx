@@ -4,8 +4,8 @@ import type { Environment, Repository } from "../api/types.ts";
 import { useFormSubmit } from "../components/use-form-submit.ts";
 import {
   CREDENTIAL_CHOICES,
-  EDIT_CREDENTIAL_CHOICES,
   editBody,
+  editCredentialChoices,
   editRepositoryForm,
   initialRepositoryForm,
   type RepositoryFormState,
@@ -16,8 +16,8 @@ import {
 type TextKey = Exclude<keyof RepositoryFormState, "credential">;
 
 /**
- * Registers a repository, or (given `editing`) edits one: its name, URL, forge API, or a new
- * credential in place of the stored one. The server tries a new credential or URL before it
+ * Registers a repository, or (given `editing`) edits one: its name, URL, forge API, a new
+ * credential in place of the stored one, or none at all. The server tries a new credential or URL before it
  * keeps anything and says why when it cannot (refused, unreachable, a name taken); that message
  * is shown here. Secrets are password fields, emptied once the server has them.
  */
@@ -127,7 +127,7 @@ export function RepositoryForm({
               }))
             }
           >
-            {(editing ? EDIT_CREDENTIAL_CHOICES : CREDENTIAL_CHOICES).map((choice) => (
+            {(editing ? editCredentialChoices(editing) : CREDENTIAL_CHOICES).map((choice) => (
               <option key={choice.value} value={choice.value}>
                 {choice.label}
               </option>
@@ -186,7 +186,9 @@ export function RepositoryForm({
       <div className="form-actions">
         <span className="muted small">
           {editing
-            ? "A new credential or URL is tried first; when refused, nothing changes."
+            ? state.credential === "none"
+              ? "The remote is tried without a credential first; when it needs one, nothing changes."
+              : "A new credential or URL is tried first; when refused, nothing changes."
             : "The server tries the credential before it keeps it."}
         </span>
         {onCancel ? (
