@@ -340,19 +340,24 @@ export class Scheduling {
       if (spec.workspace === null && sandbox.task_id && this.hooks.prepareWorkspace) {
         const task = await this.store.getTask(sandbox.task_id);
         if (task) prepared = await this.hooks.prepareWorkspace(task, sandbox.id);
-        // Awaited below, once the worker is starting; a failure before that is not unhandled.
-        prepared?.ready.catch(() => undefined);
         if (prepared) spec.workspace = prepared.workspace;
       }
+      // The content is prepared once the worker is spawned, while it starts up: its start is
+      // the longer of the two, and nothing of the preparation competes with its spawn.
+      let spawned: () => void = () => undefined;
+      const ready =
+        prepared &&
+        new Promise<void>((resolve) => {
+          spawned = resolve;
+        }).then(prepared.fill);
+      // Awaited below, once the worker is starting; a failure before that is not unhandled.
+      ready?.catch(() => undefined);
       // A resumed session keeps what a person chose to "Always allow" earlier in the task.
       if (sandbox.task_id && run.resumeSessionId) {
         const rules = await this.store.approvals.remembered(sandbox.task_id);
         if (rules.length > 0) spec.allowRules = rules;
       }
-      const handle = await this.provider.start(
-        spec,
-        prepared ? { workspaceReady: prepared.ready } : {},
-      );
+      const handle = await this.provider.start(spec, ready ? { workspaceReady: ready } : {});
       active.handle = handle;
       active.watchedSince = Date.now();
       if (active.stopping || this.lifecycle.get(sandbox.id) !== active) {
@@ -360,13 +365,14 @@ export class Scheduling {
         await this.provider.stop(handle);
         return;
       }
+      spawned();
       await this.store.updateSandbox(sandbox.id, {
         workspace: handle.workspace,
         worker_pid: handle.pid,
       });
       // The task names its workspace only once the content is complete, so a run that fails
       // here leaves the next one to prepare it afresh.
-      await prepared?.ready;
+      await ready;
       if (sandbox.task_id)
         await this.store.updateTask(sandbox.task_id, { workspace: handle.workspace });
     } catch (error) {

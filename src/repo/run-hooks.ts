@@ -15,7 +15,7 @@ export function repoRunHooks(repos: TaskRepos, ingest: Ingest, dataDir: string):
   return {
     async prepareWorkspace(task, sandboxId) {
       if (!task.repo) return null;
-      if (task.workspace) return { workspace: task.workspace, ready: Promise.resolve() };
+      if (task.workspace) return { workspace: task.workspace, fill: async () => undefined };
       const workspace = repos.workspaceFor(dataDir, task.id);
       // No agent has had this folder yet (the task names its workspace once one started):
       // whatever an interrupted clone left is Omoi's own and starts over.
@@ -23,7 +23,7 @@ export function repoRunHooks(repos: TaskRepos, ingest: Ingest, dataDir: string):
       // The clone runs while the worker starts; its agent waits until the clone is done.
       return {
         workspace,
-        ready: repos.prepareWorkspace(task, workspace, sink(sandboxId, task.id)),
+        fill: () => repos.prepareWorkspace(task, workspace, sink(sandboxId, task.id)),
       };
     },
     async afterTurn(task, sandboxId, summary) {

@@ -75,7 +75,8 @@ export interface SandboxProvider {
    * but runs no setup and no agent until it resolves (when it rejects, the caller stops the
    * worker). Until then the workspace folder itself may be replaced (a prepared checkout is
    * renamed onto it): hold it by path only — no bind mount, open handle or working
-   * directory in it — before `workspaceReady` resolves.
+   * directory in it — before `workspaceReady` resolves. That preparation begins only once
+   * `start` has resolved, so `start` must not wait for it.
    */
   start(spec: WorkerLaunchSpec, options?: StartOptions): Promise<SandboxHandle>;
   /** Kills the whole process tree; resolves when nothing of it runs any more. */
