@@ -45,6 +45,12 @@ export interface GitOptions {
   input?: string | Buffer;
   /** Kill git after this long (default 10 minutes). */
   timeoutMs?: number;
+  /**
+   * Runs git in a process group of its own, and a timeout or abort kills the whole group:
+   * the programs git started too (a fetch's upload-pack), which would otherwise live on
+   * blocked and keep git's output open, so the call would never return.
+   */
+  killGroup?: boolean;
   /** Largest stdout kept, in bytes (default 64 MiB); more is an error. */
   maxOutputBytes?: number;
   /** Kills git when aborted. */
@@ -57,6 +63,8 @@ export interface GitResult {
   stdout: Buffer;
   stderr: string;
   code: number;
+  /** git was stopped at its time limit (see `timeoutMs`). */
+  timedOut: boolean;
 }
 
 export class GitCommandError extends Error {
@@ -65,6 +73,8 @@ export class GitCommandError extends Error {
     readonly args: readonly string[],
     readonly code: number | null,
     readonly stderr: string,
+    /** git was stopped at its time limit. */
+    readonly timedOut = false,
   ) {
     super(`git ${args[0] ?? ""} failed (${code ?? "killed"}): ${stderr.trim().slice(0, 2000)}`);
   }
@@ -98,7 +108,9 @@ export function gitEnvironment(extra: Record<string, string> = {}): Record<strin
 /** Runs git and resolves with its output; a non-zero exit rejects with `GitCommandError`. */
 export async function git(args: readonly string[], options: GitOptions = {}): Promise<GitResult> {
   const result = await gitRaw(args, options);
-  if (result.code !== 0) throw new GitCommandError(args, result.code, result.stderr);
+  if (result.code !== 0) {
+    throw new GitCommandError(args, result.code, result.stderr, result.timedOut);
+  }
   return result;
 }
 
@@ -107,13 +119,31 @@ export function gitRaw(args: readonly string[], options: GitOptions = {}): Promi
   const config = [...PINNED_CONFIG, ...(options.config ?? [])].flatMap((entry) => ["-c", entry]);
   const full = [...config, ...(options.cwd ? ["-C", options.cwd] : []), ...args];
   const maxBytes = options.maxOutputBytes ?? 64 * 1024 * 1024;
+  const timeoutMs = options.timeoutMs ?? 600_000;
+  const group = options.killGroup === true;
   return new Promise((resolve, reject) => {
     const child = spawn("git", full, {
       env: gitEnvironment(options.env),
       stdio: ["pipe", "pipe", "pipe"],
-      signal: options.signal,
+      signal: group ? undefined : options.signal,
       killSignal: "SIGKILL",
+      detached: group,
     });
+    const kill = () => {
+      if (group && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+          return;
+        } catch {
+          // The group is gone already.
+        }
+      }
+      child.kill("SIGKILL");
+    };
+    if (group) {
+      if (options.signal?.aborted) kill();
+      options.signal?.addEventListener("abort", kill, { once: true });
+    }
     if (options.lowPriority && child.pid !== undefined) {
       try {
         os.setPriority(child.pid, os.constants.priority.PRIORITY_LOW);
@@ -125,12 +155,16 @@ export function gitRaw(args: readonly string[], options: GitOptions = {}): Promi
     let size = 0;
     let stderr = "";
     let overflow = false;
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 600_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
         overflow = true;
-        child.kill("SIGKILL");
+        kill();
         return;
       }
       chunks.push(chunk);
@@ -138,17 +172,22 @@ export function gitRaw(args: readonly string[], options: GitOptions = {}): Promi
     child.stderr.on("data", (chunk: Buffer) => {
       if (stderr.length < 64 * 1024) stderr += chunk.toString("utf8");
     });
-    child.once("error", (error) => {
+    const settled = () => {
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", kill);
+    };
+    child.once("error", (error) => {
+      settled();
       reject(error);
     });
     child.once("close", (code) => {
-      clearTimeout(timer);
+      settled();
       if (overflow) {
         reject(new GitCommandError(args, code, `output larger than ${maxBytes} bytes`));
         return;
       }
-      resolve({ stdout: Buffer.concat(chunks), stderr, code: code ?? -1 });
+      if (timedOut) stderr = `stopped after ${timeoutMs / 1000} s (its time limit)\n${stderr}`;
+      resolve({ stdout: Buffer.concat(chunks), stderr, code: code ?? -1, timedOut });
     });
     child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");

@@ -28,6 +28,8 @@ export interface RepoServiceOptions {
   prepareAhead?: (source: RepoSource) => boolean;
   /** How long after `prepareNext` the repository's next checkout is begun (default 1 s). */
   prepareAheadDelayMs?: number;
+  /** How long a turn's fetch from its workspace may take (default 2 minutes). */
+  workspaceFetchTimeoutMs?: number;
 }
 
 /** A task's repository plan, settled before its sandbox starts. */
@@ -63,6 +65,7 @@ export class RepoService {
   readonly #mirrors = new Map<string, Mirror>();
   readonly #mirrorsDir: string;
   readonly #prepareAhead: (source: RepoSource) => boolean;
+  readonly #workspaceFetchTimeoutMs: number | undefined;
   /** Checkouts prepared ahead of the next task on a repository. */
   readonly spares: SpareCheckouts;
   readonly author: GitIdentity;
@@ -71,6 +74,7 @@ export class RepoService {
   constructor(options: RepoServiceOptions) {
     this.#mirrorsDir = path.resolve(options.mirrorsDir);
     this.#prepareAhead = options.prepareAhead ?? (() => false);
+    this.#workspaceFetchTimeoutMs = options.workspaceFetchTimeoutMs;
     this.author = options.author ?? DEFAULT_IDENTITY;
     this.spares = new SpareCheckouts(this.author, options.prepareAheadDelayMs);
     this.committer = options.committer ?? this.author;
@@ -176,6 +180,7 @@ export class RepoService {
       message,
       author: this.author,
       committer: this.committer,
+      fetchTimeoutMs: this.#workspaceFetchTimeoutMs,
     });
   }
 

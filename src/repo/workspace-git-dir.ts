@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, type Dirent } from "node:fs";
 import {
   lstat,
   mkdir,
@@ -28,9 +28,13 @@ const HEAD_LIMIT = 4096;
 export const EXCLUDE_LIMIT = 64 * 1024;
 
 /**
- * Refuses a `.git` that could make a fetch from it read outside the workspace: `.git` not a
- * plain folder (a gitfile points anywhere), a symbolic link anywhere inside, a `commondir`,
- * or alternates (objects borrowed from another repository).
+ * Refuses a `.git` that could make a fetch from it read outside the workspace or wait: `.git`
+ * not a plain folder (a gitfile points anywhere), a symbolic link anywhere inside, anything
+ * inside that is neither a regular file nor a folder (a FIFO, a socket or a device, which git
+ * would block on or read without end; see `harmlessSpecial` for the two exceptions), a
+ * `commondir`, or alternates (objects borrowed from another repository). Everything is
+ * walked, loose objects included (the fetch opens those too), at one `readdir` per folder
+ * and no `stat` per file: the entry's type comes with its name.
  */
 export async function checkWorkspaceGitDir(workspace: string): Promise<void> {
   const gitDir = path.join(workspace, ".git");
@@ -50,25 +54,55 @@ export async function checkWorkspaceGitDir(workspace: string): Promise<void> {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
       seen += 1;
       if (seen > MAX_ENTRIES) throw tampered("the workspace's .git holds too many files");
-      if (entry.isSymbolicLink()) {
-        throw tampered(
-          `the workspace's .git holds a symbolic link (${path.relative(workspace, path.join(folder, entry.name))})`,
-        );
-      }
       if (entry.isDirectory()) pending.push(path.join(folder, entry.name));
+      else if (!entry.isFile()) {
+        const relative = path.relative(workspace, path.join(folder, entry.name));
+        if (!entry.isSymbolicLink() && harmlessSpecial(relative, entry)) continue;
+        throw tampered(`the workspace's .git holds ${specialKind(entry)} (${relative})`);
+      }
     }
   }
+}
+
+/**
+ * The entries that may be other than a file or folder, because no git Omoi runs opens them:
+ * `info/exclude` (Omoi reads it itself, as data, and ignores it unless it is a regular file)
+ * and the socket of the agent's own git's file-system monitor.
+ */
+function harmlessSpecial(relative: string, entry: Dirent): boolean {
+  if (relative === path.join(".git", "info", "exclude")) return true;
+  return relative === path.join(".git", "fsmonitor--daemon.ipc") && entry.isSocket();
+}
+
+function specialKind(entry: Dirent): string {
+  if (entry.isSymbolicLink()) return "a symbolic link";
+  if (entry.isFIFO()) return "a FIFO";
+  if (entry.isSocket()) return "a socket";
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return "a device node";
+  return "something that is neither a file nor a folder";
 }
 
 function tampered(message: string): RepoError {
   return new RepoError("workspace_tampered", `${message}; Omoi did not fetch from it`);
 }
 
-/** The branch the workspace's HEAD names (`null` when detached), read as a bounded file. */
+/**
+ * The branch the workspace's HEAD names (`null` when detached), read as hostile data: opened
+ * without following a link and without blocking, read only if it is a regular file, and at
+ * most `HEAD_LIMIT` bytes.
+ */
 export async function readWorkspaceHead(workspace: string): Promise<string | null> {
   const file = path.join(workspace, ".git", "HEAD");
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await open(
+    file,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+  ).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === "ELOOP" ? tampered("the workspace's .git/HEAD is a symbolic link") : error;
+  });
   try {
+    if (!(await handle.stat()).isFile()) {
+      throw tampered("the workspace's .git/HEAD is not a regular file");
+    }
     const buffer = Buffer.alloc(HEAD_LIMIT);
     const { bytesRead } = await handle.read(buffer, 0, HEAD_LIMIT, 0);
     const text = buffer.subarray(0, bytesRead).toString("utf8").trim();

@@ -2,7 +2,7 @@ import { copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from "n
 import os from "node:os";
 import path from "node:path";
 import { RepoError } from "./errors.ts";
-import { git, gitRaw, gitText } from "./git.ts";
+import { GitCommandError, git, gitRaw, gitText } from "./git.ts";
 import { type Mirror, tipRef, workRef } from "./mirror.ts";
 import { type ClaimedCheckout, catchUpSpare, type SpareCheckouts } from "./spare.ts";
 import {
@@ -151,6 +151,13 @@ async function claimSpare(
   }
 }
 
+/**
+ * Longest the fetch of a turn's result from its workspace may take: a local copy of the
+ * objects the turn made, far below git's usual ten minutes, so a workspace that makes git
+ * wait holds the mirror (and every other task on the repository) only this long.
+ */
+export const WORKSPACE_FETCH_TIMEOUT_MS = 120_000;
+
 export interface CollectResult {
   /** What Omoi will push: the agent's HEAD plus Omoi's commit of what was left uncommitted. */
   tip: string;
@@ -178,8 +185,11 @@ export async function collectTurn(options: {
   message: string;
   author: GitIdentity;
   committer: GitIdentity;
+  /** How long the fetch from the workspace may take (default `WORKSPACE_FETCH_TIMEOUT_MS`). */
+  fetchTimeoutMs?: number;
 }): Promise<CollectResult> {
   const { mirror, workspace, taskId } = options;
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? WORKSPACE_FETCH_TIMEOUT_MS;
   await checkWorkspaceGitDir(workspace);
   const headBranch = await readWorkspaceHead(workspace);
   if (headBranch !== null) checkBranchName(headBranch);
@@ -202,11 +212,24 @@ export async function collectTurn(options: {
         workspace,
         `+HEAD:${workRef(taskId)}`,
       ],
-      { ...inMirror, config: ["fetch.fsckObjects=true", "fetch.recurseSubmodules=false"] },
+      {
+        ...inMirror,
+        config: ["fetch.fsckObjects=true", "fetch.recurseSubmodules=false"],
+        // Something the agent left (a FIFO swapped in after the check, a config include of
+        // one) can make git wait without end while the mirror is held: stop it, and every
+        // program it started, long before the usual limit.
+        timeoutMs: fetchTimeoutMs,
+        killGroup: true,
+      },
     ).catch((error) => {
-      throw new RepoError("git_failed", "could not fetch the agent's commits from its workspace", {
-        detail: String((error as Error).message).slice(0, 500),
-      });
+      const stopped = error instanceof GitCommandError && error.timedOut;
+      throw new RepoError(
+        "git_failed",
+        stopped
+          ? `fetching the agent's commits from its workspace took longer than ${fetchTimeoutMs / 1000} s and was stopped (something in its .git may block reads)`
+          : "could not fetch the agent's commits from its workspace",
+        { detail: String((error as Error).message).slice(0, 500) },
+      );
     });
     const [work, workTree] = (
       await gitText(

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { RepoError } from "../../src/repo/errors.ts";
 import { gitText } from "../../src/repo/git.ts";
-import { commitMessage, RepoService } from "../../src/repo/repo-service.ts";
+import {
+  commitMessage,
+  RepoService,
+  type RepoServiceOptions,
+} from "../../src/repo/repo-service.ts";
 import { parseRepoSource } from "../../src/repo/source.ts";
+import { readWorkspaceHead } from "../../src/repo/workspace-git-dir.ts";
 import { commitFiles, makeRemote, refsOf, serveGitHttp, tempDir } from "./fixtures.ts";
 
 /*
@@ -19,7 +24,10 @@ import { commitFiles, makeRemote, refsOf, serveGitHttp, tempDir } from "./fixtur
 const TASK = "tsk_tamper0000000001";
 const PASSWORD = "tamper-test-password-1234";
 
-async function setUp(t: Parameters<typeof tempDir>[0]) {
+async function setUp(
+  t: Parameters<typeof tempDir>[0],
+  options: Omit<RepoServiceOptions, "mirrorsDir"> = {},
+) {
   const root = await tempDir(t);
   const markers = path.join(root, "markers");
   await mkdir(markers);
@@ -31,7 +39,7 @@ async function setUp(t: Parameters<typeof tempDir>[0]) {
   const decoy = await serveGitHttp(decoyRoot, { username: "alice", password: PASSWORD });
   t.after(() => server.close());
   t.after(() => decoy.close());
-  const service = new RepoService({ mirrorsDir: path.join(root, "data", "mirrors") });
+  const service = new RepoService({ mirrorsDir: path.join(root, "data", "mirrors"), ...options });
   const source = parseRepoSource(`${server.url}/project.git`, {
     forbiddenRoots: [],
     credential: { kind: "basic", username: "alice", password: PASSWORD },
@@ -42,7 +50,7 @@ async function setUp(t: Parameters<typeof tempDir>[0]) {
   const trapScript = path.join(root, "trap.sh");
   await writeFile(trapScript, `#!/bin/sh\ntouch "${markers}/$1"\ncat\n`);
   await chmod(trapScript, 0o755);
-  return { root, markers, remote, server, decoy, service, plan, workspace, trapScript };
+  return { root, markers, remote, server, decoy, service, source, plan, workspace, trapScript };
 }
 
 const gitConfigAppend = (workspace: string, text: string) =>
@@ -238,4 +246,106 @@ test("tamper control: the planted traps are live for git run naively in the work
     fired.some((marker) => marker.startsWith("filter-")),
     `fired: ${fired.join(", ")}`,
   );
+});
+
+/*
+ * A FIFO (or socket, or device) in `.git` makes a reader wait until something writes to it:
+ * git on the trusted side would hold the mirror, and so every task on the repository, until
+ * its time limit. Omoi refuses such a `.git` before git opens anything in it, and a fetch
+ * made to wait anyway (a FIFO swapped in after the check, one named by a config include) is
+ * stopped well before git's usual limit. Each test has a guard: a hang fails it.
+ */
+
+const mkfifo = (file: string) => {
+  const made = spawnSync("mkfifo", [file]);
+  assert.equal(made.status, 0, String(made.stderr));
+};
+
+const FIFO_AT: Record<string, (workspace: string, branch: string) => string> = {
+  ".git/config": () => "config",
+  ".git/HEAD": () => "HEAD",
+  ".git/packed-refs": () => "packed-refs",
+  "the task branch's ref file": (_workspace, branch) => `refs/heads/${branch}`,
+  ".git/objects/info/alternates": () => "objects/info/alternates",
+};
+
+/** The repository's other tasks still get through: the mirror is not held. */
+async function secondTaskGoesThrough(setup: Setup) {
+  const { service, source, root, remote } = setup;
+  const other = "tsk_tamper0000000002";
+  const plan = await service.plan(source, { title: "Other", taskId: other });
+  const workspace = path.join(root, "data", "workspaces", "s2");
+  await service.prepareWorkspace(plan, workspace);
+  await writeFile(path.join(workspace, "other.txt"), "from the other task\n");
+  const result = await service.collect(plan, workspace, other, commitMessage("Other.", "t", "y"));
+  await service.push(plan, other);
+  assert.equal((await refsOf(remote))[`refs/heads/${plan.branch}`], result.tip);
+}
+
+for (const [name, where] of Object.entries(FIFO_AT)) {
+  test(`tamper: a FIFO at ${name} — refused as workspace_tampered at once, nothing pushed, the repository's other tasks go on`, {
+    timeout: 60_000,
+  }, async (t) => {
+    const setup = await setUp(t);
+    const { workspace, service, plan, remote } = setup;
+    const agentCommit = await commitFiles(workspace, { "agent.txt": "by the agent\n" }, "agent");
+    const before = await refsOf(remote);
+    const relative = where(workspace, plan.branch);
+    const file = path.join(workspace, ".git", relative);
+    await rm(file, { force: true });
+    mkfifo(file);
+
+    await assert.rejects(service.collect(plan, workspace, TASK, "x\n"), (error: unknown) => {
+      assert.ok(error instanceof RepoError);
+      assert.equal(error.code, "workspace_tampered");
+      assert.ok(error.message.includes(relative), error.message);
+      return true;
+    });
+    assert.deepEqual(await refsOf(remote), before, "nothing pushed, no ref moved");
+    // The agent's work is left where it was.
+    await rm(file);
+    assert.equal(await readFile(path.join(workspace, "agent.txt"), "utf8"), "by the agent\n");
+    if (relative !== "HEAD" && relative !== `refs/heads/${plan.branch}`) {
+      assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: workspace }), agentCommit);
+    }
+    await secondTaskGoesThrough(setup);
+  });
+}
+
+test("tamper: a FIFO at .git/HEAD after the check — read without waiting and refused", {
+  timeout: 30_000,
+}, async (t) => {
+  const { workspace } = await setUp(t);
+  await rm(path.join(workspace, ".git", "HEAD"));
+  mkfifo(path.join(workspace, ".git", "HEAD"));
+  await assert.rejects(readWorkspaceHead(workspace), (error: unknown) => {
+    assert.ok(error instanceof RepoError);
+    assert.equal(error.code, "workspace_tampered");
+    assert.match(error.message, /HEAD is not a regular file/);
+    return true;
+  });
+});
+
+test("tamper: a fetch made to wait on a FIFO the check cannot see is stopped; the turn fails clearly, the mirror is free, the work is kept", {
+  timeout: 60_000,
+}, async (t) => {
+  const setup = await setUp(t, { workspaceFetchTimeoutMs: 3_000 });
+  const { workspace, service, plan, remote } = setup;
+  const agentCommit = await commitFiles(workspace, { "agent.txt": "by the agent\n" }, "agent");
+  const before = await refsOf(remote);
+  // git reads a config include wherever it points: here a FIFO in the work tree, standing in
+  // for a FIFO swapped into `.git` between Omoi's check and the fetch.
+  mkfifo(path.join(workspace, "trap"));
+  await gitConfigAppend(workspace, "[include]\n\tpath = ../trap\n");
+
+  await assert.rejects(service.collect(plan, workspace, TASK, "x\n"), (error: unknown) => {
+    assert.ok(error instanceof RepoError);
+    assert.equal(error.code, "git_failed");
+    assert.match(error.message, /took longer than 3 s and was stopped/);
+    return true;
+  });
+  assert.deepEqual(await refsOf(remote), before, "nothing pushed, no ref moved");
+  await rm(path.join(workspace, "trap"));
+  assert.equal(await gitText(["rev-parse", "HEAD"], { cwd: workspace }), agentCommit);
+  await secondTaskGoesThrough(setup);
 });
